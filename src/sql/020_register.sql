@@ -1,0 +1,431 @@
+-- telemetry: spec validation and registration.
+
+-- Validate an object of property definitions; return them normalized as a
+-- JSON array of {name, ordinal, type, required, pii, redact, redaction,
+-- description}.  "redaction" is the effective mode: mask, hash, drop or null.
+CREATE FUNCTION telemetry._validate_properties(props jsonb, path text, sensitive boolean) RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	result jsonb := '[]';
+	pname text;
+	p jsonb;
+	pp text;
+	ptype text;
+	pii boolean;
+	redact boolean;
+	redaction text;
+	ord integer := 0;
+BEGIN
+	PERFORM telemetry._expect(props, 'object', path);
+	IF (SELECT count(*) FROM jsonb_object_keys(props)) > 500 THEN
+		PERFORM telemetry._invalid(path, 'more than 500 properties');
+	END IF;
+	FOR pname, p IN SELECT key, value FROM jsonb_each(props) ORDER BY key LOOP
+		pp := path || '.' || pname;
+		PERFORM telemetry._check_key(pname, pp);
+		PERFORM telemetry._expect(p, 'object', pp);
+		PERFORM telemetry._allowed_keys(p, ARRAY['type', 'required', 'pii', 'redact', 'redaction', 'description'], pp);
+		ptype := telemetry._opt_text(p, 'type', pp, 1000);
+		IF ptype IS NULL THEN
+			PERFORM telemetry._invalid(pp || '.type', 'required string is missing');
+		END IF;
+		IF NOT ptype = ANY (ARRAY['string', 'number', 'boolean', 'timestamp', 'json']) THEN
+			PERFORM telemetry._invalid(pp || '.type', 'unknown type ' || telemetry._q(ptype) || ' (allowed: string, number, boolean, timestamp, json)');
+		END IF;
+		pii := telemetry._opt_bool(p, 'pii', pp, false);
+		redact := telemetry._opt_bool(p, 'redact', pp, false);
+		redaction := telemetry._opt_text(p, 'redaction', pp, 1000);
+		IF redaction IS NOT NULL AND NOT redaction = ANY (ARRAY['mask', 'hash', 'drop']) THEN
+			PERFORM telemetry._invalid(pp || '.redaction', 'unknown redaction ' || telemetry._q(redaction) || ' (allowed: mask, hash, drop)');
+		END IF;
+		IF redaction IS NULL AND (pii OR redact OR sensitive) THEN
+			redaction := 'mask';
+		END IF;
+		result := result || jsonb_build_array(jsonb_build_object(
+			'name', pname, 'ordinal', ord, 'type', ptype,
+			'required', telemetry._opt_bool(p, 'required', pp, false),
+			'pii', pii, 'redact', redact, 'redaction', redaction,
+			'description', telemetry._opt_text(p, 'description', pp)));
+		ord := ord + 1;
+	END LOOP;
+	RETURN result;
+END
+$$;
+
+-- A secret-bearing provider setting: a literal string, {"env": NAME} or {"secret": NAME}.
+CREATE FUNCTION telemetry._check_secret_value(v jsonb, path text) RETURNS void
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF jsonb_typeof(v) = 'string' THEN
+		IF length(v #>> '{}') = 0 OR length(v #>> '{}') > 4096 THEN
+			PERFORM telemetry._invalid(path, 'must be 1 to 4096 characters');
+		END IF;
+		RETURN;
+	END IF;
+	IF jsonb_typeof(v) = 'object' AND (SELECT count(*) FROM jsonb_object_keys(v)) = 1
+		AND jsonb_typeof(COALESCE(v -> 'env', v -> 'secret')) = 'string' THEN
+		PERFORM telemetry._check_key(COALESCE(v ->> 'env', v ->> 'secret'), path || CASE WHEN v ? 'env' THEN '.env' ELSE '.secret' END);
+		RETURN;
+	END IF;
+	PERFORM telemetry._invalid(path, 'must be a string, {"env": "NAME"} or {"secret": "name"}');
+END
+$$;
+
+-- Validate one provider entry {type, name?, config}; return it normalized.
+CREATE FUNCTION telemetry._validate_provider(p jsonb, path text) RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	ptype text;
+	cfg jsonb;
+	required text[];
+	allowed text[];
+	secrets text[];
+	k text;
+	u text;
+BEGIN
+	PERFORM telemetry._expect(p, 'object', path);
+	PERFORM telemetry._allowed_keys(p, ARRAY['type', 'name', 'config'], path);
+	ptype := telemetry._opt_text(p, 'type', path, 1000);
+	IF ptype IS NULL THEN
+		PERFORM telemetry._invalid(path || '.type', 'required string is missing');
+	END IF;
+	CASE ptype
+		WHEN 'posthog' THEN
+			required := ARRAY['projectApiKey']; allowed := ARRAY['projectApiKey', 'apiKey', 'host'];
+			secrets := ARRAY['projectApiKey', 'apiKey'];
+		WHEN 'segment' THEN
+			required := ARRAY['writeKey']; allowed := ARRAY['writeKey', 'host'];
+			secrets := ARRAY['writeKey'];
+		WHEN 'webhook' THEN
+			required := ARRAY['url', 'secret']; allowed := ARRAY['url', 'secret', 'headers'];
+			secrets := ARRAY['secret'];
+		WHEN 'opentelemetry' THEN
+			required := ARRAY['endpoint']; allowed := ARRAY['endpoint', 'headers', 'serviceName'];
+			secrets := ARRAY[]::text[];
+		WHEN 'internal' THEN
+			required := ARRAY[]::text[]; allowed := ARRAY[]::text[]; secrets := ARRAY[]::text[];
+		ELSE
+			PERFORM telemetry._invalid(path || '.type', 'unknown provider type ' || telemetry._q(ptype) || ' (allowed: posthog, segment, webhook, opentelemetry, internal)');
+	END CASE;
+	IF p ? 'name' THEN
+		PERFORM telemetry._check_key(telemetry._opt_text(p, 'name', path, 1000), path || '.name');
+	END IF;
+	cfg := COALESCE(p -> 'config', '{}');
+	PERFORM telemetry._expect(cfg, 'object', path || '.config');
+	IF octet_length(cfg::text) > 16384 THEN
+		PERFORM telemetry._invalid(path || '.config', 'larger than 16 kB');
+	END IF;
+	-- the seed's posthog key is projectApiKey; apiKey is accepted as its alias
+	IF ptype = 'posthog' AND cfg ? 'apiKey' AND NOT cfg ? 'projectApiKey' THEN
+		cfg := (cfg - 'apiKey') || jsonb_build_object('projectApiKey', cfg -> 'apiKey');
+	END IF;
+	PERFORM telemetry._allowed_keys(cfg, allowed, path || '.config');
+	FOREACH k IN ARRAY required LOOP
+		IF NOT cfg ? k OR jsonb_typeof(cfg -> k) = 'null' THEN
+			PERFORM telemetry._invalid(path || '.config.' || k, 'required by provider type ' || telemetry._q(ptype) || ' but missing');
+		END IF;
+	END LOOP;
+	FOREACH k IN ARRAY secrets LOOP
+		IF cfg ? k THEN
+			PERFORM telemetry._check_secret_value(cfg -> k, path || '.config.' || k);
+		END IF;
+	END LOOP;
+	FOREACH k IN ARRAY ARRAY['host', 'url', 'endpoint'] LOOP
+		IF cfg ? k THEN
+			u := telemetry._opt_text(cfg, k, path || '.config', 2048);
+			IF u !~* '^https?://[^/?#@\s]+' THEN
+				PERFORM telemetry._invalid(path || '.config.' || k, 'must be an http:// or https:// URL');
+			END IF;
+		END IF;
+	END LOOP;
+	IF cfg ? 'serviceName' THEN
+		PERFORM telemetry._opt_text(cfg, 'serviceName', path || '.config', 256);
+	END IF;
+	IF cfg ? 'headers' THEN
+		PERFORM telemetry._expect(cfg -> 'headers', 'object', path || '.config.headers');
+		FOR k IN SELECT jsonb_object_keys(cfg -> 'headers') LOOP
+			IF k !~ '^[A-Za-z0-9!#$%&''*+.^_`|~-]{1,128}$' THEN
+				PERFORM telemetry._invalid(path || '.config.headers', 'invalid header name ' || telemetry._q(k));
+			END IF;
+			PERFORM telemetry._check_secret_value(cfg -> 'headers' -> k, path || '.config.headers.' || k);
+		END LOOP;
+	END IF;
+	RETURN jsonb_build_object('type', ptype, 'name', p -> 'name', 'config', cfg);
+END
+$$;
+
+-- Validate one anomaly threshold of an event; props are its normalized properties.
+CREATE FUNCTION telemetry._validate_threshold(t jsonb, path text, props jsonb, sensitive boolean) RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	metric text;
+	lo numeric;
+	hi numeric;
+	agg text;
+	win text;
+	w interval;
+	prop jsonb;
+BEGIN
+	PERFORM telemetry._expect(t, 'object', path);
+	PERFORM telemetry._allowed_keys(t, ARRAY['metric', 'min', 'max', 'aggregate', 'window'], path);
+	metric := telemetry._opt_text(t, 'metric', path, 1000);
+	lo := telemetry._opt_number(t, 'min', path, -1e300, 1e300, false);
+	hi := telemetry._opt_number(t, 'max', path, -1e300, 1e300, false);
+	agg := telemetry._opt_text(t, 'aggregate', path, 1000);
+	win := telemetry._opt_text(t, 'window', path, 100);
+	IF lo IS NULL AND hi IS NULL THEN
+		PERFORM telemetry._invalid(path, 'a threshold needs min, max or both');
+	END IF;
+	IF lo IS NOT NULL AND hi IS NOT NULL AND lo > hi THEN
+		PERFORM telemetry._invalid(path, 'min ' || lo || ' is greater than max ' || hi);
+	END IF;
+	IF agg IS NOT NULL AND NOT agg = ANY (ARRAY['avg', 'p50', 'p95', 'p99', 'min', 'max', 'count']) THEN
+		PERFORM telemetry._invalid(path || '.aggregate', 'unknown aggregate ' || telemetry._q(agg) || ' (allowed: avg, p50, p95, p99, min, max, count)');
+	END IF;
+	IF agg IS NULL AND win IS NOT NULL THEN
+		PERFORM telemetry._invalid(path || '.window', 'a window needs an aggregate');
+	END IF;
+	IF agg IS NOT NULL THEN
+		IF win IS NULL THEN
+			PERFORM telemetry._invalid(path || '.window', 'required with an aggregate (for example "5 minutes")');
+		END IF;
+		BEGIN
+			w := win::interval;
+		EXCEPTION WHEN OTHERS THEN
+			PERFORM telemetry._invalid(path || '.window', 'invalid interval ' || telemetry._q(win));
+		END;
+		IF w <= interval '0' OR w > interval '7 days' THEN
+			PERFORM telemetry._invalid(path || '.window', 'must be more than 0 and at most 7 days');
+		END IF;
+	END IF;
+	IF metric IS NULL AND COALESCE(agg, '') <> 'count' THEN
+		PERFORM telemetry._invalid(path || '.metric', 'required string is missing');
+	END IF;
+	IF metric IS NOT NULL THEN
+		SELECT value INTO prop FROM jsonb_array_elements(props) WHERE value ->> 'name' = metric;
+		IF prop IS NULL THEN
+			PERFORM telemetry._invalid(path || '.metric', 'property ' || telemetry._q(metric) || ' is not declared');
+		END IF;
+		IF prop ->> 'type' <> 'number' THEN
+			PERFORM telemetry._invalid(path || '.metric', 'property ' || telemetry._q(metric) || ' is a ' || (prop ->> 'type') || ', not a number');
+		END IF;
+		IF sensitive THEN
+			PERFORM telemetry._invalid(path || '.metric', 'the event is sensitive, so every property is redacted and cannot be measured');
+		END IF;
+		IF (prop ->> 'redaction') IS NOT NULL THEN
+			PERFORM telemetry._invalid(path || '.metric', 'property ' || telemetry._q(metric) || ' is redacted (pii, redact or redaction) and cannot be measured');
+		END IF;
+	END IF;
+	RETURN jsonb_build_object('metric', metric, 'min', lo, 'max', hi, 'aggregate', agg, 'window', win);
+END
+$$;
+
+-- Validate a whole spec document; return it normalized:
+-- {key, version, meta..., config..., providers: [...], context: [...], events: [...]}.
+CREATE FUNCTION telemetry._validate_spec(spec jsonb) RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	meta jsonb;
+	cfg jsonb;
+	events jsonb;
+	ev jsonb;
+	ep text;
+	n jsonb;
+	nev jsonb;
+	nevents jsonb := '[]';
+	providers jsonb := '[]';
+	context jsonb := '[]';
+	props jsonb;
+	privacy text;
+	sensitive boolean;
+	ret jsonb;
+	smp jsonb;
+	ad jsonb;
+	th jsonb := '[]';
+	acts text[];
+	a text;
+	i integer;
+	j integer;
+	pname text;
+	seen text[] := '{}';
+	pnames text[] := '{}';
+	stability text;
+	ekey text;
+	ever text;
+	spec_ad jsonb;
+BEGIN
+	IF spec IS NULL THEN
+		PERFORM telemetry._invalid('spec', 'must not be null');
+	END IF;
+	PERFORM telemetry._expect(spec, 'object', 'spec');
+	IF octet_length(spec::text) > 1048576 THEN
+		PERFORM telemetry._invalid('spec', 'larger than 1 MB (' || octet_length(spec::text) || ' bytes)');
+	END IF;
+	PERFORM telemetry._allowed_keys(spec, ARRAY['meta', 'config', 'events'], 'spec');
+
+	-- meta
+	meta := telemetry._expect(spec -> 'meta', 'object', 'meta');
+	PERFORM telemetry._allowed_keys(meta, ARRAY['key', 'name', 'version', 'title', 'description', 'domain', 'owners', 'tags', 'stability'], 'meta');
+	n := jsonb_build_object(
+		'key', telemetry._key_or_name(meta, 'meta'),
+		'version', telemetry._check_version(meta -> 'version', 'meta.version'),
+		'title', telemetry._opt_text(meta, 'title', 'meta', 1000),
+		'description', telemetry._opt_text(meta, 'description', 'meta'),
+		'domain', telemetry._opt_text(meta, 'domain', 'meta', 1000),
+		'owners', to_jsonb(telemetry._opt_text_array(meta, 'owners', 'meta')),
+		'tags', to_jsonb(telemetry._opt_text_array(meta, 'tags', 'meta')));
+	stability := telemetry._opt_text(meta, 'stability', 'meta', 1000);
+	IF stability IS NOT NULL AND NOT stability = ANY (ARRAY['experimental', 'beta', 'stable', 'deprecated']) THEN
+		PERFORM telemetry._invalid('meta.stability', 'unknown stability ' || telemetry._q(stability) || ' (allowed: experimental, beta, stable, deprecated)');
+	END IF;
+	n := n || jsonb_build_object('stability', stability);
+
+	-- config
+	cfg := COALESCE(spec -> 'config', '{}');
+	PERFORM telemetry._expect(cfg, 'object', 'config');
+	PERFORM telemetry._allowed_keys(cfg, ARRAY['defaultRetentionDays', 'defaultSamplingRate', 'providers', 'anomalyDetection', 'context'], 'config');
+	n := n || jsonb_build_object(
+		'defaultRetentionDays', telemetry._opt_number(cfg, 'defaultRetentionDays', 'config', 1, 36500, true),
+		'defaultSamplingRate', telemetry._opt_number(cfg, 'defaultSamplingRate', 'config', 0, 1, false));
+	IF cfg ? 'providers' AND jsonb_typeof(cfg -> 'providers') <> 'null' THEN
+		PERFORM telemetry._expect(cfg -> 'providers', 'array', 'config.providers');
+		IF jsonb_array_length(cfg -> 'providers') > 16 THEN
+			PERFORM telemetry._invalid('config.providers', 'more than 16 providers');
+		END IF;
+		FOR i IN 0 .. jsonb_array_length(cfg -> 'providers') - 1 LOOP
+			providers := providers || jsonb_build_array(telemetry._validate_provider(cfg -> 'providers' -> i, 'config.providers[' || i || ']'));
+		END LOOP;
+	END IF;
+	spec_ad := COALESCE(cfg -> 'anomalyDetection', '{}');
+	PERFORM telemetry._expect(spec_ad, 'object', 'config.anomalyDetection');
+	PERFORM telemetry._allowed_keys(spec_ad, ARRAY['enabled', 'checkIntervalMs'], 'config.anomalyDetection');
+	n := n || jsonb_build_object(
+		'anomalyEnabled', telemetry._opt_bool(spec_ad, 'enabled', 'config.anomalyDetection', true),
+		'checkIntervalMs', telemetry._opt_number(spec_ad, 'checkIntervalMs', 'config.anomalyDetection', 100, 86400000, true));
+	IF cfg ? 'context' THEN
+		context := telemetry._validate_properties(cfg -> 'context', 'config.context', false);
+	END IF;
+
+	-- events
+	events := telemetry._expect(spec -> 'events', 'array', 'events');
+	IF jsonb_array_length(events) = 0 THEN
+		PERFORM telemetry._invalid('events', 'a spec needs at least one event');
+	END IF;
+	IF jsonb_array_length(events) > 1000 THEN
+		PERFORM telemetry._invalid('events', 'more than 1000 events');
+	END IF;
+	FOR i IN 0 .. jsonb_array_length(events) - 1 LOOP
+		ep := 'events[' || i || ']';
+		ev := telemetry._expect(events -> i, 'object', ep);
+		PERFORM telemetry._allowed_keys(ev, ARRAY['key', 'name', 'version', 'semantics', 'privacy', 'properties', 'retention', 'sampling', 'anomalyDetection', 'tags', 'description'], ep);
+		ekey := telemetry._key_or_name(ev, ep);
+		ever := telemetry._check_version(ev -> 'version', ep || '.version');
+		IF (ekey || '@' || ever) = ANY (seen) THEN
+			PERFORM telemetry._invalid(ep, 'event ' || telemetry._q(ekey || '@' || ever) || ' is defined twice in this spec');
+		END IF;
+		seen := seen || (ekey || '@' || ever);
+
+		PERFORM telemetry._expect(ev -> 'semantics', 'object', ep || '.semantics');
+		PERFORM telemetry._allowed_keys(ev -> 'semantics', ARRAY['what', 'who', 'why'], ep || '.semantics');
+		IF telemetry._opt_text(ev -> 'semantics', 'what', ep || '.semantics') IS NULL THEN
+			PERFORM telemetry._invalid(ep || '.semantics.what', 'required string is missing');
+		END IF;
+
+		privacy := telemetry._opt_text(ev, 'privacy', ep, 1000);
+		IF privacy IS NULL THEN
+			PERFORM telemetry._invalid(ep || '.privacy', 'required string is missing');
+		END IF;
+		IF NOT privacy = ANY (ARRAY['public', 'internal', 'pii', 'sensitive']) THEN
+			PERFORM telemetry._invalid(ep || '.privacy', 'unknown privacy ' || telemetry._q(privacy) || ' (allowed: public, internal, pii, sensitive)');
+		END IF;
+		sensitive := privacy = 'sensitive';
+		props := telemetry._validate_properties(ev -> 'properties', ep || '.properties', sensitive);
+
+		nev := jsonb_build_object(
+			'key', ekey, 'version', ever, 'privacy', privacy,
+			'what', ev #>> '{semantics,what}',
+			'who', telemetry._opt_text(ev -> 'semantics', 'who', ep || '.semantics'),
+			'why', telemetry._opt_text(ev -> 'semantics', 'why', ep || '.semantics'),
+			'tags', to_jsonb(telemetry._opt_text_array(ev, 'tags', ep)),
+			'description', telemetry._opt_text(ev, 'description', ep),
+			'properties', props);
+
+		-- retention
+		ret := COALESCE(ev -> 'retention', '{}');
+		PERFORM telemetry._expect(ret, 'object', ep || '.retention');
+		PERFORM telemetry._allowed_keys(ret, ARRAY['days', 'policy'], ep || '.retention');
+		a := COALESCE(telemetry._opt_text(ret, 'policy', ep || '.retention', 1000), 'delete');
+		IF NOT a = ANY (ARRAY['delete', 'archive']) THEN
+			PERFORM telemetry._invalid(ep || '.retention.policy', 'unknown policy ' || telemetry._q(a) || ' (allowed: delete, archive)');
+		END IF;
+		nev := nev || jsonb_build_object(
+			'retentionDays', telemetry._opt_number(ret, 'days', ep || '.retention', 1, 36500, true),
+			'retentionPolicy', a);
+
+		-- sampling
+		smp := COALESCE(ev -> 'sampling', '{}');
+		PERFORM telemetry._expect(smp, 'object', ep || '.sampling');
+		PERFORM telemetry._allowed_keys(smp, ARRAY['rate', 'conditions', 'by'], ep || '.sampling');
+		IF smp ? 'conditions' THEN
+			PERFORM telemetry._opt_text_array(smp, 'conditions', ep || '.sampling');
+		END IF;
+		a := telemetry._opt_text(smp, 'by', ep || '.sampling', 1000);
+		IF a IS NOT NULL THEN
+			PERFORM telemetry._check_key(a, ep || '.sampling.by');
+		END IF;
+		nev := nev || jsonb_build_object(
+			'samplingRate', telemetry._opt_number(smp, 'rate', ep || '.sampling', 0, 1, false),
+			'samplingBy', a);
+
+		-- anomaly detection
+		ad := COALESCE(ev -> 'anomalyDetection', '{}');
+		PERFORM telemetry._expect(ad, 'object', ep || '.anomalyDetection');
+		PERFORM telemetry._allowed_keys(ad, ARRAY['enabled', 'minimumSample', 'thresholds', 'actions'], ep || '.anomalyDetection');
+		th := '[]';
+		IF ad ? 'thresholds' THEN
+			PERFORM telemetry._expect(ad -> 'thresholds', 'array', ep || '.anomalyDetection.thresholds');
+			IF jsonb_array_length(ad -> 'thresholds') > 64 THEN
+				PERFORM telemetry._invalid(ep || '.anomalyDetection.thresholds', 'more than 64 thresholds');
+			END IF;
+			FOR j IN 0 .. jsonb_array_length(ad -> 'thresholds') - 1 LOOP
+				th := th || jsonb_build_array(telemetry._validate_threshold(ad -> 'thresholds' -> j,
+					ep || '.anomalyDetection.thresholds[' || j || ']', props, sensitive));
+			END LOOP;
+		END IF;
+		acts := '{}';
+		IF ad ? 'actions' THEN
+			PERFORM telemetry._expect(ad -> 'actions', 'array', ep || '.anomalyDetection.actions');
+			FOR j IN 0 .. jsonb_array_length(ad -> 'actions') - 1 LOOP
+				a := telemetry._expect(ad -> 'actions' -> j, 'string', ep || '.anomalyDetection.actions[' || j || ']') #>> '{}';
+				IF NOT a = ANY (ARRAY['alert', 'log', 'trigger_regen']) THEN
+					PERFORM telemetry._invalid(ep || '.anomalyDetection.actions[' || j || ']', 'unknown action ' || telemetry._q(a) || ' (allowed: alert, log, trigger_regen)');
+				END IF;
+				IF NOT a = ANY (acts) THEN
+					acts := acts || a;
+				END IF;
+			END LOOP;
+		END IF;
+		nev := nev || jsonb_build_object(
+			'anomalyEnabled', (ad <> '{}') AND telemetry._opt_bool(ad, 'enabled', ep || '.anomalyDetection', true),
+			'minimumSample', COALESCE(telemetry._opt_number(ad, 'minimumSample', ep || '.anomalyDetection', 1, 2147483647, true), 1),
+			'thresholds', th,
+			'actions', to_jsonb(acts));
+		IF (nev ->> 'anomalyEnabled')::boolean AND jsonb_array_length(th) = 0 THEN
+			PERFORM telemetry._invalid(ep || '.anomalyDetection.thresholds', 'enabled anomaly detection needs at least one threshold');
+		END IF;
+		nevents := nevents || jsonb_build_array(nev);
+	END LOOP;
+
+	RETURN n || jsonb_build_object('providers', providers, 'context', context, 'events', nevents);
+END
+$$;

@@ -1,0 +1,256 @@
+-- telemetry: the catalog's SQL API (register, load, unregister, resolve, read).
+
+-- Register a spec document.  Returns '<key>@<version>'.
+CREATE FUNCTION telemetry_register_spec(spec jsonb) RETURNS text
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	n jsonb;
+	skey text;
+	sver text;
+	existing jsonb;
+	ev jsonb;
+	other text;
+	p jsonb;
+	pname text;
+	i integer;
+BEGIN
+	n := telemetry._validate_spec(spec);
+	skey := n ->> 'key';
+	sver := n ->> 'version';
+
+	-- serialize registrations of the same key@version
+	PERFORM pg_advisory_xact_lock(hashtextextended('telemetry.spec:' || skey || '@' || sver, 0));
+
+	SELECT document INTO existing FROM telemetry.specs WHERE key = skey AND version = sver;
+	IF FOUND THEN
+		IF existing = spec THEN
+			RETURN skey || '@' || sver;
+		END IF;
+		RAISE EXCEPTION 'spec "%@%" is already registered with a different document', skey, sver
+			USING ERRCODE = 'duplicate_object',
+			HINT = 'Publish the change under a new version, or unregister the old one first with telemetry_unregister_spec().';
+	END IF;
+
+	FOR ev IN SELECT value FROM jsonb_array_elements(n -> 'events') LOOP
+		SELECT spec_key || '@' || spec_version INTO other
+			FROM telemetry.event_defs WHERE event = ev ->> 'key' AND version = ev ->> 'version';
+		IF FOUND THEN
+			RAISE EXCEPTION 'event "%@%" is already defined by spec "%"', ev ->> 'key', ev ->> 'version', other
+				USING ERRCODE = 'duplicate_object',
+				HINT = 'An event version belongs to one spec; give the event a new version.';
+		END IF;
+	END LOOP;
+
+	INSERT INTO telemetry.specs (key, version, version_key, title, description, domain, owners, tags, stability,
+		default_retention_days, default_sampling_rate, anomaly_enabled, anomaly_check_interval_ms, document)
+	VALUES (skey, sver, telemetry._semver_key(sver), n ->> 'title', n ->> 'description', n ->> 'domain',
+		ARRAY(SELECT jsonb_array_elements_text(n -> 'owners')), ARRAY(SELECT jsonb_array_elements_text(n -> 'tags')),
+		n ->> 'stability', (n ->> 'defaultRetentionDays')::integer, (n ->> 'defaultSamplingRate')::float8,
+		(n ->> 'anomalyEnabled')::boolean, (n ->> 'checkIntervalMs')::integer, spec);
+
+	i := 0;
+	FOR p IN SELECT value FROM jsonb_array_elements(n -> 'providers') LOOP
+		pname := COALESCE(p ->> 'name', p ->> 'type');
+		IF EXISTS (SELECT 1 FROM telemetry.providers WHERE spec_key = skey AND spec_version = sver AND name = pname) THEN
+			IF p ? 'name' AND jsonb_typeof(p -> 'name') = 'string' THEN
+				RAISE EXCEPTION 'config.providers[%].name: provider name "%" is used twice', i, pname
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			pname := pname || '_' || (i + 1);
+		END IF;
+		INSERT INTO telemetry.providers (spec_key, spec_version, name, ordinal, type, config)
+		VALUES (skey, sver, pname, i, p ->> 'type', p -> 'config');
+		i := i + 1;
+	END LOOP;
+
+	FOR ev IN SELECT value FROM jsonb_array_elements(n -> 'events') LOOP
+		INSERT INTO telemetry.event_defs (event, version, version_key, spec_key, spec_version, privacy, what, who, why,
+			retention_days, retention_policy, sampling_rate, sampling_by, anomaly_enabled, minimum_sample, actions, tags, definition)
+		VALUES (ev ->> 'key', ev ->> 'version', telemetry._semver_key(ev ->> 'version'), skey, sver,
+			ev ->> 'privacy', ev ->> 'what', ev ->> 'who', ev ->> 'why',
+			(ev ->> 'retentionDays')::integer, ev ->> 'retentionPolicy', (ev ->> 'samplingRate')::float8, ev ->> 'samplingBy',
+			(ev ->> 'anomalyEnabled')::boolean AND (n ->> 'anomalyEnabled')::boolean,
+			(ev ->> 'minimumSample')::integer,
+			ARRAY(SELECT jsonb_array_elements_text(ev -> 'actions')), ARRAY(SELECT jsonb_array_elements_text(ev -> 'tags')),
+			ev);
+		INSERT INTO telemetry.event_properties (event, version, scope, name, ordinal, type, required, pii, redact, redaction, description)
+		SELECT ev ->> 'key', ev ->> 'version', s.scope, x.name, x.ordinal, x.type, x.required, x.pii, x.redact,
+			CASE WHEN s.scope = 'property' OR x.redaction IS NOT NULL OR ev ->> 'privacy' <> 'sensitive' THEN x.redaction ELSE 'mask' END,
+			x.description
+		FROM (VALUES ('property', ev -> 'properties'), ('context', n -> 'context')) AS s(scope, props),
+			jsonb_to_recordset(s.props) AS x(name text, ordinal integer, type text, required boolean, pii boolean,
+				redact boolean, redaction text, description text);
+		INSERT INTO telemetry.anomaly_rules (event, version, ordinal, metric, min, max, aggregate, "window")
+		SELECT ev ->> 'key', ev ->> 'version', t.ord - 1, t.th ->> 'metric', (t.th ->> 'min')::float8, (t.th ->> 'max')::float8,
+			t.th ->> 'aggregate', (t.th ->> 'window')::interval
+		FROM jsonb_array_elements(ev -> 'thresholds') WITH ORDINALITY AS t(th, ord);
+	END LOOP;
+
+	RETURN skey || '@' || sver;
+END
+$$;
+
+-- Register a spec from a JSON file on the server.
+CREATE FUNCTION telemetry_load_spec(path text) RETURNS text
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	doc text;
+	spec jsonb;
+BEGIN
+	IF NOT pg_has_role(current_user, 'pg_read_server_files', 'MEMBER') THEN
+		RAISE EXCEPTION 'permission denied to load a spec from a file'
+			USING ERRCODE = 'insufficient_privilege',
+			DETAIL = 'Only superusers and members of pg_read_server_files may read server files.',
+			HINT = 'Use telemetry_register_spec() with the document instead.';
+	END IF;
+	doc := pg_read_file(path);
+	IF octet_length(doc) > 1048576 THEN
+		RAISE EXCEPTION 'spec file "%" is larger than 1 MB', path USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	BEGIN
+		spec := doc::jsonb;
+	EXCEPTION WHEN invalid_text_representation THEN
+		RAISE EXCEPTION 'spec file "%" is not valid JSON', path
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = SQLERRM;
+	END;
+	RETURN @extschema@.telemetry_register_spec(spec);
+END
+$$;
+
+-- Remove a spec (its events, properties, rules and providers).  Stored events stay.
+CREATE FUNCTION telemetry_unregister_spec(key text, version text) RETURNS boolean
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	DELETE FROM telemetry.specs s WHERE s.key = telemetry_unregister_spec.key AND s.version = telemetry_unregister_spec.version;
+	RETURN FOUND;
+END
+$$;
+
+-- Whether a stored version satisfies a request: NULL (any), a prefix such as
+-- '1' or '1.2' (that major or major.minor), or anything else (exact).
+CREATE FUNCTION telemetry._version_matches(version text, request text) RETURNS boolean
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT request IS NULL
+		OR version = request
+		OR (request ~ '^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?$' AND starts_with(version, request || '.'))
+$$;
+
+-- The event version a request resolves to (highest semver that matches).
+CREATE FUNCTION telemetry._resolve_event(event text, request text) RETURNS text
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT d.version FROM telemetry.event_defs d
+	WHERE d.event = _resolve_event.event AND telemetry._version_matches(d.version, request)
+	ORDER BY d.version_key DESC, d.version DESC LIMIT 1
+$$;
+
+-- A spec's document with literal secret values masked, unless the caller
+-- has the privileges of the extension's owner.
+CREATE FUNCTION telemetry._mask_secrets(doc jsonb) RETURNS jsonb
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	provs jsonb;
+	p jsonb;
+	cfg jsonb;
+	k text;
+	result jsonb := '[]';
+BEGIN
+	provs := doc #> '{config,providers}';
+	IF provs IS NULL OR jsonb_typeof(provs) <> 'array' OR telemetry._caller_is_owner() THEN
+		RETURN doc;
+	END IF;
+	FOR p IN SELECT value FROM jsonb_array_elements(provs) LOOP
+		cfg := p -> 'config';
+		IF jsonb_typeof(cfg) = 'object' THEN
+			FOREACH k IN ARRAY ARRAY['projectApiKey', 'apiKey', 'writeKey', 'secret'] LOOP
+				IF jsonb_typeof(cfg -> k) = 'string' THEN
+					cfg := jsonb_set(cfg, ARRAY[k], '"********"');
+				END IF;
+			END LOOP;
+			IF jsonb_typeof(cfg -> 'headers') = 'object' THEN
+				cfg := jsonb_set(cfg, '{headers}', (SELECT jsonb_object_agg(key,
+					CASE WHEN jsonb_typeof(value) = 'string' THEN '"********"'::jsonb ELSE value END)
+					FROM jsonb_each(cfg -> 'headers')));
+			END IF;
+			p := jsonb_set(p, '{config}', cfg);
+		END IF;
+		result := result || jsonb_build_array(p);
+	END LOOP;
+	RETURN jsonb_set(doc, '{config,providers}', result);
+END
+$$;
+
+-- A registered spec document (literal secrets masked for all but the owner).
+CREATE FUNCTION telemetry_spec(key text, version text DEFAULT NULL) RETURNS jsonb
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	doc jsonb;
+BEGIN
+	SELECT s.document INTO doc FROM telemetry.specs s
+	WHERE s.key = telemetry_spec.key AND telemetry._version_matches(s.version, telemetry_spec.version)
+	ORDER BY s.version_key DESC, s.version DESC LIMIT 1;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'telemetry spec "%" not found', key || COALESCE('@' || version, '')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN telemetry._mask_secrets(doc);
+END
+$$;
+
+-- An event's definition, with its spec and effective retention and sampling.
+CREATE FUNCTION telemetry_event_def(event text, version text DEFAULT NULL) RETURNS jsonb
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	d record;
+	v text;
+BEGIN
+	v := telemetry._resolve_event(event, version);
+	IF v IS NULL THEN
+		RAISE EXCEPTION 'telemetry event "%" not found', event || COALESCE('@' || version, '')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	SELECT e.*, s.default_retention_days, s.default_sampling_rate INTO d
+	FROM telemetry.event_defs e JOIN telemetry.specs s ON s.key = e.spec_key AND s.version = e.spec_version
+	WHERE e.event = telemetry_event_def.event AND e.version = v;
+	RETURN d.definition || jsonb_build_object(
+		'spec', d.spec_key || '@' || d.spec_version,
+		'effectiveRetentionDays', COALESCE(d.retention_days, d.default_retention_days,
+			current_setting('telemetry.default_retention_days')::integer),
+		'effectiveSamplingRate', COALESCE(d.sampling_rate, d.default_sampling_rate, 1));
+END
+$$;
+
+-- One row per registered event version.
+CREATE VIEW telemetry.event_catalog AS
+SELECT e.event, e.version, e.spec_key || '@' || e.spec_version AS spec, e.privacy,
+	COALESCE(e.retention_days, s.default_retention_days,
+		current_setting('telemetry.default_retention_days')::integer) AS retention_days,
+	e.retention_policy,
+	COALESCE(e.sampling_rate, s.default_sampling_rate, 1) AS sampling_rate,
+	e.anomaly_enabled AS anomaly_detection,
+	(SELECT count(*) FROM telemetry.event_properties p
+	 WHERE p.event = e.event AND p.version = e.version AND p.scope = 'property')::integer AS properties,
+	s.registered_at
+FROM telemetry.event_defs e
+JOIN telemetry.specs s ON s.key = e.spec_key AND s.version = e.spec_version;
+
+REVOKE ALL ON FUNCTION telemetry_register_spec(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION telemetry_load_spec(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION telemetry_unregister_spec(text, text) FROM PUBLIC;
+GRANT USAGE ON SCHEMA telemetry TO PUBLIC;
+GRANT SELECT ON telemetry.event_catalog TO PUBLIC;

@@ -1,0 +1,42 @@
+/*
+ * telemetry.h
+ *		Declarations shared by the telemetry extension's C files.
+ */
+#ifndef TELEMETRY_H
+#define TELEMETRY_H
+
+#include "postgres.h"
+#include "fmgr.h"
+#include "utils/timestamp.h"
+
+/* GUCs (guc.c) */
+extern bool telemetry_enabled;
+extern char *telemetry_database;
+extern int	telemetry_maintenance_interval;	/* seconds */
+extern int	telemetry_premake_days;
+extern int	telemetry_default_retention_days;
+extern int	telemetry_history_retention_days;
+extern int	telemetry_max_event_bytes;
+extern int	telemetry_on_invalid;
+extern int	telemetry_anomaly_interval;	/* milliseconds */
+extern int	telemetry_batch_size;
+extern int	telemetry_max_parallel_requests;
+extern int	telemetry_http_timeout;	/* milliseconds */
+extern int	telemetry_max_delivery_age;	/* seconds */
+extern int	telemetry_max_tracked_events;
+extern int	telemetry_lock_timeout;	/* milliseconds */
+extern char *telemetry_context;
+
+#define TELEMETRY_ON_INVALID_ERROR		0
+#define TELEMETRY_ON_INVALID_QUARANTINE	1
+
+extern void telemetry_define_gucs(void);
+
+/* owner.c */
+extern Oid	telemetry_extension_owner(void);
+
+/* semver.c */
+extern bool semver_is_valid(const char *s);
+extern bytea *semver_sort_key(const char *s);
+
+#endif							/* TELEMETRY_H */
