@@ -4,6 +4,8 @@
  */
 #include "telemetry.h"
 
+#include "shmem.h"
+
 #include "miscadmin.h"
 
 PG_MODULE_MAGIC;
@@ -21,4 +23,7 @@ _PG_init(void)
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+
+	telemetry_shmem_init_hooks();
+	telemetry_worker_register();
 }

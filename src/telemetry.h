@@ -32,6 +32,12 @@ extern char *telemetry_context;
 
 extern void telemetry_define_gucs(void);
 
+/* worker.c */
+extern void telemetry_worker_register(void);
+
+/* delivery.c */
+extern int	telemetry_delivery_worker_pass(bool *more);
+
 /* owner.c */
 extern Oid	telemetry_extension_owner(void);
 

@@ -1,0 +1,90 @@
+/*
+ * shmem.h
+ *		The telemetry extension's shared memory: worker state and counters.
+ *
+ * Only atomics, latches, pids, timestamps and plain counters live here;
+ * nothing process-local (handles, pointers into a backend's memory) is ever
+ * shared.
+ */
+#ifndef TELEMETRY_SHMEM_H
+#define TELEMETRY_SHMEM_H
+
+#include "port/atomics.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+#include "utils/hsearch.h"
+
+/* Jobs the worker runs; each has a status row in telemetry.worker_status. */
+typedef enum TelemetryJob
+{
+	TELEMETRY_JOB_MAINTENANCE = 0,
+	TELEMETRY_JOB_ANOMALY,
+	TELEMETRY_JOB_DELIVERY,
+	TELEMETRY_NJOBS
+} TelemetryJob;
+
+extern const char *const telemetry_job_names[TELEMETRY_NJOBS];
+
+#define TELEMETRY_STATUS_LEN 256
+
+typedef struct TelemetryJobStatus
+{
+	TimestampTz last_run;		/* start of the last run, 0 if never */
+	TimestampTz next_run;		/* when the worker plans the next one */
+	char		last_outcome[TELEMETRY_STATUS_LEN]; /* "ok: ..." or "error" */
+	char		last_error[TELEMETRY_STATUS_LEN];	/* message of the last failure */
+} TelemetryJobStatus;
+
+typedef struct TelemetrySharedState
+{
+	slock_t		mutex;			/* protects the worker fields and jobs */
+	pid_t		worker_pid;		/* 0 when no worker runs */
+	Latch	   *worker_latch;	/* the worker's procLatch, NULL when none */
+	TimestampTz worker_started_at;
+	TelemetryJobStatus jobs[TELEMETRY_NJOBS];
+
+	LWLock	   *stats_lock;		/* protects the stats hash table's layout */
+	pg_atomic_uint64 stats_overflow;	/* events not counted: table full */
+} TelemetrySharedState;
+
+/* Key and entry of the per-event-version counters (like pg_stat_statements). */
+#define TELEMETRY_NAME_LEN 129
+
+typedef struct TelemetryStatsKey
+{
+	Oid			dbid;
+	char		event[TELEMETRY_NAME_LEN];
+	char		version[TELEMETRY_NAME_LEN];
+} TelemetryStatsKey;
+
+typedef enum TelemetryCounter
+{
+	TELEMETRY_COUNT_STORED = 0,
+	TELEMETRY_COUNT_SAMPLED_OUT,
+	TELEMETRY_COUNT_EXPIRED,
+	TELEMETRY_COUNT_REJECTED,
+	TELEMETRY_NCOUNTERS
+} TelemetryCounter;
+
+typedef struct TelemetryStatsEntry
+{
+	TelemetryStatsKey key;		/* hash key, must be first */
+	pg_atomic_uint64 counters[TELEMETRY_NCOUNTERS];
+	TimestampTz last_tracked;	/* approximate; written without a lock */
+} TelemetryStatsEntry;
+
+extern TelemetrySharedState *telemetry_shared;
+extern HTAB *telemetry_stats_hash;
+
+extern void telemetry_shmem_init_hooks(void);
+extern Size telemetry_shmem_size(void);
+
+/* stats.c */
+extern void telemetry_count(const char *event, const char *version,
+							TelemetryCounter counter);
+
+/* worker wake-up, used on commit of a transaction that tracked events */
+extern void telemetry_wake_worker(void);
+
+#endif							/* TELEMETRY_SHMEM_H */
