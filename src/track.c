@@ -254,8 +254,8 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 
 	if (err.sqlstate == 0 && occurred_at > now + USECS_PER_DAY)
 		track_error(&err, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
-					"event \"%s\" %s: occurred_at %s is more than 1 day in the future",
-					ev->event, ev->version, timestamptz_to_str(occurred_at));
+					"event \"%s\" %s: occurred_at is more than 1 day in the future",
+					ev->event, ev->version);
 
 	if (err.sqlstate != 0)
 	{
