@@ -41,6 +41,7 @@ static MemoryContext cache_cxt = NULL;
 static bool cache_valid = false;
 static bool callback_registered = false;
 static Oid	catalog_relid = InvalidOid;
+static Oid	default_partition_relid = InvalidOid;
 static unsigned char *redaction_key = NULL;
 static int	redaction_key_len = 0;
 
@@ -78,6 +79,7 @@ spec_cache_reset(void)
 	redaction_key = NULL;
 	redaction_key_len = 0;
 	catalog_relid = get_relname_relid("event_defs", get_namespace_oid("telemetry", true));
+	default_partition_relid = get_relname_relid("events_default", get_namespace_oid("telemetry", true));
 	cache_valid = true;
 }
 
@@ -309,6 +311,15 @@ spec_cache_lookup(const char *event, const char *request)
 	entry = hash_search(cache, key, HASH_ENTER, &found);
 	entry->ev = ev;
 	return ev;
+}
+
+/* The events table's default partition (InvalidOid if missing). */
+Oid
+spec_cache_default_partition(void)
+{
+	if (!cache_valid || cache == NULL)
+		spec_cache_reset();
+	return default_partition_relid;
 }
 
 /* The per-database key used by "redaction": "hash", loaded once. */

@@ -17,6 +17,7 @@
 #include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
@@ -173,6 +174,7 @@ insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
 {
 	Datum		values[INSERT_NARGS];
 	int			ret;
+	Oid			default_part;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -202,6 +204,16 @@ insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
 	values[7] = JsonbPGetDatum(ctx);
 	values[8] = Float8GetDatum(ev->sample_rate > 1.0 ? 1.0 : ev->sample_rate);
 	values[9] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+
+	/*
+	 * Hold the default partition before the executor routes the row: a
+	 * concurrent partition creation (which locks it exclusively) is then
+	 * either finished, and its new partition is seen, or waits for us.
+	 */
+	default_part = spec_cache_default_partition();
+	if (OidIsValid(default_part))
+		LockRelationOid(default_part, RowExclusiveLock);
+
 	ret = SPI_execute_plan(insert_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "telemetry: event insert failed: %s", SPI_result_code_string(ret));

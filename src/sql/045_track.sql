@@ -63,7 +63,7 @@ DECLARE
 BEGIN
 	IF TG_LEVEL <> 'ROW' OR TG_OP NOT IN ('INSERT', 'UPDATE') THEN
 		RAISE EXCEPTION 'telemetry_track_trigger() must be a row trigger on INSERT or UPDATE'
-			USING ERRCODE = 'E0000';
+			USING ERRCODE = 'trigger_protocol_violated';
 	END IF;
 	IF TG_NARGS < 1 OR TG_NARGS > 3 THEN
 		RAISE EXCEPTION 'telemetry_track_trigger() takes 1 to 3 arguments: event, version, property-to-column map'
