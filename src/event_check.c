@@ -13,6 +13,7 @@
 
 #include "common/hmac.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/numeric.h"
@@ -208,7 +209,8 @@ event_check_object(const CompiledEvent *ev, EventPart part, Jsonb *obj,
 				{
 					track_error(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
 								"event \"%s\" %s: context key \"%.*s\" is nested deeper than %d levels",
-								ev->event, ev->version, Min(k.val.string.len, 128),
+								ev->event, ev->version,
+								pg_mbcliplen(k.val.string.val, k.val.string.len, 128),
 								k.val.string.val, MAX_JSON_DEPTH);
 					return false;
 				}
@@ -221,7 +223,9 @@ event_check_object(const CompiledEvent *ev, EventPart part, Jsonb *obj,
 			}
 			track_error(err, ERRCODE_INVALID_PARAMETER_VALUE,
 						"event \"%s\" %s: property \"%.*s\" is not declared",
-						ev->event, ev->version, Min(k.val.string.len, 128), k.val.string.val);
+						ev->event, ev->version,
+						pg_mbcliplen(k.val.string.val, k.val.string.len, 128),
+						k.val.string.val);
 			return false;
 		}
 

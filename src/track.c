@@ -17,6 +17,7 @@
 #include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -245,13 +246,16 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 	ev = spec_cache_lookup(event, request);
 	if (ev == NULL)
 	{
+		/* names are cut at 128 bytes, on a character boundary */
 		if (request)
 			track_error(&err, ERRCODE_UNDEFINED_OBJECT,
-						"telemetry event \"%.128s\" has no registered version matching \"%.128s\"",
-						event, request);
+						"telemetry event \"%.*s\" has no registered version matching \"%.*s\"",
+						pg_mbcliplen(event, strlen(event), 128), event,
+						pg_mbcliplen(request, strlen(request), 128), request);
 		else
 			track_error(&err, ERRCODE_UNDEFINED_OBJECT,
-						"telemetry event \"%.128s\" is not registered", event);
+						"telemetry event \"%.*s\" is not registered",
+						pg_mbcliplen(event, strlen(event), 128), event);
 		fail_event(NULL, event, request, props, ctx, occurred_at, &err);
 		return NULL;
 	}
