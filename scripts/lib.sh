@@ -52,6 +52,13 @@ private_install() {
 	make -C "$TELEMETRY_ROOT" -s PG_CONFIG="$PG_CONFIG" DESTDIR="$dir" install >/dev/null || die "install failed"
 	PGBIN=$dir$PG_SYS_LIB/bin
 	export PGBIN
+	# TELEMETRY_SERVER_WRAPPER=FILE: a script put in place of the postgres
+	# binary, which it runs as postgres.real next to itself (scripts/sanitize
+	# uses it to run the server with AddressSanitizer).
+	if [ -n "${TELEMETRY_SERVER_WRAPPER:-}" ]; then
+		mv "$PGBIN/postgres" "$PGBIN/postgres.real"
+		install -m 755 "$TELEMETRY_SERVER_WRAPPER" "$PGBIN/postgres"
+	fi
 }
 
 # system_install: install the extension into the system server (for the demo).

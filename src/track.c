@@ -155,10 +155,12 @@ fail_event(const CompiledEvent *ev, const char *event, const char *request,
 		ereport(ERROR, (errcode(err->sqlstate), errmsg("%s", err->message)));
 
 	/*
-	 * Redact what is known; for an unknown event nothing is known, so
-	 * nothing of its payload is kept.
+	 * Redact what is known; for an unknown event nothing is known, and of an
+	 * event over telemetry.max_event_bytes nothing is kept either (the
+	 * quarantine must not store what tracking would refuse), so nothing of
+	 * their payload is kept.
 	 */
-	if (ev)
+	if (ev && (Size) VARSIZE(props) + VARSIZE(ctx) <= (Size) telemetry_max_event_bytes)
 	{
 		props = event_redact_object(&ev->props, props, false, true);
 		ctx = event_redact_object(&ev->context, ctx, false, false);
