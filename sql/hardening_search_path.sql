@@ -26,12 +26,6 @@ WHERE (prosecdef OR lanname IN ('sql', 'plpgsql'))
 	AND NOT EXISTS (SELECT 1 FROM unnest(proconfig) c
 		WHERE c ~ '^search_path=pg_catalog(, *[a-z_]+)*, *pg_temp$' AND c !~ '(public|\$user)')
 ORDER BY 1::text COLLATE "C";
--- nothing of the extension is executable by PUBLIC that is SECURITY DEFINER
--- without being meant to: the list of what PUBLIC may call is shown here
-SELECT function FROM pg_temp.ext_functions
-WHERE prosecdef AND has_function_privilege('public', function, 'EXECUTE')
-ORDER BY 1::text COLLATE "C";
-
 -- The trap: a log of calls, and look-alikes that log themselves and then
 -- behave like the real thing, so a hijack would be visible but harmless.
 CREATE TABLE public.hijack_log (fn text NOT NULL);
