@@ -17,10 +17,12 @@
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(telemetry_caller_is_owner);
+PG_FUNCTION_INFO_V1(telemetry_caller);
 
 /* The owner of the telemetry extension, or InvalidOid when not installed. */
 Oid
@@ -51,4 +53,18 @@ telemetry_caller_is_owner(PG_FUNCTION_ARGS)
 	Oid			owner = telemetry_extension_owner();
 
 	PG_RETURN_BOOL(OidIsValid(owner) && has_privs_of_role(GetOuterUserId(), owner));
+}
+
+/*
+ * SQL: telemetry._caller() RETURNS name
+ *
+ * The role that called into the extension: inside a SECURITY DEFINER
+ * function current_user is the owner, so records of who did what use this.
+ */
+Datum
+telemetry_caller(PG_FUNCTION_ARGS)
+{
+	char	   *name = GetUserNameFromId(GetOuterUserId(), false);
+
+	PG_RETURN_DATUM(DirectFunctionCall1(namein, CStringGetDatum(name)));
 }

@@ -15,19 +15,40 @@ DECLARE
 	p jsonb;
 	pname text;
 	i integer;
+	lockid bigint;
 BEGIN
 	n := telemetry._validate_spec(spec);
 	skey := n ->> 'key';
 	sver := n ->> 'version';
 
-	-- serialize registrations of the same key@version
-	PERFORM pg_advisory_xact_lock(hashtextextended('telemetry.spec:' || skey || '@' || sver, 0));
+	-- Serialize registrations of the same key@version and of the same event
+	-- key@version, so concurrent registrations get the errors below rather
+	-- than a unique violation.  Locks are taken in one global order.
+	FOR lockid IN
+		SELECT DISTINCT hashtextextended(l, 0) FROM (
+			SELECT 'telemetry.spec:' || skey || '@' || sver
+			UNION ALL
+			SELECT 'telemetry.event:' || (e ->> 'key') || '@' || (e ->> 'version')
+			FROM jsonb_array_elements(n -> 'events') AS e) AS locks(l)
+		ORDER BY 1
+	LOOP
+		PERFORM pg_advisory_xact_lock(lockid);
+	END LOOP;
 
 	SELECT document INTO existing FROM telemetry.specs WHERE key = skey AND version = sver;
 	IF FOUND THEN
+		-- identical: the same JSON, or the same once normalized (the other
+		-- generation of field names, an integer version for N.0.0)
 		IF existing = spec THEN
 			RETURN skey || '@' || sver;
 		END IF;
+		BEGIN
+			IF telemetry._validate_spec(existing) = n THEN
+				RETURN skey || '@' || sver;
+			END IF;
+		EXCEPTION WHEN invalid_parameter_value THEN
+			NULL;				-- stored under older rules: not identical
+		END;
 		RAISE EXCEPTION 'spec "%@%" is already registered with a different document', skey, sver
 			USING ERRCODE = 'duplicate_object',
 			HINT = 'Publish the change under a new version, or unregister the old one first with telemetry_unregister_spec().';
@@ -44,11 +65,11 @@ BEGIN
 	END LOOP;
 
 	INSERT INTO telemetry.specs (key, version, version_key, title, description, domain, owners, tags, stability,
-		default_retention_days, default_sampling_rate, anomaly_enabled, anomaly_check_interval_ms, document)
+		default_retention_days, default_sampling_rate, anomaly_enabled, anomaly_check_interval_ms, document, registered_by)
 	VALUES (skey, sver, telemetry._semver_key(sver), n ->> 'title', n ->> 'description', n ->> 'domain',
 		ARRAY(SELECT jsonb_array_elements_text(n -> 'owners')), ARRAY(SELECT jsonb_array_elements_text(n -> 'tags')),
 		n ->> 'stability', (n ->> 'defaultRetentionDays')::integer, (n ->> 'defaultSamplingRate')::float8,
-		(n ->> 'anomalyEnabled')::boolean, (n ->> 'checkIntervalMs')::integer, spec);
+		(n ->> 'anomalyEnabled')::boolean, (n ->> 'checkIntervalMs')::integer, spec, telemetry._caller());
 
 	i := 0;
 	FOR p IN SELECT value FROM jsonb_array_elements(n -> 'providers') LOOP
@@ -92,7 +113,9 @@ BEGIN
 END
 $$;
 
--- Register a spec from a JSON file on the server.
+-- Register a spec from a JSON file on the server.  Runs as the caller, who
+-- needs EXECUTE on this and on telemetry_register_spec, and the privileges of
+-- pg_read_server_files.
 CREATE FUNCTION telemetry_load_spec(path text) RETURNS text
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
@@ -101,16 +124,8 @@ DECLARE
 	doc text;
 	spec jsonb;
 BEGIN
-	IF NOT pg_has_role(current_user, 'pg_read_server_files', 'MEMBER') THEN
-		RAISE EXCEPTION 'permission denied to load a spec from a file'
-			USING ERRCODE = 'insufficient_privilege',
-			DETAIL = 'Only superusers and members of pg_read_server_files may read server files.',
-			HINT = 'Use telemetry_register_spec() with the document instead.';
-	END IF;
-	doc := pg_read_file(path);
-	IF octet_length(doc) > 1048576 THEN
-		RAISE EXCEPTION 'spec file "%" is larger than 1 MB', path USING ERRCODE = 'invalid_parameter_value';
-	END IF;
+	-- checks the caller's privileges (pg_read_server_files) and the 1 MB limit
+	doc := telemetry._read_spec_file(path);
 	BEGIN
 		spec := doc::jsonb;
 	EXCEPTION WHEN invalid_text_representation THEN
@@ -230,7 +245,7 @@ BEGIN
 	RETURN d.definition || jsonb_build_object(
 		'spec', d.spec_key || '@' || d.spec_version,
 		'effectiveRetentionDays', COALESCE(d.retention_days, d.default_retention_days,
-			current_setting('telemetry.default_retention_days')::integer),
+			COALESCE(current_setting('telemetry.default_retention_days', true)::integer, 30)),
 		'effectiveSamplingRate', COALESCE(d.sampling_rate, d.default_sampling_rate, 1));
 END
 $$;
@@ -239,7 +254,7 @@ $$;
 CREATE VIEW telemetry.event_catalog AS
 SELECT e.event, e.version, e.spec_key || '@' || e.spec_version AS spec, e.privacy,
 	COALESCE(e.retention_days, s.default_retention_days,
-		current_setting('telemetry.default_retention_days')::integer) AS retention_days,
+		COALESCE(current_setting('telemetry.default_retention_days', true)::integer, 30)) AS retention_days,
 	e.retention_policy,
 	COALESCE(e.sampling_rate, s.default_sampling_rate, 1) AS sampling_rate,
 	e.anomaly_enabled AS anomaly_detection,
