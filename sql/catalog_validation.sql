@@ -125,6 +125,7 @@ SELECT c.label, pg_temp.check_spec(c.doc) AS result FROM base, LATERAL (VALUES
   ('integer 0', jsonb_set(b, '{meta,version}', '0')),
   ('1.5', jsonb_set(b, '{meta,version}', '1.5')),
   ('-1', jsonb_set(b, '{meta,version}', '-1')),
+  ('1e300 (long values are cut in messages)', jsonb_set(b, '{meta,version}', '1e300')),
   ('true', jsonb_set(b, '{meta,version}', 'true')),
   ('event version 1.0', jsonb_set(b, '{events,0,version}', '"1.0"')),
   ('event version 2', jsonb_set(b, '{events,0,version}', '2'))

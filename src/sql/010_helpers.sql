@@ -24,6 +24,14 @@ CREATE FUNCTION telemetry._read_spec_file(path text) RETURNS text
 	AS 'MODULE_PATHNAME', 'telemetry_read_spec_file'
 	LANGUAGE C VOLATILE STRICT;
 
+-- A value for an error message, cut to a readable length.
+CREATE FUNCTION telemetry._short(v text) RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT CASE WHEN length(v) > 64 THEN left(v, 61) || '...' ELSE v END
+$$;
+
 -- A value quoted for an error message, cut to a readable length.
 CREATE FUNCTION telemetry._q(v text) RETURNS text
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -154,10 +162,10 @@ BEGIN
 	PERFORM telemetry._expect(v, 'number', path || '.' || k);
 	n := v::numeric;
 	IF integral AND n <> trunc(n) THEN
-		PERFORM telemetry._invalid(path || '.' || k, 'must be an integer, got ' || n);
+		PERFORM telemetry._invalid(path || '.' || k, 'must be an integer, got ' || telemetry._short(n::text));
 	END IF;
 	IF n < lo OR n > hi THEN
-		PERFORM telemetry._invalid(path || '.' || k, 'must be between ' || lo || ' and ' || hi || ', got ' || n);
+		PERFORM telemetry._invalid(path || '.' || k, 'must be between ' || lo || ' and ' || hi || ', got ' || telemetry._short(n::text));
 	END IF;
 	RETURN n;
 END
@@ -217,7 +225,7 @@ BEGIN
 		PERFORM telemetry._invalid(path, 'required version is missing');
 	ELSIF jsonb_typeof(v) = 'number' THEN
 		IF v::numeric <> trunc(v::numeric) OR v::numeric < 0 OR v::numeric > 2147483647 THEN
-			PERFORM telemetry._invalid(path, 'a numeric version must be a non-negative integer, got ' || v::text);
+			PERFORM telemetry._invalid(path, 'a numeric version must be a non-negative integer, got ' || telemetry._short(v::text));
 		END IF;
 		RETURN trunc(v::numeric)::bigint::text || '.0.0';
 	ELSIF jsonb_typeof(v) <> 'string' THEN

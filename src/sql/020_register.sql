@@ -189,7 +189,7 @@ BEGIN
 		PERFORM telemetry._invalid(path, 'a threshold needs min, max or both');
 	END IF;
 	IF lo IS NOT NULL AND hi IS NOT NULL AND lo > hi THEN
-		PERFORM telemetry._invalid(path, 'min ' || lo || ' is greater than max ' || hi);
+		PERFORM telemetry._invalid(path, 'min ' || telemetry._short(lo::text) || ' is greater than max ' || telemetry._short(hi::text));
 	END IF;
 	IF agg IS NOT NULL AND NOT agg = ANY (ARRAY['avg', 'p50', 'p95', 'p99', 'min', 'max', 'count']) THEN
 		PERFORM telemetry._invalid(path || '.aggregate', 'unknown aggregate ' || telemetry._q(agg) || ' (allowed: avg, p50, p95, p99, min, max, count)');

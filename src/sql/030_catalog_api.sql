@@ -123,14 +123,19 @@ CREATE FUNCTION telemetry_load_spec(path text) RETURNS text
 DECLARE
 	doc text;
 	spec jsonb;
+	detail text;
+	context text;
 BEGIN
 	-- checks the caller's privileges (pg_read_server_files) and the 1 MB limit
 	doc := telemetry._read_spec_file(path);
 	BEGIN
 		spec := doc::jsonb;
 	EXCEPTION WHEN invalid_text_representation THEN
+		-- keep the parser's token and line, so the mistake can be found
+		GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL, context = PG_EXCEPTION_CONTEXT;
 		RAISE EXCEPTION 'spec file "%" is not valid JSON', path
-			USING ERRCODE = 'invalid_parameter_value', DETAIL = SQLERRM;
+			USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = concat_ws(' ', detail, substring(context from '^JSON data, line [0-9]+'));
 	END;
 	RETURN @extschema@.telemetry_register_spec(spec);
 END
