@@ -38,6 +38,10 @@ extern void telemetry_worker_register(void);
 /* delivery.c */
 extern int	telemetry_delivery_worker_pass(bool *more);
 
+/* uuid7.c */
+struct pg_uuid_t;
+extern struct pg_uuid_t *telemetry_uuid7(TimestampTz now);
+
 /* owner.c */
 extern Oid	telemetry_extension_owner(void);
 
