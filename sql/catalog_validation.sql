@@ -244,6 +244,10 @@ SELECT c.label, pg_temp.check_spec(c.doc) AS result FROM base, LATERAL (VALUES
   ('title a number', jsonb_set(b, '{meta,title}', '1')),
   ('retention a number', jsonb_set(b, '{events,0,retention}', '30')),
   ('semantics.what a number', jsonb_set(b, '{events,0,semantics,what}', '1')),
+  ('sampling.by not a key', jsonb_set(b, '{events,0,sampling,by}', '"user id"')),
+  ('sampling.conditions not strings', jsonb_set(b, '{events,0,sampling,conditions}', '[{"if": 1}]')),
+  ('config.context property type', jsonb_set(b, '{config,context}', '{"userId": {"type": "uuid"}}')),
+  ('config.context an array', jsonb_set(b, '{config,context}', '[]')),
   ('config null (as absent)', jsonb_set(b, '{config}', 'null')),
   ('retention null (as absent)', jsonb_set(b, '{events,0,retention}', 'null'))
 ) AS c(label, doc);
