@@ -10,12 +10,13 @@ DECLARE
 	skey text;
 	sver text;
 	existing jsonb;
-	ev jsonb;
 	other text;
 	p jsonb;
 	pname text;
 	i integer;
 	lockid bigint;
+	ekey text;
+	ever text;
 BEGIN
 	n := telemetry._validate_spec(spec);
 	skey := n ->> 'key';
@@ -54,15 +55,16 @@ BEGIN
 			HINT = 'Publish the change under a new version, or unregister the old one first with telemetry_unregister_spec().';
 	END IF;
 
-	FOR ev IN SELECT value FROM jsonb_array_elements(n -> 'events') LOOP
-		SELECT spec_key || '@' || spec_version INTO other
-			FROM telemetry.event_defs WHERE event = ev ->> 'key' AND version = ev ->> 'version';
-		IF FOUND THEN
-			RAISE EXCEPTION 'event "%@%" is already defined by spec "%"', ev ->> 'key', ev ->> 'version', other
-				USING ERRCODE = 'duplicate_object',
-				HINT = 'An event version belongs to one spec; give the event a new version.';
-		END IF;
-	END LOOP;
+	SELECT e.value ->> 'key', e.value ->> 'version', d.spec_key || '@' || d.spec_version
+		INTO ekey, ever, other
+		FROM jsonb_array_elements(n -> 'events') WITH ORDINALITY AS e(value, ord)
+		JOIN telemetry.event_defs d ON d.event = e.value ->> 'key' AND d.version = e.value ->> 'version'
+		ORDER BY e.ord LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'event "%@%" is already defined by spec "%"', ekey, ever, other
+			USING ERRCODE = 'duplicate_object',
+			HINT = 'An event version belongs to one spec; give the event a new version.';
+	END IF;
 
 	INSERT INTO telemetry.specs (key, version, version_key, title, description, domain, owners, tags, stability,
 		default_retention_days, default_sampling_rate, anomaly_enabled, anomaly_check_interval_ms, document, registered_by)
@@ -86,28 +88,34 @@ BEGIN
 		i := i + 1;
 	END LOOP;
 
-	FOR ev IN SELECT value FROM jsonb_array_elements(n -> 'events') LOOP
-		INSERT INTO telemetry.event_defs (event, version, version_key, spec_key, spec_version, privacy, what, who, why,
-			retention_days, retention_policy, sampling_rate, sampling_by, anomaly_enabled, minimum_sample, actions, tags, definition)
-		VALUES (ev ->> 'key', ev ->> 'version', telemetry._semver_key(ev ->> 'version'), skey, sver,
-			ev ->> 'privacy', ev ->> 'what', ev ->> 'who', ev ->> 'why',
-			(ev ->> 'retentionDays')::integer, ev ->> 'retentionPolicy', (ev ->> 'samplingRate')::float8, ev ->> 'samplingBy',
-			(ev ->> 'anomalyEnabled')::boolean AND (n ->> 'anomalyEnabled')::boolean,
-			(ev ->> 'minimumSample')::integer,
-			ARRAY(SELECT jsonb_array_elements_text(ev -> 'actions')), ARRAY(SELECT jsonb_array_elements_text(ev -> 'tags')),
-			ev);
-		INSERT INTO telemetry.event_properties (event, version, scope, name, ordinal, type, required, pii, redact, redaction, description)
-		SELECT ev ->> 'key', ev ->> 'version', s.scope, x.name, x.ordinal, x.type, x.required, x.pii, x.redact,
-			CASE WHEN s.scope = 'property' OR x.redaction IS NOT NULL OR ev ->> 'privacy' <> 'sensitive' THEN x.redaction ELSE 'mask' END,
-			x.description
-		FROM (VALUES ('property', ev -> 'properties'), ('context', n -> 'context')) AS s(scope, props),
-			jsonb_to_recordset(s.props) AS x(name text, ordinal integer, type text, required boolean, pii boolean,
-				redact boolean, redaction text, description text);
-		INSERT INTO telemetry.anomaly_rules (event, version, ordinal, metric, min, max, aggregate, "window")
-		SELECT ev ->> 'key', ev ->> 'version', t.ord - 1, t.th ->> 'metric', (t.th ->> 'min')::float8, (t.th ->> 'max')::float8,
-			t.th ->> 'aggregate', (t.th ->> 'window')::interval
-		FROM jsonb_array_elements(ev -> 'thresholds') WITH ORDINALITY AS t(th, ord);
-	END LOOP;
+	-- one statement a table, whatever the number of events
+	INSERT INTO telemetry.event_defs (event, version, version_key, spec_key, spec_version, privacy, what, who, why,
+		retention_days, retention_policy, sampling_rate, sampling_by, anomaly_enabled, minimum_sample, actions, tags, definition)
+	SELECT ev ->> 'key', ev ->> 'version', telemetry._semver_key(ev ->> 'version'), skey, sver,
+		ev ->> 'privacy', ev ->> 'what', ev ->> 'who', ev ->> 'why',
+		(ev ->> 'retentionDays')::integer, ev ->> 'retentionPolicy', (ev ->> 'samplingRate')::float8, ev ->> 'samplingBy',
+		(ev ->> 'anomalyEnabled')::boolean AND (n ->> 'anomalyEnabled')::boolean,
+		(ev ->> 'minimumSample')::integer,
+		ARRAY(SELECT jsonb_array_elements_text(ev -> 'actions')), ARRAY(SELECT jsonb_array_elements_text(ev -> 'tags')),
+		ev
+	FROM jsonb_array_elements(n -> 'events') AS ev;
+
+	-- a sensitive event's context properties are masked too, unless they
+	-- declare their own redaction
+	INSERT INTO telemetry.event_properties (event, version, scope, name, ordinal, type, required, pii, redact, redaction, description)
+	SELECT ev ->> 'key', ev ->> 'version', s.scope, x.name, x.ordinal, x.type, x.required, x.pii, x.redact,
+		CASE WHEN s.scope = 'property' OR x.redaction IS NOT NULL OR ev ->> 'privacy' <> 'sensitive' THEN x.redaction ELSE 'mask' END,
+		x.description
+	FROM jsonb_array_elements(n -> 'events') AS ev,
+		LATERAL (VALUES ('property', ev -> 'properties'), ('context', n -> 'context')) AS s(scope, props),
+		LATERAL jsonb_to_recordset(s.props) AS x(name text, ordinal integer, type text, required boolean, pii boolean,
+			redact boolean, redaction text, description text);
+
+	INSERT INTO telemetry.anomaly_rules (event, version, ordinal, metric, min, max, aggregate, "window")
+	SELECT ev ->> 'key', ev ->> 'version', t.ord - 1, t.th ->> 'metric', (t.th ->> 'min')::float8, (t.th ->> 'max')::float8,
+		t.th ->> 'aggregate', (t.th ->> 'window')::interval
+	FROM jsonb_array_elements(n -> 'events') AS ev,
+		LATERAL jsonb_array_elements(ev -> 'thresholds') WITH ORDINALITY AS t(th, ord);
 
 	RETURN skey || '@' || sver;
 END
