@@ -104,6 +104,7 @@ store_rejected(const char *event, const char *version, Jsonb *props, Jsonb *ctx,
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int			ret;
+	TelemetryOwnerContext octx;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -132,7 +133,9 @@ store_rejected(const char *event, const char *version, Jsonb *props, Jsonb *ctx,
 	values[4] = TimestampTzGetDatum(occurred_at);
 	values[5] = CStringGetTextDatum(unpack_sql_state(err->sqlstate));
 	values[6] = CStringGetTextDatum(err->message);
+	telemetry_become_owner(&octx, spec_cache_owner(), false);
 	ret = SPI_execute_plan(reject_plan, values, nulls, false, 0);
+	telemetry_restore_user(&octx);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "telemetry: quarantine insert failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
@@ -178,6 +181,7 @@ insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
 	Datum		values[INSERT_NARGS];
 	int			ret;
 	Oid			default_part;
+	TelemetryOwnerContext octx;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -217,7 +221,9 @@ insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
 	if (OidIsValid(default_part))
 		LockRelationOid(default_part, RowExclusiveLock);
 
+	telemetry_become_owner(&octx, spec_cache_owner(), false);
 	ret = SPI_execute_plan(insert_plan, values, NULL, false, 0);
+	telemetry_restore_user(&octx);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "telemetry: event insert failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
