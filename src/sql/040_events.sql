@@ -18,10 +18,13 @@ CREATE TABLE telemetry.events (
 	-- only read rows whose xid is below their snapshot's xmin
 	xid xid8 NOT NULL DEFAULT pg_current_xact_id()
 ) PARTITION BY RANGE (occurred_at);
-CREATE INDEX events_xid_idx ON telemetry.events (xid);
-CREATE INDEX events_event_idx ON telemetry.events (event, version, occurred_at);
-
+-- Indexes are made on each partition, not on the parent: the parent is an
+-- extension member created before pg_restore attaches the dumped
+-- partitions, and a partitioned index would make every ATTACH create a
+-- child index that the dump then creates again ("already exists").
 CREATE TABLE telemetry.events_default PARTITION OF telemetry.events DEFAULT;
+CREATE INDEX events_default_xid_idx ON telemetry.events_default (xid);
+CREATE INDEX events_default_event_idx ON telemetry.events_default (event, version, occurred_at);
 SELECT pg_catalog.pg_extension_config_dump('telemetry.events_default', '');
 
 -- Events rejected while telemetry.on_invalid = quarantine (already redacted).
@@ -80,6 +83,8 @@ BEGIN
 		part, part || '_bounds', lo, hi);
 	EXECUTE format('WITH moved AS (DELETE FROM telemetry.events_default WHERE occurred_at >= %L AND occurred_at < %L RETURNING *)
 		INSERT INTO telemetry.%I SELECT * FROM moved', lo, hi, part);
+	EXECUTE format('CREATE INDEX %I ON telemetry.%I (xid)', part || '_xid_idx', part);
+	EXECUTE format('CREATE INDEX %I ON telemetry.%I (event, version, occurred_at)', part || '_event_idx', part);
 	EXECUTE format('ALTER TABLE telemetry.events ATTACH PARTITION telemetry.%I FOR VALUES FROM (%L) TO (%L)', part, lo, hi);
 	EXECUTE format('ALTER TABLE telemetry.%I DROP CONSTRAINT %I', part, part || '_bounds');
 	RETURN true;
