@@ -9,9 +9,14 @@
 -- the horizon.  A transaction that inserts early and commits late is
 -- therefore read by the first check after it ends, never skipped.
 
--- Lets each check find the new events of one event version through an
--- index, so events of versions without detection are never read.
-CREATE INDEX events_event_xid_idx ON telemetry.events (event, version, xid);
+-- A position in the events of one event version, in transaction order.
+-- The checks find the new events of an event version through an index on
+-- this expression, so events of versions without detection are never read.
+-- (A plain index on (event, version, xid) would do as well, but then the
+-- planner may prefer events_xid_idx and read every new event.)
+CREATE TYPE telemetry.event_position AS (event text, version text, xid xid8);
+CREATE INDEX events_position_idx ON telemetry.events
+	((ROW(event, version, xid)::telemetry.event_position));
 
 -- Per event version: how many events have been stored in all (for
 -- minimumSample) and the horizon up to which they have been evaluated.
@@ -86,10 +91,11 @@ SELECT pg_catalog.pg_extension_config_dump('telemetry.regen_requests_id_seq', ''
 
 -- A JSON number as float8 that never fails: beyond float8's range it is
 -- +/-Infinity, below its precision 0 (a hostile 1e400 must not make every
--- later check fail on the same row).
+-- later check fail on the same row).  No SET clause, so that it is inlined
+-- into the checks' queries (a SET would cost a function call per row); it
+-- only runs inside functions whose search_path is pinned, or as its caller.
 CREATE FUNCTION telemetry._f8(n numeric) RETURNS double precision
-	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	AS $$
 	SELECT CASE
 		WHEN n > 1e308 THEN 'Infinity'::float8
@@ -99,10 +105,9 @@ CREATE FUNCTION telemetry._f8(n numeric) RETURNS double precision
 $$;
 
 -- The numeric value of property k of an event's properties, or NULL when
--- it is absent or not a number.
+-- it is absent or not a number.  Inlined like _f8.
 CREATE FUNCTION telemetry._metric(props jsonb, k text) RETURNS double precision
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT CASE WHEN jsonb_typeof(props -> k) = 'number'
 		THEN telemetry._f8((props -> k)::numeric) END
@@ -145,7 +150,7 @@ CREATE FUNCTION telemetry._anomaly_text(a telemetry.anomalies) RETURNS text
 		CASE a.bound WHEN 'max' THEN 'above' ELSE 'below' END,
 		a.bound, a.threshold,
 		CASE WHEN a.aggregate IS NULL
-			THEN a.violations || ' of ' || a.sample_size || ' events violate, worst shown'
+			THEN 'worst of ' || a.violations || ' violations in ' || a.sample_size || ' evaluated events'
 			ELSE a.sample_size || ' events in the window' END)
 $$;
 
@@ -190,6 +195,9 @@ CREATE FUNCTION telemetry._check_event_version(p_event text, p_version text, p_s
 	p_check_at timestamptz) RETURNS integer
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
+	-- every query here is meant to go through an index; on a small or
+	-- not yet analyzed partition the planner would otherwise read it whole
+	SET enable_seqscan = off
 	AS $$
 DECLARE
 	v_anomaly telemetry.anomalies;
@@ -212,34 +220,56 @@ BEGIN
 	-- statement also counts them and moves the position, so the batch is
 	-- read once.  The n-th event overall is the first evaluated.
 	FOR v_anomaly IN
-		WITH batch AS MATERIALIZED (
-			SELECT e.id, e.occurred_at, e.properties,
-				row_number() OVER (ORDER BY e.xid, e.id) AS n
-			FROM telemetry.events e
-			WHERE e.event = p_event AND e.version = p_version
-				AND e.xid >= p_position AND e.xid < p_horizon),
-		counted AS (
+		WITH counted AS (
 			UPDATE telemetry.anomaly_state s
 			SET stored = s.stored + c.n, last_batch = c.n,
 				position = p_horizon, last_check_at = p_check_at
-			FROM (SELECT count(*) AS n FROM batch) c
+			FROM (SELECT count(*) AS n FROM telemetry.events e
+				WHERE ROW(e.event, e.version, e.xid)::telemetry.event_position >= ROW(p_event, p_version, p_position)::telemetry.event_position
+					AND ROW(e.event, e.version, e.xid)::telemetry.event_position < ROW(p_event, p_version, p_horizon)::telemetry.event_position) c
 			WHERE s.event = p_event AND s.version = p_version),
+		-- the events before the minimumSample-th overall are not evaluated
+		-- (LIMIT 0, the usual case, reads nothing)
+		early AS (
+			SELECT e.id FROM telemetry.events e
+			WHERE ROW(e.event, e.version, e.xid)::telemetry.event_position >= ROW(p_event, p_version, p_position)::telemetry.event_position
+				AND ROW(e.event, e.version, e.xid)::telemetry.event_position < ROW(p_event, p_version, p_horizon)::telemetry.event_position
+			ORDER BY ROW(e.event, e.version, e.xid)::telemetry.event_position, e.id
+			LIMIT greatest(p_minimum - p_stored - 1, 0)),
 		judged AS (
-			SELECT r.ordinal, b.id, b.occurred_at, x.v,
-				CASE WHEN x.v < r.min THEN 'min' WHEN x.v > r.max THEN 'max' END AS bound,
-				count(*) OVER (PARTITION BY r.ordinal) AS sample
-			FROM batch b
-			JOIN telemetry.anomaly_rules r ON r.event = p_event AND r.version = p_version AND r.aggregate IS NULL
-			CROSS JOIN LATERAL (SELECT telemetry._metric(b.properties, r.metric) AS v) x
-			WHERE p_stored + b.n >= p_minimum AND x.v IS NOT NULL),
-		grouped AS (
-			SELECT j.ordinal, j.bound, count(*) AS violations, max(j.sample) AS sample,
-				CASE j.bound WHEN 'max' THEN max(j.v) ELSE min(j.v) END AS worst,
-				(array_agg(j.id ORDER BY j.occurred_at, j.id))[1] AS first_id, min(j.occurred_at) AS first_at,
-				(array_agg(j.id ORDER BY j.occurred_at DESC, j.id DESC))[1] AS last_id, max(j.occurred_at) AS last_at
+			SELECT r.ordinal, e.id, e.occurred_at, x.v,
+				CASE WHEN x.v < r.min THEN 'min' WHEN x.v > r.max THEN 'max' END AS bound
+			FROM telemetry.anomaly_rules r
+			JOIN telemetry.events e
+				ON ROW(e.event, e.version, e.xid)::telemetry.event_position >= ROW(p_event, p_version, p_position)::telemetry.event_position
+				AND ROW(e.event, e.version, e.xid)::telemetry.event_position < ROW(p_event, p_version, p_horizon)::telemetry.event_position
+			-- OFFSET 0: compute each value once, not once per reference
+			CROSS JOIN LATERAL (SELECT telemetry._metric(e.properties, r.metric) AS v OFFSET 0) x
+			WHERE r.event = p_event AND r.version = p_version AND r.aggregate IS NULL
+				AND x.v IS NOT NULL AND e.id NOT IN (SELECT early.id FROM early)),
+		-- one pass per threshold; the ordered aggregates only see violations
+		per_rule AS (
+			SELECT j.ordinal, count(*) AS sample, max(j.v) AS v_max, min(j.v) AS v_min,
+				count(*) FILTER (WHERE j.bound = 'max') AS n_max,
+				(array_agg(j.id ORDER BY j.occurred_at, j.id) FILTER (WHERE j.bound = 'max'))[1] AS first_max,
+				min(j.occurred_at) FILTER (WHERE j.bound = 'max') AS first_max_at,
+				(array_agg(j.id ORDER BY j.occurred_at DESC, j.id DESC) FILTER (WHERE j.bound = 'max'))[1] AS last_max,
+				max(j.occurred_at) FILTER (WHERE j.bound = 'max') AS last_max_at,
+				count(*) FILTER (WHERE j.bound = 'min') AS n_min,
+				(array_agg(j.id ORDER BY j.occurred_at, j.id) FILTER (WHERE j.bound = 'min'))[1] AS first_min,
+				min(j.occurred_at) FILTER (WHERE j.bound = 'min') AS first_min_at,
+				(array_agg(j.id ORDER BY j.occurred_at DESC, j.id DESC) FILTER (WHERE j.bound = 'min'))[1] AS last_min,
+				max(j.occurred_at) FILTER (WHERE j.bound = 'min') AS last_min_at
 			FROM judged j
-			WHERE j.bound IS NOT NULL
-			GROUP BY j.ordinal, j.bound)
+			GROUP BY j.ordinal),
+		grouped AS (
+			SELECT p.ordinal, g.bound, g.violations, p.sample, g.worst, g.first_id, g.first_at, g.last_id, g.last_at
+			FROM per_rule p
+			CROSS JOIN LATERAL (VALUES
+				('max', p.n_max, p.v_max, p.first_max, p.first_max_at, p.last_max, p.last_max_at),
+				('min', p.n_min, p.v_min, p.first_min, p.first_min_at, p.last_min, p.last_min_at))
+				AS g(bound, violations, worst, first_id, first_at, last_id, last_at)
+			WHERE g.violations > 0)
 		INSERT INTO telemetry.anomalies AS an (detected_at, last_detected_at, event, version, spec, rule, metric,
 			bound, threshold, observed, violations, sample_size, first_event_id, first_event_at,
 			last_event_id, last_event_at, actions)
@@ -275,7 +305,7 @@ BEGIN
 			min(x.v), max(x.v), min(e.occurred_at), max(e.occurred_at)
 		INTO n_all, n_est, n_val, v_avg, v_pct, v_min, v_max, t_first, t_last
 		FROM telemetry.events e
-		CROSS JOIN LATERAL (SELECT telemetry._metric(e.properties, v_rule.metric) AS v) x
+		CROSS JOIN LATERAL (SELECT telemetry._metric(e.properties, v_rule.metric) AS v OFFSET 0) x
 		WHERE e.event = p_event AND e.version = p_version
 			AND e.occurred_at > p_check_at - v_rule."window" AND e.occurred_at <= p_check_at;
 
@@ -448,7 +478,7 @@ RETURNS TABLE (event text, version text, hour timestamptz, stored bigint, estima
 		FROM telemetry.events e
 		JOIN telemetry.event_properties p ON p.event = e.event AND p.version = e.version
 			AND p.scope = 'property' AND p.type = 'number' AND p.redaction IS NULL
-		CROSS JOIN LATERAL (SELECT telemetry._metric(e.properties, p.name) AS v) x
+		CROSS JOIN LATERAL (SELECT telemetry._metric(e.properties, p.name) AS v OFFSET 0) x
 		WHERE e.occurred_at >= since AND e.occurred_at < until
 			AND (telemetry_event_metrics.event IS NULL OR e.event = telemetry_event_metrics.event)
 			AND x.v IS NOT NULL
