@@ -41,6 +41,8 @@ static MemoryContext cache_cxt = NULL;
 static bool cache_valid = false;
 static bool callback_registered = false;
 static Oid	catalog_relid = InvalidOid;
+static Oid	default_partition_relid = InvalidOid;
+static Oid	extension_owner = InvalidOid;
 static unsigned char *redaction_key = NULL;
 static int	redaction_key_len = 0;
 
@@ -78,6 +80,8 @@ spec_cache_reset(void)
 	redaction_key = NULL;
 	redaction_key_len = 0;
 	catalog_relid = get_relname_relid("event_defs", get_namespace_oid("telemetry", true));
+	default_partition_relid = get_relname_relid("events_default", get_namespace_oid("telemetry", true));
+	extension_owner = telemetry_extension_owner();
 	cache_valid = true;
 }
 
@@ -264,6 +268,19 @@ compile_event(const char *event, const char *request)
 	return ev;
 }
 
+/* compile_event with the owner's rights and a pinned search_path. */
+static CompiledEvent *
+compile_event_as_owner(const char *event, const char *request)
+{
+	TelemetryOwnerContext octx;
+	CompiledEvent *ev;
+
+	telemetry_become_owner(&octx, spec_cache_owner(), true);
+	ev = compile_event(event, request);
+	telemetry_restore_user(&octx);
+	return ev;
+}
+
 /*
  * The compiled definition an (event, version request) resolves to, or NULL
  * when none is registered.  request NULL means the latest version.
@@ -287,7 +304,7 @@ spec_cache_lookup(const char *event, const char *request)
 	if (entry)
 		return entry->ev;
 
-	ev = compile_event(event, request);
+	ev = compile_event_as_owner(event, request);
 	if (ev == NULL)
 		return NULL;
 
@@ -295,20 +312,42 @@ spec_cache_lookup(const char *event, const char *request)
 	if (!cache_valid)
 	{
 		spec_cache_reset();
-		ev = compile_event(event, request);
+		ev = compile_event_as_owner(event, request);
 		if (ev == NULL)
 			return NULL;
 	}
 	if (hash_get_num_entries(cache) >= CACHE_MAX_ENTRIES)
 	{
 		spec_cache_reset();
-		ev = compile_event(event, request);
+		ev = compile_event_as_owner(event, request);
 		if (ev == NULL)
 			return NULL;
 	}
 	entry = hash_search(cache, key, HASH_ENTER, &found);
 	entry->ev = ev;
 	return ev;
+}
+
+/* The extension's owner, as whom the hot path writes. */
+Oid
+spec_cache_owner(void)
+{
+	if (!cache_valid || cache == NULL)
+		spec_cache_reset();
+	if (!OidIsValid(extension_owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"telemetry\" is not installed in this database")));
+	return extension_owner;
+}
+
+/* The events table's default partition (InvalidOid if missing). */
+Oid
+spec_cache_default_partition(void)
+{
+	if (!cache_valid || cache == NULL)
+		spec_cache_reset();
+	return default_partition_relid;
 }
 
 /* The per-database key used by "redaction": "hash", loaded once. */
@@ -322,6 +361,9 @@ spec_cache_redaction_key(int *len)
 		bytea	   *k;
 		bool		isnull;
 		MemoryContext oldcxt;
+		TelemetryOwnerContext octx;
+
+		telemetry_become_owner(&octx, spec_cache_owner(), true);
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
@@ -338,6 +380,7 @@ spec_cache_redaction_key(int *len)
 		memcpy(redaction_key, VARDATA_ANY(k), redaction_key_len);
 		MemoryContextSwitchTo(oldcxt);
 		SPI_finish();
+		telemetry_restore_user(&octx);
 	}
 	*len = redaction_key_len;
 	return redaction_key;

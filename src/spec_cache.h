@@ -59,5 +59,7 @@ extern const CompiledProperty *propset_find(const CompiledPropSet *set,
 											const char *name, int namelen);
 extern const unsigned char *spec_cache_redaction_key(int *len);
 extern const char *prop_type_name(PropType t);
+extern Oid	spec_cache_default_partition(void);
+extern Oid	spec_cache_owner(void);
 
 #endif							/* TELEMETRY_SPEC_CACHE_H */

@@ -17,6 +17,7 @@
 #include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
@@ -102,6 +103,7 @@ store_rejected(const char *event, const char *version, Jsonb *props, Jsonb *ctx,
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int			ret;
+	TelemetryOwnerContext octx;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -130,7 +132,9 @@ store_rejected(const char *event, const char *version, Jsonb *props, Jsonb *ctx,
 	values[4] = TimestampTzGetDatum(occurred_at);
 	values[5] = CStringGetTextDatum(unpack_sql_state(err->sqlstate));
 	values[6] = CStringGetTextDatum(err->message);
+	telemetry_become_owner(&octx, spec_cache_owner(), false);
 	ret = SPI_execute_plan(reject_plan, values, nulls, false, 0);
+	telemetry_restore_user(&octx);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "telemetry: quarantine insert failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
@@ -173,6 +177,8 @@ insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
 {
 	Datum		values[INSERT_NARGS];
 	int			ret;
+	Oid			default_part;
+	TelemetryOwnerContext octx;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -202,7 +208,19 @@ insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
 	values[7] = JsonbPGetDatum(ctx);
 	values[8] = Float8GetDatum(ev->sample_rate > 1.0 ? 1.0 : ev->sample_rate);
 	values[9] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+
+	/*
+	 * Hold the default partition before the executor routes the row: a
+	 * concurrent partition creation (which locks it exclusively) is then
+	 * either finished, and its new partition is seen, or waits for us.
+	 */
+	default_part = spec_cache_default_partition();
+	if (OidIsValid(default_part))
+		LockRelationOid(default_part, RowExclusiveLock);
+
+	telemetry_become_owner(&octx, spec_cache_owner(), false);
 	ret = SPI_execute_plan(insert_plan, values, NULL, false, 0);
+	telemetry_restore_user(&octx);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "telemetry: event insert failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
@@ -254,8 +272,8 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 
 	if (err.sqlstate == 0 && occurred_at > now + USECS_PER_DAY)
 		track_error(&err, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
-					"event \"%s\" %s: occurred_at %s is more than 1 day in the future",
-					ev->event, ev->version, timestamptz_to_str(occurred_at));
+					"event \"%s\" %s: occurred_at is more than 1 day in the future",
+					ev->event, ev->version);
 
 	if (err.sqlstate != 0)
 	{

@@ -16,6 +16,9 @@ CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON t
 
 -- Track one event in the caller's transaction.  Returns its id, or NULL when
 -- it was sampled out, expired or (on_invalid = quarantine) rejected.
+-- Not SECURITY DEFINER: the C code acts as the extension's owner for its
+-- catalog reads (with a pinned search_path) and its INSERT, which costs
+-- less per call than fmgr's SECURITY DEFINER + SET search_path.
 CREATE FUNCTION telemetry_track(
 	event text,
 	version text DEFAULT NULL,
@@ -24,8 +27,7 @@ CREATE FUNCTION telemetry_track(
 	occurred_at timestamptz DEFAULT now())
 RETURNS uuid
 	AS 'MODULE_PATHNAME', 'telemetry_track'
-	LANGUAGE C VOLATILE SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp;
+	LANGUAGE C VOLATILE;
 
 -- The seed's form: telemetry_track('sigil.telemetry.workflow_step', 1, '{...}').
 CREATE FUNCTION telemetry_track(
@@ -36,14 +38,12 @@ CREATE FUNCTION telemetry_track(
 	occurred_at timestamptz DEFAULT now())
 RETURNS uuid
 	AS 'MODULE_PATHNAME', 'telemetry_track_int'
-	LANGUAGE C VOLATILE SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp;
+	LANGUAGE C VOLATILE;
 
 CREATE FUNCTION telemetry._track_row(event text, version text, properties jsonb, context jsonb, occurred_at timestamptz)
 RETURNS uuid
 	AS 'MODULE_PATHNAME', 'telemetry_track_row'
-	LANGUAGE C VOLATILE SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp;
+	LANGUAGE C VOLATILE;
 
 -- Row trigger: track one event per row.  Arguments: event, version (or ''
 -- for the latest), and optionally a JSON object mapping property names to
@@ -63,7 +63,7 @@ DECLARE
 BEGIN
 	IF TG_LEVEL <> 'ROW' OR TG_OP NOT IN ('INSERT', 'UPDATE') THEN
 		RAISE EXCEPTION 'telemetry_track_trigger() must be a row trigger on INSERT or UPDATE'
-			USING ERRCODE = 'E0000';
+			USING ERRCODE = 'trigger_protocol_violated';
 	END IF;
 	IF TG_NARGS < 1 OR TG_NARGS > 3 THEN
 		RAISE EXCEPTION 'telemetry_track_trigger() takes 1 to 3 arguments: event, version, property-to-column map'
