@@ -73,6 +73,8 @@ FROM generate_series(1, 200) i;
 ANALYZE telemetry.events;
 -- shop.order_placed has detection but no events yet
 SELECT event, version, stored FROM telemetry.anomaly_state ORDER BY event;
+-- (counters still pending from earlier statements are flushed first)
+SELECT pg_stat_force_next_flush();
 BEGIN;
 SELECT telemetry_check_anomalies();
 SELECT COALESCE(sum(seq_tup_read), 0) AS seq_read, COALESCE(sum(idx_tup_fetch), 0) AS idx_fetched
@@ -80,6 +82,8 @@ FROM pg_stat_xact_user_tables WHERE schemaname = 'telemetry' AND relname LIKE 'e
 COMMIT;
 SELECT count(telemetry_track('sigil.telemetry.workflow_step', 1, '{"workflow":"w","step":"f","durationMs":10}'))
 FROM generate_series(1, 200);
+-- (counters still pending from earlier statements are flushed first)
+SELECT pg_stat_force_next_flush();
 BEGIN;
 SELECT telemetry_check_anomalies();
 SELECT COALESCE(sum(seq_tup_read), 0) AS seq_read, COALESCE(sum(idx_tup_fetch), 0) AS idx_fetched

@@ -515,4 +515,15 @@ END
 $$;
 REVOKE ALL ON FUNCTION telemetry._trim_anomaly_history(timestamptz) FROM PUBLIC;
 
+-- Where maintenance keeps a list of history tables, trim these two there
+-- (by last_detected_at and requested_at) in its bounded batches.
+DO $$
+BEGIN
+	IF to_regclass('telemetry.history_tables') IS NOT NULL THEN
+		INSERT INTO telemetry.history_tables (schema_name, table_name, time_column)
+		VALUES ('telemetry', 'anomalies', 'last_detected_at'), ('telemetry', 'regen_requests', 'requested_at');
+	END IF;
+END
+$$;
+
 GRANT SELECT ON telemetry.anomalies, telemetry.open_anomalies, telemetry.anomaly_summary TO PUBLIC;
