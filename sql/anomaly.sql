@@ -111,6 +111,7 @@ FROM telemetry.anomaly_summary;
 SELECT telemetry_resolve_anomaly(1, 'known slow step');
 SELECT telemetry_resolve_anomaly(1);
 SELECT telemetry_resolve_anomaly(424242);
+SELECT telemetry_resolve_anomaly(2, repeat('x', 10001));
 SELECT id, status, resolved_by = session_user AS by_me, resolved_at IS NOT NULL AS resolved, note
 FROM telemetry.anomalies WHERE id = 1;
 SELECT id FROM telemetry.open_anomalies ORDER BY id;
