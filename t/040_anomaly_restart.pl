@@ -2,7 +2,8 @@
 # per event version (minimumSample) and the position of the last check.
 # After an immediate shutdown (a crash), the seed's example still fires on
 # its tenth event, and a check after the restart reads only the new events.
-# The log action writes its line to the server log.
+# The log action writes its line to the server log, and pg_dump keeps the
+# anomaly history and state.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -87,6 +88,41 @@ ok( $node->log_contains(
 		qr/WARNING:  telemetry anomaly \d+: event "logged\.job" version 1\.0\.0: ms = 250 above max 100/,
 		$offset),
 	'the log action writes the anomaly to the server log');
+
+# pg_dump keeps the anomaly history, the regen requests and the state: in
+# a restored database nothing old is evaluated again and new events are.
+# (A database without day partitions: restoring those is maintenance's
+# business, not this test's.)
+$node->safe_psql('postgres', 'CREATE DATABASE dumped');
+$node->safe_psql('dumped', 'CREATE EXTENSION telemetry');
+$node->safe_psql('dumped', "SELECT telemetry_load_spec('$src/examples/sigil.telemetry.json')");
+$node->safe_psql('dumped', q{
+	SELECT count(telemetry_track('sigil.telemetry.workflow_step', 1,
+		jsonb_build_object('workflow', 'w', 'step', 's' || i, 'durationMs', 1000 + 100 * i)))
+	FROM generate_series(1, 12) i});
+is($node->safe_psql('dumped', 'SELECT telemetry_check_anomalies()'), '1', 'anomaly before the dump');
+my $dump = $node->basedir . '/dumped.sql';
+$node->command_ok([ 'pg_dump', '-d', $node->connstr('dumped'), '-f', $dump ], 'pg_dump');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+my ($rc, $out, $err) = $node->psql('restored', undef,
+	extra_params => [ '-v', 'ON_ERROR_STOP=1', '-f', $dump ]);
+is($rc, 0, 'the dump restores without errors') or diag($err);
+my $history = q{SELECT (SELECT count(*) FROM telemetry.anomalies) || '|' ||
+	(SELECT count(*) FROM telemetry.regen_requests) || '|' ||
+	(SELECT string_agg(event || ':' || stored, ',' ORDER BY event) FROM telemetry.anomaly_state)};
+is($node->safe_psql('restored', $history), $node->safe_psql('dumped', $history),
+	'anomalies, regen requests and counts are restored');
+is($node->safe_psql('restored', 'SELECT telemetry_check_anomalies()'), '0',
+	'restored events are not evaluated again');
+$node->safe_psql('restored', q{SELECT telemetry_track('sigil.telemetry.workflow_step', 1,
+	'{"workflow": "w", "step": "r", "durationMs": 1700}')});
+is($node->safe_psql('restored', 'SELECT telemetry_check_anomalies()'), '1',
+	'a new event in the restored database is evaluated');
+is( $node->safe_psql('restored',
+		q{SELECT string_agg(a.id || ':' || a.status || ':' || COALESCE(r.id::text, '-'), ',' ORDER BY a.id)
+		  FROM telemetry.anomalies a LEFT JOIN telemetry.regen_requests r ON r.anomaly_id = a.id}),
+	'1:open:1,2:open:2',
+	'the restored sequences continue after the restored ids');
 
 $node->stop;
 done_testing();
