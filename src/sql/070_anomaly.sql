@@ -415,6 +415,8 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION telemetry_check_anomalies() FROM PUBLIC;
+REVOKE ALL ON FUNCTION telemetry._check_event_version(text, text, text, bigint, text[], bigint, xid8, xid8, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION telemetry._anomaly_actions(telemetry.anomalies) FROM PUBLIC;
 
 -- Mark an anomaly resolved.  Returns false when it was already resolved.
 CREATE FUNCTION telemetry_resolve_anomaly(id bigint, note text DEFAULT NULL) RETURNS boolean
