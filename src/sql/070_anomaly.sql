@@ -113,6 +113,16 @@ CREATE FUNCTION telemetry._metric(props jsonb, k text) RETURNS double precision
 		THEN telemetry._f8((props -> k)::numeric) END
 $$;
 
+-- first(x ORDER BY ...): the first value in the aggregate's order, in
+-- constant memory (array_agg(...)[1] would hold every violating id).
+CREATE FUNCTION telemetry._first_sfunc(state anyelement, value anyelement) RETURNS anyelement
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	AS $$ SELECT state $$;
+CREATE AGGREGATE telemetry._first(anyelement) (
+	SFUNC = telemetry._first_sfunc,
+	STYPE = anyelement
+);
+
 -- An anomaly as JSON: the NOTIFY telemetry_anomaly payload, and the
 -- properties of the event telemetry.anomaly for provider delivery.
 CREATE FUNCTION telemetry._anomaly_payload(a telemetry.anomalies) RETURNS jsonb
@@ -251,14 +261,14 @@ BEGIN
 		per_rule AS (
 			SELECT j.ordinal, count(*) AS sample, max(j.v) AS v_max, min(j.v) AS v_min,
 				count(*) FILTER (WHERE j.bound = 'max') AS n_max,
-				(array_agg(j.id ORDER BY j.occurred_at, j.id) FILTER (WHERE j.bound = 'max'))[1] AS first_max,
+				telemetry._first(j.id ORDER BY j.occurred_at, j.id) FILTER (WHERE j.bound = 'max') AS first_max,
 				min(j.occurred_at) FILTER (WHERE j.bound = 'max') AS first_max_at,
-				(array_agg(j.id ORDER BY j.occurred_at DESC, j.id DESC) FILTER (WHERE j.bound = 'max'))[1] AS last_max,
+				telemetry._first(j.id ORDER BY j.occurred_at DESC, j.id DESC) FILTER (WHERE j.bound = 'max') AS last_max,
 				max(j.occurred_at) FILTER (WHERE j.bound = 'max') AS last_max_at,
 				count(*) FILTER (WHERE j.bound = 'min') AS n_min,
-				(array_agg(j.id ORDER BY j.occurred_at, j.id) FILTER (WHERE j.bound = 'min'))[1] AS first_min,
+				telemetry._first(j.id ORDER BY j.occurred_at, j.id) FILTER (WHERE j.bound = 'min') AS first_min,
 				min(j.occurred_at) FILTER (WHERE j.bound = 'min') AS first_min_at,
-				(array_agg(j.id ORDER BY j.occurred_at DESC, j.id DESC) FILTER (WHERE j.bound = 'min'))[1] AS last_min,
+				telemetry._first(j.id ORDER BY j.occurred_at DESC, j.id DESC) FILTER (WHERE j.bound = 'min') AS last_min,
 				max(j.occurred_at) FILTER (WHERE j.bound = 'min') AS last_min_at
 			FROM judged j
 			GROUP BY j.ordinal),
