@@ -128,6 +128,8 @@ CREATE AGGREGATE telemetry._first(anyelement) (
 CREATE FUNCTION telemetry._anomaly_payload(a telemetry.anomalies) RETURNS jsonb
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
+	-- the window reads the same whoever runs the check
+	SET IntervalStyle = postgres
 	AS $$
 	SELECT jsonb_build_object(
 		'anomaly_id', a.id, 'spec', a.spec, 'event', a.event, 'version', a.version,
@@ -150,6 +152,8 @@ REVOKE ALL ON FUNCTION telemetry._anomaly_payload_of(bigint) FROM PUBLIC;
 CREATE FUNCTION telemetry._anomaly_text(a telemetry.anomalies) RETURNS text
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
+	-- the window reads the same whoever runs the check
+	SET IntervalStyle = postgres
 	AS $$
 	SELECT format('event "%s" version %s: %s = %s %s %s %s (%s)',
 		a.event, a.version,
