@@ -89,13 +89,15 @@ SELECT count(*) AS specs FROM telemetry.specs;
 
 -- Dynamic SQL in the extension builds names with format('%I') or literals
 -- with '%L', never by concatenation: every EXECUTE in its PL/pgSQL functions
--- is an EXECUTE format(...) whose format string has no bare %s.
+-- is an EXECUTE format(...) whose format string has no bare %s, or runs a
+-- constant string (values passed with USING).
 SELECT p.oid::regprocedure AS function, m[1] AS statement
 FROM pg_depend d
 JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid,
 LATERAL regexp_matches(p.prosrc, '\mEXECUTE\s+([^;]*)', 'gi') AS m
 WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
 	AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'telemetry')
+	AND NOT (m[1] ~ '^''[^'']*''(\s+USING\s.*)?$')
 	AND (m[1] !~* '^format\s*\(' OR m[1] ~ '%s')
 ORDER BY 1::text;
 -- partitions are named from dates only, and the extension created nothing

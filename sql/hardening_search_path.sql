@@ -8,10 +8,12 @@ CREATE EXTENSION telemetry;
 
 -- Every SECURITY DEFINER function, and every SQL or PL/pgSQL function, of
 -- the extension pins a search_path of pg_catalog first and pg_temp last,
--- with neither public nor "$user" in it.  (Read from pg_depend, so functions
+-- with neither public nor "$user" in it; the exception is IMMUTABLE SQL
+-- helpers, left unpinned so they can be inlined into their (pinned)
+-- callers, whose path they then use.  (Read from pg_depend, so functions
 -- added later are checked too.)
 CREATE VIEW pg_temp.ext_functions AS
-SELECT p.oid::regprocedure AS function, p.prosecdef, l.lanname, p.proconfig
+SELECT p.oid::regprocedure AS function, p.prosecdef, l.lanname, p.provolatile, p.proconfig
 FROM pg_depend d
 JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
 JOIN pg_language l ON l.oid = p.prolang
@@ -22,7 +24,7 @@ SELECT count(*) FILTER (WHERE prosecdef) > 0 AS has_security_definer,
 FROM pg_temp.ext_functions;
 SELECT function, prosecdef, lanname, proconfig AS unpinned_function
 FROM pg_temp.ext_functions
-WHERE (prosecdef OR lanname IN ('sql', 'plpgsql'))
+WHERE (prosecdef OR lanname = 'plpgsql' OR (lanname = 'sql' AND provolatile <> 'i'))
 	AND NOT EXISTS (SELECT 1 FROM unnest(proconfig) c
 		WHERE c ~ '^search_path=pg_catalog(, *[a-z_]+)*, *pg_temp$' AND c !~ '(public|\$user)')
 ORDER BY 1::text COLLATE "C";
@@ -163,6 +165,12 @@ SELECT event, version, properties FROM telemetry.event_catalog ORDER BY 1 COLLAT
 SELECT event, stored, rejected FROM telemetry.track_stats WHERE event OPERATOR(pg_catalog.=) 'hj.e';
 SELECT count(*) FROM telemetry.events;
 SELECT count(*) FROM telemetry.rejected_events;
+-- anomaly detection and its views, over events breaking a threshold
+SELECT count(telemetry_track('hj2.e', '1.0.0', jsonb_build_object('p', i))) FROM generate_series(1, 5) i;
+SELECT telemetry_check_anomalies() IS NOT NULL AS checked;
+SELECT count(*) IS NOT NULL AS read FROM telemetry.open_anomalies;
+SELECT count(*) IS NOT NULL AS read FROM telemetry.anomaly_summary;
+SELECT count(*) IS NOT NULL AS read FROM telemetry.event_metrics;
 
 -- a plain role with its own schema first on its path, tracking directly
 -- and through a trigger
@@ -187,6 +195,7 @@ SELECT (SELECT count(*) FROM pg_temp.specs) + (SELECT count(*) FROM pg_temp.even
 SELECT event, version, properties - 'h' AS properties, properties ->> 'h' LIKE 'hmac-sha256:%' AS hashed
 FROM telemetry.events ORDER BY event COLLATE "C", (properties ->> 'n')::numeric;
 
+SET client_min_messages = warning;
 DROP TABLE evil.orders;
 DROP SCHEMA evil CASCADE;
 DROP TABLE public.hijack_log;
@@ -202,10 +211,12 @@ BEGIN
 			'array_to_string', 'jsonb_set', 'to_char', 'concat', 'jsonb_object_keys',
 			'jsonb_array_elements_text')
 		OR p.proname LIKE 'hj\_%'
+		ORDER BY p.oid
 	LOOP
 		EXECUTE format('DROP FUNCTION %s CASCADE', f);
 	END LOOP;
 END
 $$;
+RESET client_min_messages;
 DROP ROLE regress_hj_user;
 DROP EXTENSION telemetry;

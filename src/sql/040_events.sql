@@ -21,7 +21,9 @@ CREATE TABLE telemetry.events (
 -- Indexes are made on each partition, not on the parent: the parent is an
 -- extension member created before pg_restore attaches the dumped
 -- partitions, and a partitioned index would make every ATTACH create a
--- child index that the dump then creates again ("already exists").
+-- child index that the dump then creates again ("already exists").  An
+-- index on events_default is copied to every partition made later
+-- (_ensure_partition), so features add their indexes there.
 CREATE TABLE telemetry.events_default PARTITION OF telemetry.events DEFAULT;
 CREATE INDEX events_default_xid_idx ON telemetry.events_default (xid);
 CREATE INDEX events_default_event_idx ON telemetry.events_default (event, version, occurred_at);
@@ -78,13 +80,13 @@ BEGIN
 	-- transaction (telemetry_track takes it before routing), so once we hold
 	-- ACCESS EXCLUSIVE every row of that day in it is committed and visible.
 	LOCK TABLE telemetry.events_default IN ACCESS EXCLUSIVE MODE;
-	EXECUTE format('CREATE TABLE telemetry.%I (LIKE telemetry.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)', part);
+	-- the default partition is the template: its defaults and its indexes
+	-- (see above) are copied to each new partition
+	EXECUTE format('CREATE TABLE telemetry.%I (LIKE telemetry.events_default INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING INDEXES)', part);
 	EXECUTE format('ALTER TABLE telemetry.%I ADD CONSTRAINT %I CHECK (occurred_at >= %L AND occurred_at < %L)',
 		part, part || '_bounds', lo, hi);
 	EXECUTE format('WITH moved AS (DELETE FROM telemetry.events_default WHERE occurred_at >= %L AND occurred_at < %L RETURNING *)
 		INSERT INTO telemetry.%I SELECT * FROM moved', lo, hi, part);
-	EXECUTE format('CREATE INDEX %I ON telemetry.%I (xid)', part || '_xid_idx', part);
-	EXECUTE format('CREATE INDEX %I ON telemetry.%I (event, version, occurred_at)', part || '_event_idx', part);
 	EXECUTE format('ALTER TABLE telemetry.events ATTACH PARTITION telemetry.%I FOR VALUES FROM (%L) TO (%L)', part, lo, hi);
 	EXECUTE format('ALTER TABLE telemetry.%I DROP CONSTRAINT %I', part, part || '_bounds');
 	RETURN true;

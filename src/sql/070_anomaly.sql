@@ -12,10 +12,12 @@
 -- A position in the events of one event version, in transaction order.
 -- The checks find the new events of an event version through an index on
 -- this expression, so events of versions without detection are never read.
+-- (It is made on events_default, which every new partition copies its
+-- indexes from: a partitioned index on the parent breaks pg_restore.)
 -- (A plain index on (event, version, xid) would do as well, but then the
 -- planner may prefer events_xid_idx and read every new event.)
 CREATE TYPE telemetry.event_position AS (event text, version text, xid xid8);
-CREATE INDEX events_position_idx ON telemetry.events
+CREATE INDEX events_position_idx ON telemetry.events_default
 	((ROW(event, version, xid)::telemetry.event_position));
 
 -- Per event version: how many events have been stored in all (for
