@@ -13,6 +13,7 @@
 #include "telemetry.h"
 #include "delivery.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
@@ -98,7 +99,7 @@ dead_letter(DeliveryProvider *p, DeliveryEvent *ev, int n, long status, const ch
 	run("INSERT INTO telemetry.delivery_failures AS f "
 		"(spec_key, spec_version, provider, event_id, event_xid, occurred_at, state, status, error) "
 		"SELECT $1, $2, $3, u.id::uuid, u.xid::pg_catalog.xid8, u.at, 'dead', $7, $8 "
-		"FROM pg_catalog.unnest($4, $5, $6) AS u(id, xid, at) "
+		"FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(id, xid, at) "
 		"ON CONFLICT (spec_key, spec_version, provider, event_id) DO UPDATE "
 		"SET state = 'dead', attempts = f.attempts + 1, status = EXCLUDED.status, "
 		"error = EXCLUDED.error, failed_at = pg_catalog.now()",
@@ -312,7 +313,7 @@ save_state(ProviderTally *t)
 	args[6] = Int32GetDatum(t->retrying);
 	args[7] = Int32GetDatum(failures);
 	if (t->retry)
-		args[8] = TimestampTzGetDatum(GetCurrentTimestamp() +
+		args[8] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp() +
 									  backoff_ms(failures, t->retry_after) * 1000);
 	else
 		nulls[8] = 'n';

@@ -140,15 +140,16 @@ CREATE FUNCTION telemetry_retry_dead_letters(provider text) RETURNS bigint
 	AS $$
 DECLARE
 	n bigint;
+	pname text := telemetry_retry_dead_letters.provider;
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM telemetry._delivery_providers(provider)) THEN
-		RAISE EXCEPTION 'provider "%" does not exist', provider
+	IF NOT EXISTS (SELECT 1 FROM telemetry._delivery_providers(pname)) THEN
+		RAISE EXCEPTION 'provider "%" does not exist', pname
 			USING ERRCODE = 'undefined_object',
 			HINT = 'Name a provider as "spec@version/name" or by its name; see telemetry.delivery_status.';
 	END IF;
 	UPDATE telemetry.delivery_failures f
 	SET state = 'retry', requeued_at = now()
-	FROM telemetry._delivery_providers(provider) p
+	FROM telemetry._delivery_providers(pname) p
 	WHERE (f.spec_key, f.spec_version, f.provider) = (p.spec_key, p.spec_version, p.name)
 	  AND f.state = 'dead'
 	  AND EXISTS (SELECT 1 FROM telemetry.events e WHERE e.xid = f.event_xid AND e.id = f.event_id);
