@@ -194,26 +194,15 @@ CREATE VIEW telemetry.delivery_status AS
 	WHERE p.type <> 'internal';
 GRANT SELECT ON telemetry.delivery_status TO PUBLIC;
 
--- Trim delivery history and dead letters older than a cutoff, at most
--- max_rows a table per call; returns rows deleted.  Called by maintenance
--- with now() - telemetry.history_retention_days.
-CREATE FUNCTION telemetry._delivery_trim_history(older_than timestamptz, max_rows integer DEFAULT 10000)
-	RETURNS bigint
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-DECLARE
-	n bigint;
-	m bigint;
+-- Delivery history and dead letters are trimmed by maintenance after
+-- telemetry.history_retention_days, like every history table
+-- (telemetry.history_tables, created by the maintenance fragment).
+DO $$
 BEGIN
-	DELETE FROM telemetry.delivery_history h
-	WHERE h.id IN (SELECT id FROM telemetry.delivery_history WHERE at < older_than ORDER BY at LIMIT max_rows);
-	GET DIAGNOSTICS n = ROW_COUNT;
-	DELETE FROM telemetry.delivery_failures f
-	WHERE f.ctid IN (SELECT ctid FROM telemetry.delivery_failures
-		WHERE state = 'dead' AND failed_at < older_than ORDER BY failed_at LIMIT max_rows);
-	GET DIAGNOSTICS m = ROW_COUNT;
-	RETURN n + m;
+	IF to_regclass('telemetry.history_tables') IS NOT NULL THEN
+		INSERT INTO telemetry.history_tables VALUES
+			('telemetry', 'delivery_history', 'at'),
+			('telemetry', 'delivery_failures', 'failed_at');
+	END IF;
 END
 $$;
-REVOKE ALL ON FUNCTION telemetry._delivery_trim_history(timestamptz, integer) FROM PUBLIC;
