@@ -4,3 +4,4 @@ CREATE EXTENSION telemetry;
 SELECT telemetry_load_spec(:'sigil');
 SELECT event, version, spec, privacy, retention_days, sampling_rate, anomaly_detection, properties
 FROM telemetry.event_catalog ORDER BY event;
+DROP EXTENSION telemetry;
