@@ -33,6 +33,13 @@ PG_FUNCTION_INFO_V1(telemetry_delivery_wake);
 #define DELIVERY_LOCK_KEY1	0x74656c65	/* "tele" */
 #define DELIVERY_LOCK_KEY2	6			/* issue 6: delivery */
 
+/*
+ * Requests one pass claims: a few rounds of telemetry.max_parallel_requests
+ * (at most that many in flight at once), so the fixed cost of a pass (two
+ * short transactions) is spread over more events.
+ */
+#define DELIVERY_PASS_REQUESTS (telemetry_max_parallel_requests * 4)
+
 static MemoryContext pass_cxt = NULL;
 
 /* The advisory lock that keeps passes from overlapping in a database. */
@@ -117,7 +124,7 @@ telemetry_delivery_worker_pass(bool *more)
 		else
 		{
 			locked = true;
-			provs = delivery_claim(pass_cxt, telemetry_max_parallel_requests, more);
+			provs = delivery_claim(pass_cxt, DELIVERY_PASS_REQUESTS, more);
 			worker_commit();
 		}
 
@@ -183,7 +190,7 @@ telemetry_deliver(PG_FUNCTION_ARGS)
 								ALLOCSET_DEFAULT_SIZES);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	provs = delivery_claim(cxt, telemetry_max_parallel_requests, &more);
+	provs = delivery_claim(cxt, DELIVERY_PASS_REQUESTS, &more);
 	if (provs != NIL)
 	{
 		old = MemoryContextSwitchTo(cxt);

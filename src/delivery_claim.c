@@ -31,6 +31,10 @@ static SPIPlanPtr cursor_plans[DELIVERY_NFORMATS];
 static SPIPlanPtr requeued_plans[DELIVERY_NFORMATS];
 static int	rotation = 0;
 
+/* Bytes of event JSON one pass may hold in memory, over all its batches. */
+#define DELIVERY_PASS_BYTES (32 * 1024 * 1024)
+static long pass_bytes_left;
+
 /* The wire format of a provider type, or NULL (internal, unknown). */
 const DeliveryFormat *
 delivery_format_for(const char *type)
@@ -174,11 +178,15 @@ cut_batches(DeliveryProvider *prov, DeliveryEvent *ev, int n, int per_batch,
 			start++;
 			continue;
 		}
+		if (ev[start].len + 1 > pass_bytes_left && nb > 0)
+			break;
 		while (end < n && end - start < per_batch &&
 			   ev[end].len <= f->max_event_bytes &&
-			   bytes + ev[end].len + 1 <= f->max_request_bytes)
+			   bytes + ev[end].len + 1 <= f->max_request_bytes &&
+			   (end == start || ev[end].len + 1 <= pass_bytes_left))
 		{
 			bytes += ev[end].len + 1;
+			pass_bytes_left -= ev[end].len + 1;
 			end++;
 		}
 		*out = lappend(*out, new_batch(prov, ev + start, end - start, requeued));
@@ -289,6 +297,8 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 	int			budget = max_requests;
 	int			per_batch;
 
+	pass_bytes_left = DELIVERY_PASS_BYTES;
+
 	*more = false;
 	if (nprov == 0)
 	{
@@ -310,7 +320,7 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		MemoryContext old;
 
 		p->full = false;
-		if (budget <= 0)
+		if (budget <= 0 || pass_bytes_left <= 0)
 		{
 			*more = true;
 			continue;

@@ -25,6 +25,11 @@ CREATE TABLE telemetry.delivery_state (
 		REFERENCES telemetry.providers (spec_key, spec_version, name) ON DELETE CASCADE
 );
 
+-- Each provider reads its spec's events after its cursor, in (xid, id)
+-- order: this index serves that scan directly (equality on spec, range and
+-- order on (xid, id)), however many other specs share the table.
+CREATE INDEX events_delivery_idx ON telemetry.events (spec, xid, id);
+
 -- Events a provider refused for good ('dead'), and dead letters an operator
 -- asked to send again ('retry', see telemetry_retry_dead_letters).
 CREATE TABLE telemetry.delivery_failures (

@@ -157,9 +157,10 @@ sub _serve
 {
 	my ($self, $conn) = @_;
 	binmode $conn;
+	my $buf = '';
 	while (1)
 	{
-		my $req = _read_request($conn) or last;
+		my $req = _read_request($conn, \$buf) or last;
 		my $resp = $self->_next_response;
 		$req->{status} = $resp->{status};
 		$self->_record($req);
@@ -171,38 +172,57 @@ sub _serve
 		$head .= "Retry-After: $resp->{retry_after}\r\n" if defined $resp->{retry_after};
 		$head .= "Location: $resp->{location}\r\n" if defined $resp->{location};
 		$head .= "\r\n";
-		print $conn $head, $body or last;
-		$conn->flush;
+		syswrite($conn, $head . $body) or last;
 		last if ($req->{headers}{connection} // '') =~ /close/i;
 	}
 	close $conn;
 }
 
+# Read more bytes into the connection's buffer; false at EOF.
+sub _fill
+{
+	my ($conn, $buf) = @_;
+	my $n = sysread($conn, my $chunk, 65536);
+	return 0 unless $n;
+	$$buf .= $chunk;
+	return 1;
+}
+
 sub _read_line
 {
-	my ($conn) = @_;
-	my $line = '';
+	my ($conn, $buf) = @_;
 	while (1)
 	{
-		my $c;
-		my $n = sysread($conn, $c, 1);
-		return undef unless $n;
-		$line .= $c;
-		return $line if $c eq "\n";
-		return undef if length($line) > 65536;
+		my $i = index($$buf, "\n");
+		if ($i >= 0)
+		{
+			my $line = substr($$buf, 0, $i + 1, '');
+			$line =~ s/\r?\n$//;
+			return $line;
+		}
+		return undef if length($$buf) > 65536;
+		_fill($conn, $buf) or return undef;
 	}
+}
+
+sub _read_bytes
+{
+	my ($conn, $buf, $len) = @_;
+	while (length($$buf) < $len)
+	{
+		_fill($conn, $buf) or return undef;
+	}
+	return substr($$buf, 0, $len, '');
 }
 
 sub _read_request
 {
-	my ($conn) = @_;
-	my $first = _read_line($conn) or return undef;
-	$first =~ s/\r?\n$//;
+	my ($conn, $buf) = @_;
+	my $first = _read_line($conn, $buf) or return undef;
 	my ($method, $path) = split / /, $first;
 	my %headers;
-	while (defined(my $l = _read_line($conn)))
+	while (defined(my $l = _read_line($conn, $buf)))
 	{
-		$l =~ s/\r?\n$//;
 		last if $l eq '';
 		my ($k, $v) = split /:\s*/, $l, 2;
 		$headers{lc $k} = $v;
@@ -210,28 +230,19 @@ sub _read_request
 	my $body = '';
 	if (my $len = $headers{'content-length'})
 	{
-		while (length($body) < $len)
-		{
-			my $n = sysread($conn, my $chunk, $len - length($body));
-			return undef unless $n;
-			$body .= $chunk;
-		}
+		$body = _read_bytes($conn, $buf, $len);
+		return undef unless defined $body;
 	}
 	elsif (($headers{'transfer-encoding'} // '') =~ /chunked/i)
 	{
-		while (defined(my $sz = _read_line($conn)))
+		while (defined(my $sz = _read_line($conn, $buf)))
 		{
 			$sz = hex($sz);
-			if ($sz == 0) { _read_line($conn); last; }
-			my $chunk = '';
-			while (length($chunk) < $sz)
-			{
-				my $n = sysread($conn, my $part, $sz - length($chunk));
-				return undef unless $n;
-				$chunk .= $part;
-			}
+			if ($sz == 0) { _read_line($conn, $buf); last; }
+			my $chunk = _read_bytes($conn, $buf, $sz);
+			return undef unless defined $chunk;
 			$body .= $chunk;
-			_read_line($conn);
+			_read_line($conn, $buf);
 		}
 	}
 	return { method => $method, path => $path, headers => \%headers, body => $body };
