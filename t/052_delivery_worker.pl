@@ -34,8 +34,15 @@ sub worker_pid
 		q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'telemetry worker'});
 }
 
-unless ($node->poll_query_until('postgres',
-		q{SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'telemetry worker'}))
+my $have_worker = 0;
+for (1 .. 50)
+{
+	$have_worker = $node->safe_psql('postgres',
+		q{SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'telemetry worker'}) eq 't';
+	last if $have_worker;
+	select undef, undef, undef, 0.2;
+}
+unless ($have_worker)
 {
 	$node->stop;
 	plan skip_all => 'the telemetry worker is not running in this build';
