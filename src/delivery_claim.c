@@ -219,6 +219,7 @@ load_providers(MemoryContext cxt)
 					 "AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= pg_catalog.now()) "
 					 "ORDER BY p.spec_key, p.spec_version, p.ordinal, p.name",
 					 false, 0);
+	MemoryContextSwitchTo(cxt);	/* SPI may leave its own context current */
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read telemetry.providers: %s", SPI_result_code_string(rc));
 
@@ -243,9 +244,9 @@ load_providers(MemoryContext cxt)
 		p->failures = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
 		p->full = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));	/* has requeued */
 		p->format = delivery_format_for(p->type);
-		MemoryContextSwitchTo(old);
 		if (p->format != NULL)
 			provs = lappend(provs, p);
+		MemoryContextSwitchTo(old);
 	}
 	return provs;
 }
@@ -341,6 +342,7 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		{
 			args[3] = Int32GetDatum(per_batch);
 			rc = SPI_execute_plan(requeued_plan(p->format), args, NULL, false, 0);
+			MemoryContextSwitchTo(cxt);	/* SPI may leave its own context current */
 			if (rc != SPI_OK_SELECT)
 				elog(ERROR, "could not read dead letters: %s", SPI_result_code_string(rc));
 			ev = copy_events(cxt, &n);
@@ -361,6 +363,7 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		args[2] = CStringGetTextDatum(p->cursor_id);
 		args[3] = Int32GetDatum(per_batch * share);
 		rc = SPI_execute_plan(cursor_plan(p->format), args, NULL, false, 0);
+		MemoryContextSwitchTo(cxt);	/* SPI may leave its own context current */
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "could not read telemetry.events: %s", SPI_result_code_string(rc));
 		ev = copy_events(cxt, &n);
