@@ -123,6 +123,9 @@ is(scalar(grep { my $id = $_; !grep { $_ eq $id } @$all } keys %$got), 0,
 my $dups = grep { $_ > 1 } values %$got;
 note("events received more than once (same id): $dups");
 
+# the only crash was ours: no process died of a signal other than SIGKILL
+unlike(slurp_file($node->logfile), qr/terminated by signal (?!9:)\d+/, 'no process crashed');
+
 $node->stop;
 $sink->stop;
 done_testing();
