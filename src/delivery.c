@@ -38,7 +38,7 @@ PG_FUNCTION_INFO_V1(telemetry_delivery_wake);
  * (at most that many in flight at once), so the fixed cost of a pass (two
  * short transactions) is spread over more events.
  */
-#define DELIVERY_PASS_REQUESTS (telemetry_max_parallel_requests * 4)
+#define DELIVERY_PASS_REQUESTS (telemetry_max_parallel_requests * 8)
 
 static MemoryContext pass_cxt = NULL;
 

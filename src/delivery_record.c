@@ -66,11 +66,42 @@ time_array(DeliveryEvent *ev, int n)
 										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
+/* Plans of the bookkeeping statements, kept for the life of the process. */
+#define RECORD_NPLANS 8
+static struct
+{
+	const char *sql;			/* a string literal: compared by address */
+	SPIPlanPtr	plan;
+}			record_plans[RECORD_NPLANS];
+
+/* Run one bookkeeping statement with a kept plan. */
 static void
 run(const char *sql, int nargs, Oid *types, Datum *args, const char *nulls, int expect)
 {
-	int			rc = SPI_execute_with_args(sql, nargs, types, args, nulls, false, 0);
+	SPIPlanPtr	plan = NULL;
+	int			i;
+	int			rc;
 
+	for (i = 0; i < RECORD_NPLANS && record_plans[i].sql != NULL; i++)
+		if (record_plans[i].sql == sql)
+		{
+			plan = record_plans[i].plan;
+			break;
+		}
+	if (plan == NULL)
+	{
+		plan = SPI_prepare(sql, nargs, types);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (i < RECORD_NPLANS)
+		{
+			if (SPI_keepplan(plan) != 0)
+				elog(ERROR, "SPI_keepplan failed");
+			record_plans[i].sql = sql;
+			record_plans[i].plan = plan;
+		}
+	}
+	rc = SPI_execute_plan(plan, args, nulls, false, 0);
 	if (rc != expect)
 		elog(ERROR, "delivery bookkeeping failed: %s", SPI_result_code_string(rc));
 }
