@@ -95,17 +95,18 @@ load() { # load N events for the bench spec
 			jsonb_build_object('userId', 'user-' || (g % 1000), 'sessionId', 'sess-' || (g % 5000))
 		FROM generate_series(1, $1) g"
 }
-pending() { $PSQL -c "SELECT pending FROM telemetry.delivery_status WHERE provider = 'bench@1.0.0/$1'"; }
+# events delivered to a provider so far (cheap: the status view counts the backlog)
+delivered() { $PSQL -c "SELECT coalesce(max(delivered), 0) FROM telemetry.delivery_state WHERE provider = '$1'"; }
 
-# drain PROVIDER BATCH: deliver everything pending to one provider; prints seconds
+# drain PROVIDER BATCH EVENTS: deliver EVENTS to one provider; prints seconds
 drain() {
-	local prov=$1 batch=$2 t0 t1
+	local prov=$1 batch=$2 n=$3 t0 t1
 	$PSQL -c "ALTER SYSTEM SET telemetry.batch_size = $batch" -c "SELECT pg_reload_conf()" >/dev/null
 	$PSQL -c "UPDATE telemetry.providers SET enabled = (name = '$prov') WHERE spec_key = 'bench'"
 	t0=$(date +%s.%N)
 	if [ $MODE = worker ]; then
 		$PSQL -c "ALTER SYSTEM SET telemetry.enabled = on" -c "SELECT pg_reload_conf()" >/dev/null
-		while [ "$(pending "$prov")" -gt 0 ]; do sleep 0.05; done
+		while [ "$(delivered "$prov")" -lt "$n" ]; do sleep 0.05; done
 		t1=$(date +%s.%N)
 		$PSQL -c "ALTER SYSTEM SET telemetry.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
 	else
@@ -117,7 +118,7 @@ drain() {
 
 # (a) batch 100
 load "$N"
-secs_a=$(drain a 100)
+secs_a=$(drain a 100 "$N")
 got_a=$(count_events /a/)
 rate_a=$(awk -v n="$got_a" -v s="$secs_a" 'BEGIN { print n / s }')
 
@@ -125,7 +126,7 @@ rate_a=$(awk -v n="$got_a" -v s="$secs_a" 'BEGIN { print n / s }')
 $PSQL -c "UPDATE telemetry.delivery_state SET cursor_xid = '0', cursor_id = '00000000-0000-0000-0000-000000000000' WHERE provider = 'b'" >/dev/null
 $PSQL -c "TRUNCATE telemetry.events" -c "TRUNCATE telemetry.delivery_history"
 load "$N1"
-secs_b=$(drain b 1)
+secs_b=$(drain b 1 "$N1")
 got_b=$(count_events /b/)
 rate_b=$(awk -v n="$got_b" -v s="$secs_b" 'BEGIN { print n / s }')
 
@@ -144,7 +145,7 @@ rm -f "$WORK/rss"
 	done
 ) &
 SAMPLER=$!
-secs_c=$(drain c 100)
+secs_c=$(drain c 100 "$BACKLOG")
 kill $SAMPLER 2>/dev/null || true
 wait $SAMPLER 2>/dev/null || true
 got_c=$(count_events /c/)
