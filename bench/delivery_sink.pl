@@ -2,7 +2,8 @@
 # Runs an HttpSink (t/lib/HttpSink.pm) for bench/delivery.sh: writes its
 # port to the file named by $ARGV[1], records into the directory $ARGV[0],
 # and stops the sink on SIGTERM.  With "count DIR [PATH]" instead, prints
-# how many events the recorded batch requests carried (2xx only).
+# how many events the recorded batch requests carried (2xx only), how many
+# requests and bytes, and the seconds from the first request to the last.
 use strict;
 use warnings;
 use FindBin;
@@ -15,7 +16,7 @@ if ($ARGV[0] eq 'count')
 {
 	my ($dir, $prefix) = @ARGV[1, 2];
 	my $sink = bless { dir => $dir }, 'HttpSink';
-	my ($events, $requests, $bytes) = (0, 0, 0);
+	my ($events, $requests, $bytes, $first, $last) = (0, 0, 0, undef, undef);
 	for my $r ($sink->requests)
 	{
 		next if defined $prefix && index($r->{path}, $prefix) != 0;
@@ -31,8 +32,10 @@ if ($ARGV[0] eq 'count')
 		$events += scalar @{ $j->{batch} // [] };
 		$requests++;
 		$bytes += $r->{body_len};
+		$first = $r->{at} if !defined $first || $r->{at} < $first;
+		$last = $r->{at} if !defined $last || $r->{at} > $last;
 	}
-	print "$events $requests $bytes\n";
+	printf "%d %d %d %.3f\n", $events, $requests, $bytes, defined $first ? $last - $first : 0;
 	exit 0;
 }
 
