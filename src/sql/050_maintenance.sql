@@ -198,6 +198,7 @@ DECLARE
 	deleted bigint := 0;
 	archived bigint := 0;
 	cols text;
+	name text;
 BEGIN
 	SELECT * INTO b FROM telemetry._event_partitions() p WHERE p.part = $1;
 	IF NOT FOUND OR b.hi > least(today, telemetry._retention_cutoff(as_of, 0)) THEN
@@ -220,8 +221,9 @@ BEGIN
 		-- nothing can be inserted now: check again what is there
 		IF NOT EXISTS (SELECT FROM telemetry._partition_pairs(part, as_of) x
 					   WHERE x.cutoff < b.hi OR x.policy = 'archive') THEN
+			name := part::text;
 			EXECUTE format('DROP TABLE %s', part);
-			RETURN jsonb_build_object('dropped', jsonb_build_array(part::text));
+			RETURN jsonb_build_object('dropped', jsonb_build_array(name));
 		END IF;
 	END IF;
 
@@ -296,7 +298,7 @@ BEGIN
 	CASE kind
 		WHEN 'partition' THEN
 			IF telemetry._ensure_partition(target::date) THEN
-				RETURN jsonb_build_object('created', jsonb_build_array(telemetry._partition_name(target::date)));
+				RETURN jsonb_build_object('created', jsonb_build_array(format('telemetry.%I', telemetry._partition_name(target::date))));
 			END IF;
 			RETURN '{}';
 		WHEN 'retention' THEN
