@@ -249,7 +249,21 @@ telemetry_worker_main(Datum main_arg)
 
 		if (!telemetry_enabled || RecoveryInProgress() || !worker_extension_present())
 		{
-			/* nothing to do; look again later (or when woken) */
+			const char *why = !telemetry_enabled ? "idle: telemetry.enabled is off" :
+				RecoveryInProgress() ? "idle: recovery in progress" :
+				"idle: extension not installed";
+			TelemetryJob job;
+
+			/* nothing to do; say so, and look again later (or when woken) */
+			now = GetCurrentTimestamp();
+			for (job = 0; job < TELEMETRY_NJOBS; job++)
+			{
+				if (next_run[job] < now)
+					next_run[job] = now;	/* run as soon as there is work */
+				worker_job_record(job, last_run[job],
+								  TimestampTzPlusMilliseconds(now, WORKER_IDLE_MS),
+								  why, NULL);
+			}
 			worker_wait(WORKER_IDLE_MS);
 			woken = true;
 			continue;
@@ -261,7 +275,7 @@ telemetry_worker_main(Datum main_arg)
 			last_run[TELEMETRY_JOB_MAINTENANCE] = now;
 			next_run[TELEMETRY_JOB_MAINTENANCE] =
 				TimestampTzPlusMilliseconds(now, telemetry_maintenance_interval * 1000L);
-			worker_run_guarded(TELEMETRY_JOB_MAINTENANCE, worker_job_maintenance,
+			worker_run_guarded(TELEMETRY_JOB_MAINTENANCE, worker_job_maintenance, now,
 							   next_run[TELEMETRY_JOB_MAINTENANCE]);
 		}
 
@@ -270,11 +284,12 @@ telemetry_worker_main(Datum main_arg)
 		{
 			last_run[TELEMETRY_JOB_ANOMALY] = now;
 			/* the job itself works out the interval the specs ask for */
-			worker_run_guarded(TELEMETRY_JOB_ANOMALY, worker_job_anomaly,
+			worker_run_guarded(TELEMETRY_JOB_ANOMALY, worker_job_anomaly, now,
 							   TimestampTzPlusMilliseconds(now, worker_anomaly_interval_ms()));
 			last_anomaly_interval = worker_anomaly_interval_ms();
 			next_run[TELEMETRY_JOB_ANOMALY] =
 				TimestampTzPlusMilliseconds(now, last_anomaly_interval);
+			worker_job_set_next(TELEMETRY_JOB_ANOMALY, next_run[TELEMETRY_JOB_ANOMALY]);
 		}
 
 		now = GetCurrentTimestamp();
@@ -283,7 +298,7 @@ telemetry_worker_main(Datum main_arg)
 			last_run[TELEMETRY_JOB_DELIVERY] = now;
 			next_run[TELEMETRY_JOB_DELIVERY] =
 				TimestampTzPlusMilliseconds(now, WORKER_DELIVERY_MS);
-			worker_run_guarded(TELEMETRY_JOB_DELIVERY, worker_job_delivery,
+			worker_run_guarded(TELEMETRY_JOB_DELIVERY, worker_job_delivery, now,
 							   next_run[TELEMETRY_JOB_DELIVERY]);
 		}
 

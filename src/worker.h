@@ -20,10 +20,12 @@ extern void worker_job_anomaly(char *outcome, size_t len);
 extern void worker_job_delivery(char *outcome, size_t len);
 extern int	worker_anomaly_interval_ms(void);
 extern bool worker_run_guarded(TelemetryJob job, TelemetryJobFn fn,
-							   TimestampTz next_run);
+							   TimestampTz started, TimestampTz next_run);
 extern void worker_job_record(TelemetryJob job, TimestampTz last_run,
 							  TimestampTz next_run, const char *outcome,
 							  const char *error);
+
+extern void worker_job_set_next(TelemetryJob job, TimestampTz next_run);
 
 /* worker_hook.c */
 extern void telemetry_worker_install_hooks(void);

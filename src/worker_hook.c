@@ -10,14 +10,24 @@
  * waits unconnected until CREATE DATABASE or a rename brings the name back.
  * If the command fails, the flag is cleared again and the worker
  * reconnects.
+ *
+ * The same hook wakes the worker when CREATE or DROP EXTENSION telemetry
+ * commits.
  */
 #include "telemetry.h"
 #include "worker.h"
 
+#include "access/xact.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/* Set when this transaction creates or drops the extension. */
+static bool wake_at_commit = false;
+
+/* Set when this transaction creates (or renames to) the worker's database. */
+static bool db_back_at_commit = false;
 
 /* Set or clear the "database gone" flag and wake the worker. */
 void
@@ -39,6 +49,48 @@ is_worker_db(const char *name)
 {
 	return name != NULL && telemetry_database != NULL &&
 		strcmp(name, telemetry_database) == 0;
+}
+
+/* Whether a statement creates or drops the telemetry extension. */
+static bool
+is_telemetry_extension_ddl(Node *parsetree)
+{
+	if (IsA(parsetree, CreateExtensionStmt))
+		return strcmp(((CreateExtensionStmt *) parsetree)->extname, "telemetry") == 0;
+	if (IsA(parsetree, DropStmt) &&
+		((DropStmt *) parsetree)->removeType == OBJECT_EXTENSION)
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((DropStmt *) parsetree)->objects)
+		{
+			if (IsA(lfirst(lc), String) && strcmp(strVal(lfirst(lc)), "telemetry") == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Wake the worker when a transaction that created or dropped the extension
+ * commits, so it starts (or stops) its jobs at once instead of at its next
+ * idle check; let it connect again when its database is back.
+ */
+static void
+telemetry_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT)
+	{
+		if (db_back_at_commit)
+			telemetry_worker_set_db_gone(false);
+		else if (wake_at_commit)
+			telemetry_wake_worker();
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+	{
+		wake_at_commit = false;
+		db_back_at_commit = false;
+	}
 }
 
 /* The utility hook: flag the worker's database before it is dropped or renamed away. */
@@ -63,6 +115,8 @@ telemetry_process_utility(PlannedStmt *pstmt, const char *queryString,
 		leaving = ((RenameStmt *) parsetree)->subname;
 		arriving = ((RenameStmt *) parsetree)->newname;
 	}
+	if (is_telemetry_extension_ddl(parsetree))
+		wake_at_commit = true;
 	ours = is_worker_db(leaving);
 	if (ours)
 		telemetry_worker_set_db_gone(true);
@@ -84,8 +138,9 @@ telemetry_process_utility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_END_TRY();
 
+	/* the worker can connect once the new name is committed */
 	if (is_worker_db(arriving))
-		telemetry_worker_set_db_gone(false);
+		db_back_at_commit = true;
 }
 
 /* Install the hook; called from _PG_init (shared_preload_libraries). */
@@ -94,4 +149,5 @@ telemetry_worker_install_hooks(void)
 {
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = telemetry_process_utility;
+	RegisterXactCallback(telemetry_xact_callback, NULL);
 }

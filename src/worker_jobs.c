@@ -107,6 +107,15 @@ worker_job_record(TelemetryJob job, TimestampTz last_run, TimestampTz next_run,
 	SpinLockRelease(&telemetry_shared->mutex);
 }
 
+/* Correct a job's next run once the job itself has worked it out. */
+void
+worker_job_set_next(TelemetryJob job, TimestampTz next_run)
+{
+	SpinLockAcquire(&telemetry_shared->mutex);
+	telemetry_shared->jobs[job].next_run = next_run;
+	SpinLockRelease(&telemetry_shared->mutex);
+}
+
 /*
  * Run one job, catching its errors: the transaction is aborted, advisory
  * locks the job held at session level are released, the error is recorded
@@ -114,10 +123,10 @@ worker_job_record(TelemetryJob job, TimestampTz last_run, TimestampTz next_run,
  * Returns whether the job succeeded.
  */
 bool
-worker_run_guarded(TelemetryJob job, TelemetryJobFn fn, TimestampTz next_run)
+worker_run_guarded(TelemetryJob job, TelemetryJobFn fn, TimestampTz started,
+				   TimestampTz next_run)
 {
 	MemoryContext ctx = CurrentMemoryContext;
-	TimestampTz started = GetCurrentTimestamp();
 	char		outcome[TELEMETRY_STATUS_LEN];
 	volatile bool ok = true;
 
