@@ -151,8 +151,17 @@ worker_wait_for_database(void)
 	int			failures;
 	TimestampTz until;
 
-	while (telemetry_worker_db_gone())
-		worker_wait(-1);
+	if (telemetry_worker_db_gone())
+	{
+		char		why[TELEMETRY_STATUS_LEN];
+		TelemetryJob job;
+
+		snprintf(why, sizeof(why), "idle: database \"%s\" does not exist", telemetry_database);
+		for (job = 0; job < TELEMETRY_NJOBS; job++)
+			worker_job_record(job, telemetry_shared->jobs[job].last_run, 0, why, NULL);
+		while (telemetry_worker_db_gone())
+			worker_wait(-1);
+	}
 
 	SpinLockAcquire(&telemetry_shared->mutex);
 	failures = telemetry_shared->worker_connect_failures;

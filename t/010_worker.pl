@@ -37,6 +37,11 @@ cmp_ok($node->safe_psql('postgres',
 		q{SELECT count(*) FROM telemetry._event_partitions() WHERE hi > now()}),
 	'>=', 8, 'partitions premade from today');
 
+# Partitions made by maintenance are not extension members: pg_dump dumps them.
+my ($dump) = run_command([ 'pg_dump', '-d', $node->connstr('postgres') ]);
+like($dump, qr/CREATE TABLE telemetry\.events_p\d{8}/, 'pg_dump dumps the partitions');
+like($dump, qr/ATTACH PARTITION telemetry\.events_p\d{8}/, 'and attaches them');
+
 # SIGHUP: a shorter interval applies from the last run on.
 $node->safe_psql('postgres', q{ALTER SYSTEM SET telemetry.maintenance_interval = '2s'});
 $node->safe_psql('postgres', 'SELECT pg_reload_conf()');

@@ -63,8 +63,10 @@ my ($ret, $stdout, $stderr) = $node->psql('postgres', 'DROP DATABASE app');
 is($ret, 0, 'DROP DATABASE of the worker\'s database succeeds');
 is($stderr, '', 'without complaint');
 # the restarted worker waits, unconnected and silent
-ok($node->poll_query_until('postgres', qq{SELECT pid <> $pid FROM ws() WHERE job = 'maintenance'}),
-	'worker restarted');
+ok($node->poll_query_until('postgres',
+		qq{SELECT pid <> $pid AND last_outcome = 'idle: database "app" does not exist'
+		   FROM ws() WHERE job = 'maintenance'}),
+	'worker restarted, and says why it idles');
 is($node->safe_psql('postgres',
 		q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'telemetry worker'}),
 	'0', 'and is not connected anywhere');
