@@ -38,8 +38,22 @@ extern void telemetry_worker_register(void);
 /* delivery.c */
 extern int	telemetry_delivery_worker_pass(bool *more);
 
+/* uuid7.c */
+struct pg_uuid_t;
+extern struct pg_uuid_t *telemetry_uuid7(TimestampTz now);
+
 /* owner.c */
+typedef struct TelemetryOwnerContext
+{
+	Oid			save_user;
+	int			save_sec_context;
+	int			guc_nest_level;
+} TelemetryOwnerContext;
+
 extern Oid	telemetry_extension_owner(void);
+extern void telemetry_become_owner(TelemetryOwnerContext *ctx, Oid owner,
+								   bool pin_search_path);
+extern void telemetry_restore_user(TelemetryOwnerContext *ctx);
 
 /* semver.c */
 extern bool semver_is_valid(const char *s);

@@ -50,7 +50,9 @@ CREATE FUNCTION telemetry._partition_name(day date) RETURNS text
 -- Make sure the partition for a UTC day exists; returns true when it was
 -- created.  Rows of that day waiting in events_default are moved into it
 -- first, so the attach never fails on them.  The parent is locked before
--- the default partition, with telemetry.lock_timeout.
+-- the default partition, with telemetry.lock_timeout: a creation waits for
+-- transactions that are tracking, and tracking waits (at most the lock
+-- timeout) for a creation, never failing on a half-changed partition set.
 CREATE FUNCTION telemetry._ensure_partition(day date) RETURNS boolean
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
@@ -69,6 +71,10 @@ BEGIN
 	IF to_regclass(format('telemetry.%I', part)) IS NOT NULL THEN
 		RETURN false;
 	END IF;
+	-- Trackers hold ROW EXCLUSIVE on the default partition for their whole
+	-- transaction (telemetry_track takes it before routing), so once we hold
+	-- ACCESS EXCLUSIVE every row of that day in it is committed and visible.
+	LOCK TABLE telemetry.events_default IN ACCESS EXCLUSIVE MODE;
 	EXECUTE format('CREATE TABLE telemetry.%I (LIKE telemetry.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)', part);
 	EXECUTE format('ALTER TABLE telemetry.%I ADD CONSTRAINT %I CHECK (occurred_at >= %L AND occurred_at < %L)',
 		part, part || '_bounds', lo, hi);

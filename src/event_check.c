@@ -1,0 +1,452 @@
+/*
+ * event_check.c
+ *		Check an event's properties (or context) against its definition, and
+ *		redact them before anything is written.
+ *
+ * Validation never ereports: it fills a TrackError, so the caller can
+ * raise it or, under telemetry.on_invalid = quarantine, store the event in
+ * telemetry.rejected_events without a subtransaction.  Messages name the
+ * event, version and key and the expected and actual JSON types, never a
+ * value: a pii property's raw value must not reach an error message.
+ */
+#include "event_check.h"
+
+#include "common/hmac.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/numeric.h"
+
+#define MAX_JSON_DEPTH 32
+#define MAX_CONTEXT_KEYS 100
+
+/* Record the first validation failure. */
+void
+track_error(TrackError *err, int sqlstate, const char *fmt,...)
+{
+	StringInfoData buf;
+
+	if (err->sqlstate != 0)
+		return;
+	initStringInfo(&buf);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	err->sqlstate = sqlstate;
+	err->message = buf.data;
+}
+
+/* The JSON type of a value as users know it. */
+const char *
+jsonb_value_type_name(const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "string";
+		case jbvNumeric:
+			return "number";
+		case jbvBool:
+			return "boolean";
+		case jbvBinary:
+			return JsonContainerIsArray(v->val.binary.data) ? "array" : "object";
+		default:
+			return "object";
+	}
+}
+
+/* Whether a string parses as timestamptz, without raising an error. */
+static bool
+is_timestamptz(const char *s, int len)
+{
+	char		str[MAXDATELEN + 1];
+	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
+	char	   *field[MAXDATEFIELDS];
+	int			ftype[MAXDATEFIELDS];
+	int			nf;
+	int			dtype;
+	int			tz;
+	struct pg_tm tt;
+	fsec_t		fsec;
+	Timestamp	result;
+	int			dterr;
+#if PG_VERSION_NUM >= 160000
+	DateTimeErrorExtra extra;
+#endif
+
+	if (len <= 0 || len > MAXDATELEN)
+		return false;
+	memcpy(str, s, len);
+	str[len] = '\0';
+	dterr = ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS, &nf);
+	if (dterr != 0)
+		return false;
+#if PG_VERSION_NUM >= 160000
+	dterr = DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz, &extra);
+#else
+	dterr = DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz);
+#endif
+	if (dterr != 0)
+		return false;
+	if (dtype == DTK_DATE)
+		return tm2timestamp(&tt, fsec, &tz, &result) == 0;
+	return dtype == DTK_EPOCH || dtype == DTK_LATE || dtype == DTK_EARLY;
+}
+
+/* Nesting depth of a container, counted without recursion. */
+static int
+container_depth(JsonbContainer *c)
+{
+	JsonbIterator *it = JsonbIteratorInit(c);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			depth = 0,
+				max = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT)
+		{
+			if (++depth > max)
+				max = depth;
+			if (max > MAX_JSON_DEPTH)
+				break;
+		}
+		else if (tok == WJB_END_ARRAY || tok == WJB_END_OBJECT)
+			depth--;
+	}
+	return max;
+}
+
+/* Whether a value has the declared type (null is handled by the caller). */
+static bool
+value_has_type(const JsonbValue *v, PropType t)
+{
+	switch (t)
+	{
+		case PROP_STRING:
+			return v->type == jbvString;
+		case PROP_NUMBER:
+			return v->type == jbvNumeric;
+		case PROP_BOOLEAN:
+			return v->type == jbvBool;
+		case PROP_TIMESTAMP:
+			return v->type == jbvString &&
+				is_timestamptz(v->val.string.val, v->val.string.len);
+		case PROP_JSON:
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Check one object (the properties or the context) of an event.  Declared
+ * keys must have their type, required keys must be present and not null;
+ * undeclared properties are an error unless drop_undeclared (the trigger
+ * path), undeclared context keys are allowed.  *needs_rewrite is set when
+ * the object must go through event_redact_object before it is stored.
+ */
+bool
+event_check_object(const CompiledEvent *ev, EventPart part, Jsonb *obj,
+				   bool drop_undeclared, bool *needs_rewrite, TrackError *err)
+{
+	const CompiledPropSet *set = part == PART_CONTEXT ? &ev->context : &ev->props;
+	const char *what = part == PART_CONTEXT ? "context key" : "property";
+	JsonbIterator *it;
+	JsonbValue	k,
+				v;
+	JsonbIteratorToken tok;
+	int			required_seen = 0;
+	int			nkeys = 0;
+
+	*needs_rewrite = false;
+	if (!JB_ROOT_IS_OBJECT(obj) || JB_ROOT_IS_SCALAR(obj))
+	{
+		track_error(err, ERRCODE_INVALID_PARAMETER_VALUE,
+					"event \"%s\" %s: %s must be a JSON object, got %s",
+					ev->event, ev->version,
+					part == PART_CONTEXT ? "context" : "properties",
+					JB_ROOT_IS_SCALAR(obj) ? "a scalar" : "an array");
+		return false;
+	}
+
+	it = JsonbIteratorInit(&obj->root);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		const CompiledProperty *p;
+
+		if (tok != WJB_KEY)
+			continue;
+		tok = JsonbIteratorNext(&it, &v, true);
+		Assert(tok == WJB_VALUE);
+		nkeys++;
+
+		p = propset_find(set, k.val.string.val, k.val.string.len);
+		if (p == NULL)
+		{
+			if (part == PART_CONTEXT)
+			{
+				if (nkeys > MAX_CONTEXT_KEYS)
+				{
+					track_error(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+								"event \"%s\" %s: context has more than %d keys",
+								ev->event, ev->version, MAX_CONTEXT_KEYS);
+					return false;
+				}
+				if (v.type == jbvBinary && container_depth(v.val.binary.data) > MAX_JSON_DEPTH)
+				{
+					track_error(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+								"event \"%s\" %s: context key \"%.*s\" is nested deeper than %d levels",
+								ev->event, ev->version, Min(k.val.string.len, 128),
+								k.val.string.val, MAX_JSON_DEPTH);
+					return false;
+				}
+				continue;
+			}
+			if (drop_undeclared)
+			{
+				*needs_rewrite = true;
+				continue;
+			}
+			track_error(err, ERRCODE_INVALID_PARAMETER_VALUE,
+						"event \"%s\" %s: property \"%.*s\" is not declared",
+						ev->event, ev->version, Min(k.val.string.len, 128), k.val.string.val);
+			return false;
+		}
+
+		if (p->redaction != REDACT_NONE)
+			*needs_rewrite = true;
+
+		if (v.type == jbvNull)
+			continue;			/* counts as absent; required is checked below */
+		if (p->required)
+			required_seen++;
+		if (!value_has_type(&v, p->type))
+		{
+			if (p->type == PROP_TIMESTAMP && v.type == jbvString)
+				track_error(err, ERRCODE_INVALID_PARAMETER_VALUE,
+							"event \"%s\" %s: %s \"%s\" must be a timestamp, got a string that is not one",
+							ev->event, ev->version, what, p->name);
+			else
+				track_error(err, ERRCODE_INVALID_PARAMETER_VALUE,
+							"event \"%s\" %s: %s \"%s\" must be a %s, got %s",
+							ev->event, ev->version, what, p->name,
+							prop_type_name(p->type), jsonb_value_type_name(&v));
+			return false;
+		}
+		if (v.type == jbvBinary && container_depth(v.val.binary.data) > MAX_JSON_DEPTH)
+		{
+			track_error(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+						"event \"%s\" %s: %s \"%s\" is nested deeper than %d levels",
+						ev->event, ev->version, what, p->name, MAX_JSON_DEPTH);
+			return false;
+		}
+	}
+
+	if (required_seen < set->nrequired)
+	{
+		for (int i = 0; i < set->n; i++)
+		{
+			const CompiledProperty *p = &set->props[i];
+			JsonbValue *found;
+
+			if (!p->required)
+				continue;
+			found = getKeyJsonValueFromContainer(&obj->root, p->name, p->namelen, NULL);
+			if (found == NULL || found->type == jbvNull)
+			{
+				track_error(err, ERRCODE_INVALID_PARAMETER_VALUE,
+							"event \"%s\" %s: %s \"%s\" is required",
+							ev->event, ev->version, what, p->name);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+/* Push the seed's mask of a value: strings, numbers, booleans, arrays, objects. */
+static void
+push_mask(JsonbParseState **state, const JsonbValue *v)
+{
+	JsonbValue	m;
+
+	switch (v->type)
+	{
+		case jbvNull:
+			pushJsonbValue(state, WJB_VALUE, (JsonbValue *) v);
+			return;
+		case jbvNumeric:
+			m.type = jbvNumeric;
+			m.val.numeric = int64_to_numeric(0);
+			pushJsonbValue(state, WJB_VALUE, &m);
+			return;
+		case jbvBool:
+			m.type = jbvBool;
+			m.val.boolean = false;
+			pushJsonbValue(state, WJB_VALUE, &m);
+			return;
+		case jbvBinary:
+			{
+				/* each element of an array, each value of an object, masked */
+				JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+				JsonbValue	e;
+				JsonbIteratorToken tok;
+				bool		isarray = JsonContainerIsArray(v->val.binary.data);
+
+				pushJsonbValue(state, isarray ? WJB_BEGIN_ARRAY : WJB_BEGIN_OBJECT, NULL);
+				(void) JsonbIteratorNext(&it, &e, true);	/* the BEGIN token */
+				while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+				{
+					if (tok == WJB_KEY)
+						pushJsonbValue(state, WJB_KEY, &e);
+					else if (tok == WJB_ELEM || tok == WJB_VALUE)
+					{
+						m.type = jbvString;
+						m.val.string.val = "REDACTED";
+						m.val.string.len = 8;
+						pushJsonbValue(state, tok, &m);
+					}
+				}
+				pushJsonbValue(state, isarray ? WJB_END_ARRAY : WJB_END_OBJECT, NULL);
+				return;
+			}
+		default:
+			m.type = jbvString;
+			m.val.string.val = "REDACTED";
+			m.val.string.len = 8;
+			pushJsonbValue(state, WJB_VALUE, &m);
+			return;
+	}
+}
+
+/* Push "hmac-sha256:<hex>" of a value keyed with the database's redaction key. */
+static void
+push_hash(JsonbParseState **state, const JsonbValue *v)
+{
+	const unsigned char *key;
+	int			keylen;
+	pg_hmac_ctx *ctx;
+	uint8		digest[32];
+	const char *data;
+	int			len;
+	StringInfoData buf;
+	JsonbValue	m;
+	static const char hex[] = "0123456789abcdef";
+
+	if (v->type == jbvNull)
+	{
+		pushJsonbValue(state, WJB_VALUE, (JsonbValue *) v);
+		return;
+	}
+	initStringInfo(&buf);
+	if (v->type == jbvString)
+	{
+		data = v->val.string.val;
+		len = v->val.string.len;
+	}
+	else
+	{
+		/* non-strings hash their canonical JSON text */
+		Jsonb	   *j = JsonbValueToJsonb((JsonbValue *) v);
+
+		data = JsonbToCString(&buf, &j->root, VARSIZE(j));
+		len = buf.len;
+	}
+
+	key = spec_cache_redaction_key(&keylen);
+	ctx = pg_hmac_create(PG_SHA256);
+	if (ctx == NULL ||
+		pg_hmac_init(ctx, key, keylen) < 0 ||
+		pg_hmac_update(ctx, (const uint8 *) data, len) < 0 ||
+		pg_hmac_final(ctx, digest, sizeof(digest)) < 0)
+	{
+		pg_hmac_free(ctx);
+		elog(ERROR, "telemetry: could not compute HMAC-SHA256");
+	}
+	pg_hmac_free(ctx);
+
+	resetStringInfo(&buf);
+	appendStringInfoString(&buf, "hmac-sha256:");
+	for (int i = 0; i < 32; i++)
+	{
+		appendStringInfoChar(&buf, hex[digest[i] >> 4]);
+		appendStringInfoChar(&buf, hex[digest[i] & 15]);
+	}
+	m.type = jbvString;
+	m.val.string.val = buf.data;
+	m.val.string.len = buf.len;
+	pushJsonbValue(state, WJB_VALUE, &m);
+}
+
+/*
+ * Build the object that is stored: declared keys redacted by their mode,
+ * undeclared ones dropped (drop_undeclared) or masked (mask_undeclared, for
+ * quarantined events whose undeclared keys may hold anything).
+ */
+Jsonb *
+event_redact_object(const CompiledPropSet *set, Jsonb *obj,
+					bool drop_undeclared, bool mask_undeclared)
+{
+	JsonbParseState *state = NULL;
+	JsonbIterator *it;
+	JsonbValue	k,
+				v;
+	JsonbIteratorToken tok;
+	JsonbValue *res;
+
+	if (!JB_ROOT_IS_OBJECT(obj) || JB_ROOT_IS_SCALAR(obj))
+		return NULL;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	it = JsonbIteratorInit(&obj->root);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		const CompiledProperty *p;
+		Redaction	mode;
+
+		if (tok != WJB_KEY)
+			continue;
+		(void) JsonbIteratorNext(&it, &v, true);
+		p = set ? propset_find(set, k.val.string.val, k.val.string.len) : NULL;
+		if (p)
+			mode = p->redaction;
+		else if (drop_undeclared)
+			mode = REDACT_DROP;
+		else if (mask_undeclared)
+			mode = REDACT_MASK;
+		else
+			mode = REDACT_NONE;
+
+		if (mode == REDACT_DROP)
+			continue;
+		pushJsonbValue(&state, WJB_KEY, &k);
+		switch (mode)
+		{
+			case REDACT_NONE:
+				pushJsonbValue(&state, WJB_VALUE, &v);
+				break;
+			case REDACT_MASK:
+				push_mask(&state, &v);
+				break;
+			case REDACT_HASH:
+				push_hash(&state, &v);
+				break;
+			case REDACT_DROP:
+				break;
+		}
+	}
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}

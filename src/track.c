@@ -1,0 +1,369 @@
+/*
+ * track.c
+ *		telemetry_track(): resolve, validate, sample, redact and store one event
+ *		in the caller's transaction.
+ *
+ * The hot path runs no catalog SQL (definitions come from spec_cache.c) and
+ * one prepared INSERT.  Validation failures either raise an error or, with
+ * telemetry.on_invalid = quarantine, store the redacted event in
+ * telemetry.rejected_events and return NULL, so telemetry never aborts the
+ * caller's work by accident.
+ */
+#include "telemetry.h"
+#include "event_check.h"
+#include "shmem.h"
+
+#include "access/xact.h"
+#include "common/hashfn.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/uuid.h"
+#include "utils/xid8.h"
+
+PG_FUNCTION_INFO_V1(telemetry_track);
+PG_FUNCTION_INFO_V1(telemetry_track_int);
+PG_FUNCTION_INFO_V1(telemetry_track_row);
+
+#define INSERT_NARGS 10
+
+static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr reject_plan = NULL;
+static bool xact_callback_registered = false;
+static bool tracked_in_xact = false;
+
+/* Wake the worker when a transaction that stored events commits. */
+static void
+track_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (tracked_in_xact)
+				telemetry_wake_worker();
+			tracked_in_xact = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			tracked_in_xact = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Sampling decision.  With sampling.by, the decision is a hash of that
+ * context value, so a user is in or out for every event at that rate.
+ */
+static bool
+sample_keep(const CompiledEvent *ev, Jsonb *context)
+{
+	if (ev->sample_rate >= 1.0)
+		return true;
+	if (ev->sample_rate <= 0.0)
+		return false;
+	if (ev->sample_by)
+	{
+		JsonbValue *v = getKeyJsonValueFromContainer(&context->root, ev->sample_by,
+													 strlen(ev->sample_by), NULL);
+
+		if (v && v->type != jbvNull)
+		{
+			uint64		h;
+			StringInfoData buf;
+
+			if (v->type == jbvString)
+				h = hash_bytes_extended((const unsigned char *) v->val.string.val,
+										v->val.string.len, 0x7e1e);
+			else
+			{
+				Jsonb	   *j = JsonbValueToJsonb(v);
+
+				initStringInfo(&buf);
+				JsonbToCString(&buf, &j->root, VARSIZE(j));
+				h = hash_bytes_extended((const unsigned char *) buf.data, buf.len, 0x7e1e);
+			}
+			/* top 53 bits as a fraction in [0, 1) */
+			return (double) (h >> 11) / (double) (UINT64CONST(1) << 53) < ev->sample_rate;
+		}
+	}
+	return pg_prng_double(&pg_global_prng_state) < ev->sample_rate;
+}
+
+/* Store a quarantined event (already redacted) and warn. */
+static void
+store_rejected(const char *event, const char *version, Jsonb *props, Jsonb *ctx,
+			   TimestampTz occurred_at, const TrackError *err)
+{
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	int			ret;
+	TelemetryOwnerContext octx;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (reject_plan == NULL)
+	{
+		Oid			types[7] = {TEXTOID, TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("INSERT INTO telemetry.rejected_events "
+						   "(event, version, properties, context, occurred_at, sqlstate, error, role) "
+						   "VALUES ($1, $2, $3, $4, $5, $6, $7, session_user)",
+						   7, types);
+		if (plan == NULL)
+			elog(ERROR, "telemetry: could not prepare the quarantine insert: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		reject_plan = plan;
+	}
+	values[0] = CStringGetTextDatum(event);
+	values[1] = version ? CStringGetTextDatum(version) : (Datum) 0;
+	nulls[1] = version ? ' ' : 'n';
+	values[2] = props ? JsonbPGetDatum(props) : (Datum) 0;
+	nulls[2] = props ? ' ' : 'n';
+	values[3] = ctx ? JsonbPGetDatum(ctx) : (Datum) 0;
+	nulls[3] = ctx ? ' ' : 'n';
+	values[4] = TimestampTzGetDatum(occurred_at);
+	values[5] = CStringGetTextDatum(unpack_sql_state(err->sqlstate));
+	values[6] = CStringGetTextDatum(err->message);
+	telemetry_become_owner(&octx, spec_cache_owner(), false);
+	ret = SPI_execute_plan(reject_plan, values, nulls, false, 0);
+	telemetry_restore_user(&octx);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "telemetry: quarantine insert failed: %s", SPI_result_code_string(ret));
+	SPI_finish();
+
+	ereport(WARNING,
+			(errcode(err->sqlstate),
+			 errmsg("%s", err->message),
+			 errdetail("The event was quarantined in telemetry.rejected_events (telemetry.on_invalid = quarantine).")));
+}
+
+/* Raise or quarantine a validation failure; returns only in quarantine mode. */
+static void
+fail_event(const CompiledEvent *ev, const char *event, const char *request,
+		   Jsonb *props, Jsonb *ctx, TimestampTz occurred_at, const TrackError *err)
+{
+	if (ev)
+		telemetry_count(ev->event, ev->version, TELEMETRY_COUNT_REJECTED);
+
+	if (telemetry_on_invalid != TELEMETRY_ON_INVALID_QUARANTINE)
+		ereport(ERROR, (errcode(err->sqlstate), errmsg("%s", err->message)));
+
+	/*
+	 * Redact what is known; for an unknown event nothing is known, so
+	 * nothing of its payload is kept.
+	 */
+	if (ev)
+	{
+		props = event_redact_object(&ev->props, props, false, true);
+		ctx = event_redact_object(&ev->context, ctx, false, false);
+	}
+	else
+		props = ctx = NULL;
+	store_rejected(event, ev ? ev->version : request, props, ctx, occurred_at, err);
+}
+
+/* Insert the final row with the prepared plan. */
+static void
+insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
+			 Jsonb *props, Jsonb *ctx)
+{
+	Datum		values[INSERT_NARGS];
+	int			ret;
+	Oid			default_part;
+	TelemetryOwnerContext octx;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (insert_plan == NULL)
+	{
+		Oid			types[INSERT_NARGS] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, JSONBOID, JSONBOID, FLOAT8OID, XID8OID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("INSERT INTO telemetry.events "
+						   "(id, event, version, spec, occurred_at, received_at, properties, context, sample_rate, xid) "
+						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+						   INSERT_NARGS, types);
+		if (plan == NULL)
+			elog(ERROR, "telemetry: could not prepare the event insert: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		insert_plan = plan;
+	}
+	values[0] = UUIDPGetDatum(id);
+	values[1] = CStringGetTextDatum(ev->event);
+	values[2] = CStringGetTextDatum(ev->version);
+	values[3] = CStringGetTextDatum(ev->spec);
+	values[4] = TimestampTzGetDatum(occurred_at);
+	values[5] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	values[6] = JsonbPGetDatum(props);
+	values[7] = JsonbPGetDatum(ctx);
+	values[8] = Float8GetDatum(ev->sample_rate > 1.0 ? 1.0 : ev->sample_rate);
+	values[9] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+
+	/*
+	 * Hold the default partition before the executor routes the row: a
+	 * concurrent partition creation (which locks it exclusively) is then
+	 * either finished, and its new partition is seen, or waits for us.
+	 */
+	default_part = spec_cache_default_partition();
+	if (OidIsValid(default_part))
+		LockRelationOid(default_part, RowExclusiveLock);
+
+	telemetry_become_owner(&octx, spec_cache_owner(), false);
+	ret = SPI_execute_plan(insert_plan, values, NULL, false, 0);
+	telemetry_restore_user(&octx);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "telemetry: event insert failed: %s", SPI_result_code_string(ret));
+	SPI_finish();
+}
+
+/*
+ * The whole tracking pipeline.  Returns the new event's id, or NULL when
+ * the event was sampled out, expired or quarantined.
+ */
+static pg_uuid_t *
+track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
+			TimestampTz occurred_at, bool from_row)
+{
+	CompiledEvent *ev;
+	TrackError	err = {0};
+	bool		props_rewrite = false;
+	bool		ctx_rewrite = false;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	int			retention;
+	pg_uuid_t  *id;
+
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(track_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+
+	ev = spec_cache_lookup(event, request);
+	if (ev == NULL)
+	{
+		if (request)
+			track_error(&err, ERRCODE_UNDEFINED_OBJECT,
+						"telemetry event \"%.128s\" has no registered version matching \"%.128s\"",
+						event, request);
+		else
+			track_error(&err, ERRCODE_UNDEFINED_OBJECT,
+						"telemetry event \"%.128s\" is not registered", event);
+		fail_event(NULL, event, request, props, ctx, occurred_at, &err);
+		return NULL;
+	}
+
+	if ((Size) VARSIZE(props) + VARSIZE(ctx) > (Size) telemetry_max_event_bytes)
+		track_error(&err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+					"event \"%s\" %s: %zu bytes is more than telemetry.max_event_bytes (%d)",
+					ev->event, ev->version, (Size) VARSIZE(props) + VARSIZE(ctx),
+					telemetry_max_event_bytes);
+	else if (event_check_object(ev, PART_PROPERTIES, props, from_row, &props_rewrite, &err))
+		event_check_object(ev, PART_CONTEXT, ctx, false, &ctx_rewrite, &err);
+
+	if (err.sqlstate == 0 && occurred_at > now + USECS_PER_DAY)
+		track_error(&err, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+					"event \"%s\" %s: occurred_at is more than 1 day in the future",
+					ev->event, ev->version);
+
+	if (err.sqlstate != 0)
+	{
+		fail_event(ev, event, request, props, ctx, occurred_at, &err);
+		return NULL;
+	}
+
+	retention = ev->retention_days > 0 ? ev->retention_days : telemetry_default_retention_days;
+	if (occurred_at < now - (int64) retention * USECS_PER_DAY)
+	{
+		telemetry_count(ev->event, ev->version, TELEMETRY_COUNT_EXPIRED);
+		return NULL;
+	}
+
+	if (!sample_keep(ev, ctx))
+	{
+		telemetry_count(ev->event, ev->version, TELEMETRY_COUNT_SAMPLED_OUT);
+		return NULL;
+	}
+
+	if (props_rewrite)
+		props = event_redact_object(&ev->props, props, from_row, false);
+	if (ctx_rewrite)
+		ctx = event_redact_object(&ev->context, ctx, false, false);
+
+	id = telemetry_uuid7(GetCurrentTimestamp());
+	insert_event(ev, id, occurred_at, props, ctx);
+	tracked_in_xact = true;
+	telemetry_count(ev->event, ev->version, TELEMETRY_COUNT_STORED);
+	return id;
+}
+
+/* Common argument handling of the SQL entry points. */
+static Datum
+track_fmgr(FunctionCallInfo fcinfo, char *request, bool from_row)
+{
+	char	   *event;
+	Jsonb	   *props;
+	Jsonb	   *ctx;
+	TimestampTz occurred_at;
+	pg_uuid_t  *id;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("telemetry event name must not be null")));
+	event = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	props = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	ctx = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	occurred_at = PG_ARGISNULL(4) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(4);
+
+	if (props == NULL)
+		props = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	if (ctx == NULL)
+		ctx = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+
+	id = track_event(event, request, props, ctx, occurred_at, from_row);
+	if (id == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_UUID_P(id);
+}
+
+/*
+ * SQL: telemetry_track(event text, version text, properties jsonb,
+ *                      context jsonb, occurred_at timestamptz) RETURNS uuid
+ */
+Datum
+telemetry_track(PG_FUNCTION_ARGS)
+{
+	return track_fmgr(fcinfo, PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)), false);
+}
+
+/* SQL: the seed's call form, with an integer version meaning that major. */
+Datum
+telemetry_track_int(PG_FUNCTION_ARGS)
+{
+	char	   *request = NULL;
+
+	if (!PG_ARGISNULL(1))
+		request = psprintf("%d", PG_GETARG_INT32(1));
+	return track_fmgr(fcinfo, request, false);
+}
+
+/*
+ * SQL: telemetry._track_row(...) — like telemetry_track, but properties the
+ * event does not declare are dropped instead of rejected (a table row has
+ * more columns than the event has properties).  Used by the trigger.
+ */
+Datum
+telemetry_track_row(PG_FUNCTION_ARGS)
+{
+	return track_fmgr(fcinfo, PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)), true);
+}
