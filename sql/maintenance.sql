@@ -64,9 +64,12 @@ SELECT pg_temp.ev('gone.event', '2020-02-18 23:00+00'), pg_temp.ev('gone.event',
 SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, count(*) FROM telemetry.events_default GROUP BY 1 ORDER BY 1;
 
 -- As of 2020-03-20 (any time of that UTC day), an event is expired when its
--- UTC day is more than its retention days before 2020-03-20.
+-- UTC day is more than its retention days before 2020-03-20.  Retention
+-- runs first, then the days waiting in events_default get their partitions.
 SELECT * FROM pg_temp.run('2020-03-20 00:00:01+00');
 SELECT count(*) AS left_in_default FROM telemetry.events_default;
+-- the rows drained from events_default are subject to retention from the next run on
+SELECT * FROM pg_temp.run('2020-03-20 23:59:59+00');
 SELECT tableoid::regclass AS part, event, occurred_at
 FROM telemetry.events WHERE occurred_at < '2020-03-20' ORDER BY occurred_at, event;
 SELECT event, occurred_at, archived_at IS NOT NULL AS archived
@@ -74,8 +77,8 @@ FROM telemetry_archive.events ORDER BY occurred_at;
 -- archived rows are out of the live table
 SELECT count(*) FROM telemetry.events WHERE event = 'audit.login';
 
--- Idempotent: a second run as of the same time changes nothing.
-SELECT * FROM pg_temp.run('2020-03-20 23:59:59+00');
+-- Idempotent: another run as of the same day changes nothing.
+SELECT * FROM pg_temp.run('2020-03-20 12:00+00');
 
 -- A partition for today or a future day is never dropped, whatever as_of says.
 SELECT pg_temp.ev('page.view', now() - interval '1 second');

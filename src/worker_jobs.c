@@ -173,8 +173,8 @@ worker_run_guarded(TelemetryJob job, TelemetryJobFn fn, TimestampTz started,
 
 /*
  * Maintenance: take the maintenance lock for the session, then run phase
- * 1 (drain the default partition, premake) and phase 2 (retention,
- * history), one transaction per step, repeating a step while it says
+ * 1 (retention, history) and phase 2 (drain the default partition,
+ * premake), one transaction per step, repeating a step while it says
  * "more".  Stops early when the extension goes away or the database is
  * being dropped.
  */

@@ -137,12 +137,17 @@ END
 $$;
 
 -- The steps of one maintenance phase as of as_of.
--- Phase 1: partitions to ensure: every UTC day with rows waiting in
--- events_default (late or back-dated events), then as_of's day through
--- telemetry.premake_days ahead.
--- Phase 2: partitions that may hold expired rows (entirely in the past,
+-- Phase 1: partitions that may hold expired rows (entirely in the past,
 -- both of now() and of as_of, and older than the shortest retention's
 -- cutoff), oldest first; then each history table.
+-- Phase 2: partitions to ensure: every UTC day with rows waiting in
+-- events_default (late or back-dated events), then as_of's day through
+-- telemetry.premake_days ahead.
+-- Retention comes first so that a run in one transaction locks the parent
+-- (to drop a partition) before the default partition (to drain it), the
+-- order telemetry_track locks them in; the other order can deadlock with a
+-- tracking transaction.  Rows drained from the default partition are
+-- subject to retention from the next run on.
 CREATE FUNCTION telemetry._maintenance_plan(as_of timestamptz, phase integer,
 		OUT kind text, OUT target text)
 	RETURNS SETOF record
@@ -153,7 +158,7 @@ DECLARE
 	as_of_day date := (as_of AT TIME ZONE 'UTC')::date;
 	today timestamptz := date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
 BEGIN
-	IF phase = 1 THEN
+	IF phase = 2 THEN
 		RETURN QUERY
 			SELECT 'partition', d::text
 			FROM (SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date AS d FROM telemetry.events_default
@@ -162,7 +167,7 @@ BEGIN
 										 as_of_day + telemetry._guc_int('telemetry.premake_days', 7),
 										 interval '1 day')::date) days
 			ORDER BY d;
-	ELSIF phase = 2 THEN
+	ELSIF phase = 1 THEN
 		RETURN QUERY
 			SELECT 'retention', p.part::text
 			FROM telemetry._event_partitions() p
