@@ -85,6 +85,7 @@ worker_detach(int code, Datum arg)
 	{
 		telemetry_shared->worker_pid = 0;
 		telemetry_shared->worker_latch = NULL;
+		telemetry_shared->worker_connected = false;
 	}
 	if (worker_connecting && telemetry_shared->worker_connect_failures < 30)
 		telemetry_shared->worker_connect_failures++;
@@ -218,6 +219,7 @@ telemetry_worker_main(Datum main_arg)
 	worker_connecting = false;
 	SpinLockAcquire(&telemetry_shared->mutex);
 	telemetry_shared->worker_connect_failures = 0;
+	telemetry_shared->worker_connected = true;
 	SpinLockRelease(&telemetry_shared->mutex);
 
 	pgstat_report_appname("telemetry worker");

@@ -18,6 +18,7 @@
 #include "worker.h"
 
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
 
@@ -41,6 +42,35 @@ telemetry_worker_set_db_gone(bool gone)
 		telemetry_shared->worker_connect_failures = 0;
 	SpinLockRelease(&telemetry_shared->mutex);
 	telemetry_wake_worker();
+}
+
+/*
+ * Wait until the worker has left its database, which it does at its next
+ * step boundary; a worker stuck in a long step (a slow HTTP call, a big
+ * drain) gets SIGTERM, so DROP DATABASE never runs into its 5 s limit.
+ */
+static void
+wait_for_worker_to_leave(void)
+{
+	int			i;
+
+	for (i = 0; i < 30; i++)
+	{
+		bool		connected;
+
+		SpinLockAcquire(&telemetry_shared->mutex);
+		connected = telemetry_shared->worker_connected;
+		SpinLockRelease(&telemetry_shared->mutex);
+		if (!connected)
+			return;
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(100 * 1000L);
+	}
+
+	SpinLockAcquire(&telemetry_shared->mutex);
+	if (telemetry_shared->worker_connected && telemetry_shared->worker_pid != 0)
+		kill(telemetry_shared->worker_pid, SIGTERM);
+	SpinLockRelease(&telemetry_shared->mutex);
 }
 
 /* Whether a database name is the worker's. */
@@ -117,9 +147,12 @@ telemetry_process_utility(PlannedStmt *pstmt, const char *queryString,
 	}
 	if (is_telemetry_extension_ddl(parsetree))
 		wake_at_commit = true;
-	ours = is_worker_db(leaving);
+	ours = is_worker_db(leaving) && telemetry_shared != NULL;
 	if (ours)
+	{
 		telemetry_worker_set_db_gone(true);
+		wait_for_worker_to_leave();
+	}
 
 	PG_TRY();
 	{

@@ -25,11 +25,7 @@ telemetry_worker_status(PG_FUNCTION_ARGS)
 	TimestampTz started_at = 0;
 	int			i;
 
-#if PG_VERSION_NUM >= 150000
 	InitMaterializedSRF(fcinfo, 0);
-#else
-	SetSingleFuncCall(fcinfo, 0);
-#endif
 
 	memset(jobs, 0, sizeof(jobs));
 	if (telemetry_shared != NULL)

@@ -88,5 +88,22 @@ like($stderr, qr/is being accessed by other users/, 'because of that session');
 $bg->quit;
 ok($node->poll_query_until('postgres', $in_app), 'worker reconnects after the failed drop');
 
+# A worker stuck in a long step (here a history table whose DELETE sleeps)
+# is terminated, so DROP DATABASE still succeeds.
+$node->safe_psql('app', q{
+CREATE EXTENSION telemetry;
+CREATE TABLE slow_history (at timestamptz);
+INSERT INTO slow_history VALUES ('2000-01-01');
+CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(60); RETURN OLD; END $$;
+CREATE TRIGGER slow BEFORE DELETE ON slow_history FOR EACH ROW EXECUTE FUNCTION slow();
+INSERT INTO telemetry.history_tables VALUES ('public', 'slow_history', 'at');
+});
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'telemetry worker' AND wait_event = 'PgSleep'}),
+	'worker busy in a long step');
+($ret, $stdout, $stderr) = $node->psql('postgres', 'DROP DATABASE app');
+is($ret, 0, 'DROP DATABASE succeeds while the worker is busy');
+is($stderr, '', 'without complaint');
+
 $node->stop('fast');
 done_testing();
