@@ -149,6 +149,16 @@ worker_run_guarded(TelemetryJob job, TelemetryJobFn fn, TimestampTz started,
 		pgstat_report_activity(STATE_IDLE, NULL);
 		RESUME_INTERRUPTS();
 
+		/* the extension was dropped under the job: nothing to report */
+		if (!worker_extension_present())
+		{
+			worker_job_record(job, started, next_run,
+							  "idle: extension not installed", NULL);
+			FreeErrorData(edata);
+			MemoryContextSwitchTo(ctx);
+			return false;
+		}
+
 		SpinLockAcquire(&telemetry_shared->mutex);
 		repeated = strncmp(telemetry_shared->jobs[job].last_error,
 						   edata->message ? edata->message : "",
