@@ -53,6 +53,18 @@ ok($node->poll_query_until('postgres',
 		qq{SELECT last_run > '$run1' FROM telemetry.worker_status WHERE job = 'maintenance'}),
 	'maintenance runs again on the new interval');
 
+# telemetry.enabled = off: the worker idles, and says so.
+$node->safe_psql('postgres', q{ALTER SYSTEM SET telemetry.enabled = off});
+$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+ok($node->poll_query_until('postgres',
+		q{SELECT bool_and(last_outcome = 'idle: telemetry.enabled is off') FROM telemetry.worker_status}),
+	'telemetry.enabled = off idles every job');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET telemetry.enabled});
+$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+ok($node->poll_query_until('postgres',
+		q{SELECT last_outcome LIKE 'ok:%' FROM telemetry.worker_status WHERE job = 'maintenance'}),
+	'and works again when it is back on');
+
 # A failing job is recorded, logged once and retried; the worker and the
 # other jobs go on.
 $node->safe_psql('postgres', q{
