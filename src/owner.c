@@ -17,11 +17,13 @@
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(telemetry_caller_is_owner);
+PG_FUNCTION_INFO_V1(telemetry_caller);
 
 /* The owner of the telemetry extension, or InvalidOid when not installed. */
 Oid
@@ -85,4 +87,18 @@ telemetry_restore_user(TelemetryOwnerContext *ctx)
 	if (ctx->guc_nest_level > 0)
 		AtEOXact_GUC(true, ctx->guc_nest_level);
 	SetUserIdAndSecContext(ctx->save_user, ctx->save_sec_context);
+}
+
+/*
+ * SQL: telemetry._caller() RETURNS name
+ *
+ * The role that called into the extension: inside a SECURITY DEFINER
+ * function current_user is the owner, so records of who did what use this.
+ */
+Datum
+telemetry_caller(PG_FUNCTION_ARGS)
+{
+	char	   *name = GetUserNameFromId(GetOuterUserId(), false);
+
+	PG_RETURN_DATUM(DirectFunctionCall1(namein, CStringGetDatum(name)));
 }

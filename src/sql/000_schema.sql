@@ -102,6 +102,21 @@ CREATE TABLE telemetry.redaction_key (
 	id boolean PRIMARY KEY DEFAULT true CHECK (id),
 	key bytea NOT NULL
 );
+-- pg_dump restores the dumped key after CREATE EXTENSION has made a fresh
+-- one: the restored key replaces it (instead of a duplicate-key error), so
+-- "hash" pseudonyms stay the same across a dump and restore.
+CREATE FUNCTION telemetry._redaction_key_replace() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	DELETE FROM telemetry.redaction_key WHERE id = NEW.id;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER redaction_key_replace BEFORE INSERT ON telemetry.redaction_key
+	FOR EACH ROW EXECUTE FUNCTION telemetry._redaction_key_replace();
+
 INSERT INTO telemetry.redaction_key (key)
 	SELECT sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text || clock_timestamp()::text, 'UTF8'));
 

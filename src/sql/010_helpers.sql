@@ -14,6 +14,24 @@ CREATE FUNCTION telemetry._caller_is_owner() RETURNS boolean
 	AS 'MODULE_PATHNAME', 'telemetry_caller_is_owner'
 	LANGUAGE C STABLE STRICT;
 
+-- The role that called into the extension (outside SECURITY DEFINER functions).
+CREATE FUNCTION telemetry._caller() RETURNS name
+	AS 'MODULE_PATHNAME', 'telemetry_caller'
+	LANGUAGE C STABLE STRICT;
+
+-- A spec file on the server, at most 1 MB; checks pg_read_server_files itself.
+CREATE FUNCTION telemetry._read_spec_file(path text) RETURNS text
+	AS 'MODULE_PATHNAME', 'telemetry_read_spec_file'
+	LANGUAGE C VOLATILE STRICT;
+
+-- A value for an error message, cut to a readable length.
+CREATE FUNCTION telemetry._short(v text) RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT CASE WHEN length(v) > 64 THEN left(v, 61) || '...' ELSE v END
+$$;
+
 -- A value quoted for an error message, cut to a readable length.
 CREATE FUNCTION telemetry._q(v text) RETURNS text
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -29,6 +47,29 @@ CREATE FUNCTION telemetry._invalid(path text, problem text) RETURNS void
 	AS $$
 BEGIN
 	RAISE EXCEPTION '%: %', path, problem USING ERRCODE = 'invalid_parameter_value';
+END
+$$;
+
+-- A member name appended to a JSON path, cut so hostile names keep messages short.
+CREATE FUNCTION telemetry._member(path text, name text) RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT path || '.' || CASE WHEN length(name) > 128 THEN left(name, 61) || '...' ELSE name END
+$$;
+
+-- An optional object member: '{}' when absent or JSON null, error when not an object.
+CREATE FUNCTION telemetry._opt_object(o jsonb, k text, path text) RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	v jsonb := o -> k;
+BEGIN
+	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+		RETURN '{}';
+	END IF;
+	RETURN telemetry._expect(v, 'object', path);
 END
 $$;
 
@@ -63,7 +104,9 @@ DECLARE
 BEGIN
 	FOR k IN SELECT jsonb_object_keys(o) ORDER BY 1 LOOP
 		IF NOT k = ANY (allowed) THEN
-			PERFORM telemetry._invalid(path, 'unknown key ' || telemetry._q(k) || ' (allowed: ' || array_to_string(allowed, ', ') || ')');
+			PERFORM telemetry._invalid(path, 'unknown key ' || telemetry._q(k) ||
+				CASE WHEN cardinality(allowed) = 0 THEN ' (no keys allowed here)'
+				ELSE ' (allowed: ' || array_to_string(allowed, ', ') || ')' END);
 		END IF;
 	END LOOP;
 END
@@ -119,10 +162,10 @@ BEGIN
 	PERFORM telemetry._expect(v, 'number', path || '.' || k);
 	n := v::numeric;
 	IF integral AND n <> trunc(n) THEN
-		PERFORM telemetry._invalid(path || '.' || k, 'must be an integer, got ' || n);
+		PERFORM telemetry._invalid(path || '.' || k, 'must be an integer, got ' || telemetry._short(n::text));
 	END IF;
 	IF n < lo OR n > hi THEN
-		PERFORM telemetry._invalid(path || '.' || k, 'must be between ' || lo || ' and ' || hi || ', got ' || n);
+		PERFORM telemetry._invalid(path || '.' || k, 'must be between ' || lo || ' and ' || hi || ', got ' || telemetry._short(n::text));
 	END IF;
 	RETURN n;
 END
@@ -182,7 +225,7 @@ BEGIN
 		PERFORM telemetry._invalid(path, 'required version is missing');
 	ELSIF jsonb_typeof(v) = 'number' THEN
 		IF v::numeric <> trunc(v::numeric) OR v::numeric < 0 OR v::numeric > 2147483647 THEN
-			PERFORM telemetry._invalid(path, 'a numeric version must be a non-negative integer, got ' || v::text);
+			PERFORM telemetry._invalid(path, 'a numeric version must be a non-negative integer, got ' || telemetry._short(v::text));
 		END IF;
 		RETURN trunc(v::numeric)::bigint::text || '.0.0';
 	ELSIF jsonb_typeof(v) <> 'string' THEN

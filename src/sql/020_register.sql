@@ -8,7 +8,7 @@ CREATE FUNCTION telemetry._validate_properties(props jsonb, path text, sensitive
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
-	result jsonb := '[]';
+	result jsonb[] := '{}';
 	pname text;
 	p jsonb;
 	pp text;
@@ -23,7 +23,7 @@ BEGIN
 		PERFORM telemetry._invalid(path, 'more than 500 properties');
 	END IF;
 	FOR pname, p IN SELECT key, value FROM jsonb_each(props) ORDER BY key LOOP
-		pp := path || '.' || pname;
+		pp := telemetry._member(path, pname);
 		PERFORM telemetry._check_key(pname, pp);
 		PERFORM telemetry._expect(p, 'object', pp);
 		PERFORM telemetry._allowed_keys(p, ARRAY['type', 'required', 'pii', 'redact', 'redaction', 'description'], pp);
@@ -43,14 +43,15 @@ BEGIN
 		IF redaction IS NULL AND (pii OR redact OR sensitive) THEN
 			redaction := 'mask';
 		END IF;
-		result := result || jsonb_build_array(jsonb_build_object(
+		-- appending to a jsonb[] is done in place; jsonb || jsonb would copy
+		result := result || jsonb_build_object(
 			'name', pname, 'ordinal', ord, 'type', ptype,
 			'required', telemetry._opt_bool(p, 'required', pp, false),
 			'pii', pii, 'redact', redact, 'redaction', redaction,
-			'description', telemetry._opt_text(p, 'description', pp)));
+			'description', telemetry._opt_text(p, 'description', pp));
 		ord := ord + 1;
 	END LOOP;
-	RETURN result;
+	RETURN to_jsonb(result);
 END
 $$;
 
@@ -116,8 +117,7 @@ BEGIN
 	IF p ? 'name' THEN
 		PERFORM telemetry._check_key(telemetry._opt_text(p, 'name', path, 1000), path || '.name');
 	END IF;
-	cfg := COALESCE(p -> 'config', '{}');
-	PERFORM telemetry._expect(cfg, 'object', path || '.config');
+	cfg := telemetry._opt_object(p, 'config', path || '.config');
 	IF octet_length(cfg::text) > 16384 THEN
 		PERFORM telemetry._invalid(path || '.config', 'larger than 16 kB');
 	END IF;
@@ -139,8 +139,12 @@ BEGIN
 	FOREACH k IN ARRAY ARRAY['host', 'url', 'endpoint'] LOOP
 		IF cfg ? k THEN
 			u := telemetry._opt_text(cfg, k, path || '.config', 2048);
-			IF u !~* '^https?://[^/?#@\s]+' THEN
+			IF u !~* '^https?://[^/?#\s]+([/?#]|$)' THEN
 				PERFORM telemetry._invalid(path || '.config.' || k, 'must be an http:// or https:// URL');
+			END IF;
+			-- credentials would be readable by everyone in the spec document
+			IF u ~* '^https?://[^/?#\s]*@' THEN
+				PERFORM telemetry._invalid(path || '.config.' || k, 'must not contain user:password@ (use headers with {"secret": ...} instead)');
 			END IF;
 		END IF;
 	END LOOP;
@@ -153,7 +157,7 @@ BEGIN
 			IF k !~ '^[A-Za-z0-9!#$%&''*+.^_`|~-]{1,128}$' THEN
 				PERFORM telemetry._invalid(path || '.config.headers', 'invalid header name ' || telemetry._q(k));
 			END IF;
-			PERFORM telemetry._check_secret_value(cfg -> 'headers' -> k, path || '.config.headers.' || k);
+			PERFORM telemetry._check_secret_value(cfg -> 'headers' -> k, telemetry._member(path || '.config.headers', k));
 		END LOOP;
 	END IF;
 	RETURN jsonb_build_object('type', ptype, 'name', p -> 'name', 'config', cfg);
@@ -185,7 +189,7 @@ BEGIN
 		PERFORM telemetry._invalid(path, 'a threshold needs min, max or both');
 	END IF;
 	IF lo IS NOT NULL AND hi IS NOT NULL AND lo > hi THEN
-		PERFORM telemetry._invalid(path, 'min ' || lo || ' is greater than max ' || hi);
+		PERFORM telemetry._invalid(path, 'min ' || telemetry._short(lo::text) || ' is greater than max ' || telemetry._short(hi::text));
 	END IF;
 	IF agg IS NOT NULL AND NOT agg = ANY (ARRAY['avg', 'p50', 'p95', 'p99', 'min', 'max', 'count']) THEN
 		PERFORM telemetry._invalid(path || '.aggregate', 'unknown aggregate ' || telemetry._q(agg) || ' (allowed: avg, p50, p95, p99, min, max, count)');
@@ -242,7 +246,7 @@ DECLARE
 	ep text;
 	n jsonb;
 	nev jsonb;
-	nevents jsonb := '[]';
+	nevents jsonb[] := '{}';
 	providers jsonb := '[]';
 	context jsonb := '[]';
 	props jsonb;
@@ -291,8 +295,7 @@ BEGIN
 	n := n || jsonb_build_object('stability', stability);
 
 	-- config
-	cfg := COALESCE(spec -> 'config', '{}');
-	PERFORM telemetry._expect(cfg, 'object', 'config');
+	cfg := telemetry._opt_object(spec, 'config', 'config');
 	PERFORM telemetry._allowed_keys(cfg, ARRAY['defaultRetentionDays', 'defaultSamplingRate', 'providers', 'anomalyDetection', 'context'], 'config');
 	n := n || jsonb_build_object(
 		'defaultRetentionDays', telemetry._opt_number(cfg, 'defaultRetentionDays', 'config', 1, 36500, true),
@@ -306,13 +309,12 @@ BEGIN
 			providers := providers || jsonb_build_array(telemetry._validate_provider(cfg -> 'providers' -> i, 'config.providers[' || i || ']'));
 		END LOOP;
 	END IF;
-	spec_ad := COALESCE(cfg -> 'anomalyDetection', '{}');
-	PERFORM telemetry._expect(spec_ad, 'object', 'config.anomalyDetection');
+	spec_ad := telemetry._opt_object(cfg, 'anomalyDetection', 'config.anomalyDetection');
 	PERFORM telemetry._allowed_keys(spec_ad, ARRAY['enabled', 'checkIntervalMs'], 'config.anomalyDetection');
 	n := n || jsonb_build_object(
 		'anomalyEnabled', telemetry._opt_bool(spec_ad, 'enabled', 'config.anomalyDetection', true),
 		'checkIntervalMs', telemetry._opt_number(spec_ad, 'checkIntervalMs', 'config.anomalyDetection', 100, 86400000, true));
-	IF cfg ? 'context' THEN
+	IF cfg ? 'context' AND jsonb_typeof(cfg -> 'context') <> 'null' THEN
 		context := telemetry._validate_properties(cfg -> 'context', 'config.context', false);
 	END IF;
 
@@ -361,8 +363,7 @@ BEGIN
 			'properties', props);
 
 		-- retention
-		ret := COALESCE(ev -> 'retention', '{}');
-		PERFORM telemetry._expect(ret, 'object', ep || '.retention');
+		ret := telemetry._opt_object(ev, 'retention', ep || '.retention');
 		PERFORM telemetry._allowed_keys(ret, ARRAY['days', 'policy'], ep || '.retention');
 		a := COALESCE(telemetry._opt_text(ret, 'policy', ep || '.retention', 1000), 'delete');
 		IF NOT a = ANY (ARRAY['delete', 'archive']) THEN
@@ -373,8 +374,7 @@ BEGIN
 			'retentionPolicy', a);
 
 		-- sampling
-		smp := COALESCE(ev -> 'sampling', '{}');
-		PERFORM telemetry._expect(smp, 'object', ep || '.sampling');
+		smp := telemetry._opt_object(ev, 'sampling', ep || '.sampling');
 		PERFORM telemetry._allowed_keys(smp, ARRAY['rate', 'conditions', 'by'], ep || '.sampling');
 		IF smp ? 'conditions' THEN
 			PERFORM telemetry._opt_text_array(smp, 'conditions', ep || '.sampling');
@@ -388,11 +388,10 @@ BEGIN
 			'samplingBy', a);
 
 		-- anomaly detection
-		ad := COALESCE(ev -> 'anomalyDetection', '{}');
-		PERFORM telemetry._expect(ad, 'object', ep || '.anomalyDetection');
+		ad := telemetry._opt_object(ev, 'anomalyDetection', ep || '.anomalyDetection');
 		PERFORM telemetry._allowed_keys(ad, ARRAY['enabled', 'minimumSample', 'thresholds', 'actions'], ep || '.anomalyDetection');
 		th := '[]';
-		IF ad ? 'thresholds' THEN
+		IF jsonb_typeof(ad -> 'thresholds') <> 'null' THEN
 			PERFORM telemetry._expect(ad -> 'thresholds', 'array', ep || '.anomalyDetection.thresholds');
 			IF jsonb_array_length(ad -> 'thresholds') > 64 THEN
 				PERFORM telemetry._invalid(ep || '.anomalyDetection.thresholds', 'more than 64 thresholds');
@@ -403,7 +402,7 @@ BEGIN
 			END LOOP;
 		END IF;
 		acts := '{}';
-		IF ad ? 'actions' THEN
+		IF jsonb_typeof(ad -> 'actions') <> 'null' THEN
 			PERFORM telemetry._expect(ad -> 'actions', 'array', ep || '.anomalyDetection.actions');
 			FOR j IN 0 .. jsonb_array_length(ad -> 'actions') - 1 LOOP
 				a := telemetry._expect(ad -> 'actions' -> j, 'string', ep || '.anomalyDetection.actions[' || j || ']') #>> '{}';
@@ -423,9 +422,9 @@ BEGIN
 		IF (nev ->> 'anomalyEnabled')::boolean AND jsonb_array_length(th) = 0 THEN
 			PERFORM telemetry._invalid(ep || '.anomalyDetection.thresholds', 'enabled anomaly detection needs at least one threshold');
 		END IF;
-		nevents := nevents || jsonb_build_array(nev);
+		nevents := nevents || nev;
 	END LOOP;
 
-	RETURN n || jsonb_build_object('providers', providers, 'context', context, 'events', nevents);
+	RETURN n || jsonb_build_object('providers', providers, 'context', context, 'events', to_jsonb(nevents));
 END
 $$;

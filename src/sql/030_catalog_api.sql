@@ -10,45 +10,68 @@ DECLARE
 	skey text;
 	sver text;
 	existing jsonb;
-	ev jsonb;
 	other text;
 	p jsonb;
 	pname text;
 	i integer;
+	lockid bigint;
+	ekey text;
+	ever text;
 BEGIN
 	n := telemetry._validate_spec(spec);
 	skey := n ->> 'key';
 	sver := n ->> 'version';
 
-	-- serialize registrations of the same key@version
-	PERFORM pg_advisory_xact_lock(hashtextextended('telemetry.spec:' || skey || '@' || sver, 0));
+	-- Serialize registrations of the same key@version and of the same event
+	-- key@version, so concurrent registrations get the errors below rather
+	-- than a unique violation.  Locks are taken in one global order.
+	FOR lockid IN
+		SELECT DISTINCT hashtextextended(l, 0) FROM (
+			SELECT 'telemetry.spec:' || skey || '@' || sver
+			UNION ALL
+			SELECT 'telemetry.event:' || (e ->> 'key') || '@' || (e ->> 'version')
+			FROM jsonb_array_elements(n -> 'events') AS e) AS locks(l)
+		ORDER BY 1
+	LOOP
+		PERFORM pg_advisory_xact_lock(lockid);
+	END LOOP;
 
 	SELECT document INTO existing FROM telemetry.specs WHERE key = skey AND version = sver;
 	IF FOUND THEN
+		-- identical: the same JSON, or the same once normalized (the other
+		-- generation of field names, an integer version for N.0.0)
 		IF existing = spec THEN
 			RETURN skey || '@' || sver;
 		END IF;
+		BEGIN
+			IF telemetry._validate_spec(existing) = n THEN
+				RETURN skey || '@' || sver;
+			END IF;
+		EXCEPTION WHEN invalid_parameter_value THEN
+			NULL;				-- stored under older rules: not identical
+		END;
 		RAISE EXCEPTION 'spec "%@%" is already registered with a different document', skey, sver
 			USING ERRCODE = 'duplicate_object',
 			HINT = 'Publish the change under a new version, or unregister the old one first with telemetry_unregister_spec().';
 	END IF;
 
-	FOR ev IN SELECT value FROM jsonb_array_elements(n -> 'events') LOOP
-		SELECT spec_key || '@' || spec_version INTO other
-			FROM telemetry.event_defs WHERE event = ev ->> 'key' AND version = ev ->> 'version';
-		IF FOUND THEN
-			RAISE EXCEPTION 'event "%@%" is already defined by spec "%"', ev ->> 'key', ev ->> 'version', other
-				USING ERRCODE = 'duplicate_object',
-				HINT = 'An event version belongs to one spec; give the event a new version.';
-		END IF;
-	END LOOP;
+	SELECT e.value ->> 'key', e.value ->> 'version', d.spec_key || '@' || d.spec_version
+		INTO ekey, ever, other
+		FROM jsonb_array_elements(n -> 'events') WITH ORDINALITY AS e(value, ord)
+		JOIN telemetry.event_defs d ON d.event = e.value ->> 'key' AND d.version = e.value ->> 'version'
+		ORDER BY e.ord LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'event "%@%" is already defined by spec "%"', ekey, ever, other
+			USING ERRCODE = 'duplicate_object',
+			HINT = 'An event version belongs to one spec; give the event a new version.';
+	END IF;
 
 	INSERT INTO telemetry.specs (key, version, version_key, title, description, domain, owners, tags, stability,
-		default_retention_days, default_sampling_rate, anomaly_enabled, anomaly_check_interval_ms, document)
+		default_retention_days, default_sampling_rate, anomaly_enabled, anomaly_check_interval_ms, document, registered_by)
 	VALUES (skey, sver, telemetry._semver_key(sver), n ->> 'title', n ->> 'description', n ->> 'domain',
 		ARRAY(SELECT jsonb_array_elements_text(n -> 'owners')), ARRAY(SELECT jsonb_array_elements_text(n -> 'tags')),
 		n ->> 'stability', (n ->> 'defaultRetentionDays')::integer, (n ->> 'defaultSamplingRate')::float8,
-		(n ->> 'anomalyEnabled')::boolean, (n ->> 'checkIntervalMs')::integer, spec);
+		(n ->> 'anomalyEnabled')::boolean, (n ->> 'checkIntervalMs')::integer, spec, telemetry._caller());
 
 	i := 0;
 	FOR p IN SELECT value FROM jsonb_array_elements(n -> 'providers') LOOP
@@ -65,34 +88,42 @@ BEGIN
 		i := i + 1;
 	END LOOP;
 
-	FOR ev IN SELECT value FROM jsonb_array_elements(n -> 'events') LOOP
-		INSERT INTO telemetry.event_defs (event, version, version_key, spec_key, spec_version, privacy, what, who, why,
-			retention_days, retention_policy, sampling_rate, sampling_by, anomaly_enabled, minimum_sample, actions, tags, definition)
-		VALUES (ev ->> 'key', ev ->> 'version', telemetry._semver_key(ev ->> 'version'), skey, sver,
-			ev ->> 'privacy', ev ->> 'what', ev ->> 'who', ev ->> 'why',
-			(ev ->> 'retentionDays')::integer, ev ->> 'retentionPolicy', (ev ->> 'samplingRate')::float8, ev ->> 'samplingBy',
-			(ev ->> 'anomalyEnabled')::boolean AND (n ->> 'anomalyEnabled')::boolean,
-			(ev ->> 'minimumSample')::integer,
-			ARRAY(SELECT jsonb_array_elements_text(ev -> 'actions')), ARRAY(SELECT jsonb_array_elements_text(ev -> 'tags')),
-			ev);
-		INSERT INTO telemetry.event_properties (event, version, scope, name, ordinal, type, required, pii, redact, redaction, description)
-		SELECT ev ->> 'key', ev ->> 'version', s.scope, x.name, x.ordinal, x.type, x.required, x.pii, x.redact,
-			CASE WHEN s.scope = 'property' OR x.redaction IS NOT NULL OR ev ->> 'privacy' <> 'sensitive' THEN x.redaction ELSE 'mask' END,
-			x.description
-		FROM (VALUES ('property', ev -> 'properties'), ('context', n -> 'context')) AS s(scope, props),
-			jsonb_to_recordset(s.props) AS x(name text, ordinal integer, type text, required boolean, pii boolean,
-				redact boolean, redaction text, description text);
-		INSERT INTO telemetry.anomaly_rules (event, version, ordinal, metric, min, max, aggregate, "window")
-		SELECT ev ->> 'key', ev ->> 'version', t.ord - 1, t.th ->> 'metric', (t.th ->> 'min')::float8, (t.th ->> 'max')::float8,
-			t.th ->> 'aggregate', (t.th ->> 'window')::interval
-		FROM jsonb_array_elements(ev -> 'thresholds') WITH ORDINALITY AS t(th, ord);
-	END LOOP;
+	-- one statement a table, whatever the number of events
+	INSERT INTO telemetry.event_defs (event, version, version_key, spec_key, spec_version, privacy, what, who, why,
+		retention_days, retention_policy, sampling_rate, sampling_by, anomaly_enabled, minimum_sample, actions, tags, definition)
+	SELECT ev ->> 'key', ev ->> 'version', telemetry._semver_key(ev ->> 'version'), skey, sver,
+		ev ->> 'privacy', ev ->> 'what', ev ->> 'who', ev ->> 'why',
+		(ev ->> 'retentionDays')::integer, ev ->> 'retentionPolicy', (ev ->> 'samplingRate')::float8, ev ->> 'samplingBy',
+		(ev ->> 'anomalyEnabled')::boolean AND (n ->> 'anomalyEnabled')::boolean,
+		(ev ->> 'minimumSample')::integer,
+		ARRAY(SELECT jsonb_array_elements_text(ev -> 'actions')), ARRAY(SELECT jsonb_array_elements_text(ev -> 'tags')),
+		ev
+	FROM jsonb_array_elements(n -> 'events') AS ev;
+
+	-- a sensitive event's context properties are masked too, unless they
+	-- declare their own redaction
+	INSERT INTO telemetry.event_properties (event, version, scope, name, ordinal, type, required, pii, redact, redaction, description)
+	SELECT ev ->> 'key', ev ->> 'version', s.scope, x.name, x.ordinal, x.type, x.required, x.pii, x.redact,
+		CASE WHEN s.scope = 'property' OR x.redaction IS NOT NULL OR ev ->> 'privacy' <> 'sensitive' THEN x.redaction ELSE 'mask' END,
+		x.description
+	FROM jsonb_array_elements(n -> 'events') AS ev,
+		LATERAL (VALUES ('property', ev -> 'properties'), ('context', n -> 'context')) AS s(scope, props),
+		LATERAL jsonb_to_recordset(s.props) AS x(name text, ordinal integer, type text, required boolean, pii boolean,
+			redact boolean, redaction text, description text);
+
+	INSERT INTO telemetry.anomaly_rules (event, version, ordinal, metric, min, max, aggregate, "window")
+	SELECT ev ->> 'key', ev ->> 'version', t.ord - 1, t.th ->> 'metric', (t.th ->> 'min')::float8, (t.th ->> 'max')::float8,
+		t.th ->> 'aggregate', (t.th ->> 'window')::interval
+	FROM jsonb_array_elements(n -> 'events') AS ev,
+		LATERAL jsonb_array_elements(ev -> 'thresholds') WITH ORDINALITY AS t(th, ord);
 
 	RETURN skey || '@' || sver;
 END
 $$;
 
--- Register a spec from a JSON file on the server.
+-- Register a spec from a JSON file on the server.  Runs as the caller, who
+-- needs EXECUTE on this and on telemetry_register_spec, and the privileges of
+-- pg_read_server_files.
 CREATE FUNCTION telemetry_load_spec(path text) RETURNS text
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
@@ -100,22 +131,19 @@ CREATE FUNCTION telemetry_load_spec(path text) RETURNS text
 DECLARE
 	doc text;
 	spec jsonb;
+	detail text;
+	context text;
 BEGIN
-	IF NOT pg_has_role(current_user, 'pg_read_server_files', 'MEMBER') THEN
-		RAISE EXCEPTION 'permission denied to load a spec from a file'
-			USING ERRCODE = 'insufficient_privilege',
-			DETAIL = 'Only superusers and members of pg_read_server_files may read server files.',
-			HINT = 'Use telemetry_register_spec() with the document instead.';
-	END IF;
-	doc := pg_read_file(path);
-	IF octet_length(doc) > 1048576 THEN
-		RAISE EXCEPTION 'spec file "%" is larger than 1 MB', path USING ERRCODE = 'invalid_parameter_value';
-	END IF;
+	-- checks the caller's privileges (pg_read_server_files) and the 1 MB limit
+	doc := telemetry._read_spec_file(path);
 	BEGIN
 		spec := doc::jsonb;
 	EXCEPTION WHEN invalid_text_representation THEN
+		-- keep the parser's token and line, so the mistake can be found
+		GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL, context = PG_EXCEPTION_CONTEXT;
 		RAISE EXCEPTION 'spec file "%" is not valid JSON', path
-			USING ERRCODE = 'invalid_parameter_value', DETAIL = SQLERRM;
+			USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = concat_ws(' ', detail, substring(context from '^JSON data, line [0-9]+'));
 	END;
 	RETURN @extschema@.telemetry_register_spec(spec);
 END
@@ -230,7 +258,7 @@ BEGIN
 	RETURN d.definition || jsonb_build_object(
 		'spec', d.spec_key || '@' || d.spec_version,
 		'effectiveRetentionDays', COALESCE(d.retention_days, d.default_retention_days,
-			current_setting('telemetry.default_retention_days')::integer),
+			COALESCE(current_setting('telemetry.default_retention_days', true)::integer, 30)),
 		'effectiveSamplingRate', COALESCE(d.sampling_rate, d.default_sampling_rate, 1));
 END
 $$;
@@ -239,7 +267,7 @@ $$;
 CREATE VIEW telemetry.event_catalog AS
 SELECT e.event, e.version, e.spec_key || '@' || e.spec_version AS spec, e.privacy,
 	COALESCE(e.retention_days, s.default_retention_days,
-		current_setting('telemetry.default_retention_days')::integer) AS retention_days,
+		COALESCE(current_setting('telemetry.default_retention_days', true)::integer, 30)) AS retention_days,
 	e.retention_policy,
 	COALESCE(e.sampling_rate, s.default_sampling_rate, 1) AS sampling_rate,
 	e.anomaly_enabled AS anomaly_detection,

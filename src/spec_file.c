@@ -1,0 +1,94 @@
+/*
+ * spec_file.c
+ *		Read a spec file on the server for telemetry_load_spec().
+ *
+ * pg_read_file() is executable only by superusers unless EXECUTE is granted,
+ * even to members of pg_read_server_files, and it reads a file whole however
+ * large it is.  This reader checks the caller's privileges itself (those of
+ * pg_read_server_files, which superusers have), accepts only regular files,
+ * and reads at most the spec size limit plus one byte, so a huge file or a
+ * FIFO cannot exhaust memory or hang the backend.
+ */
+#include "telemetry.h"
+
+#include <sys/stat.h>
+
+#include "catalog/pg_authid.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
+/* the largest spec file, in bytes (the same limit applies to the jsonb) */
+#define TELEMETRY_MAX_SPEC_BYTES (1024 * 1024)
+
+PG_FUNCTION_INFO_V1(telemetry_read_spec_file);
+
+/*
+ * SQL: telemetry._read_spec_file(path text) RETURNS text
+ *
+ * A relative path is relative to the data directory, as for pg_read_file().
+ */
+Datum
+telemetry_read_spec_file(PG_FUNCTION_ARGS)
+{
+	char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	FILE	   *file;
+	struct stat st;
+	text	   *result;
+	size_t		n;
+
+	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to load a spec from a file"),
+				 errdetail("Only superusers and roles with the privileges of pg_read_server_files may read server files."),
+				 errhint("Use telemetry_register_spec() with the document instead.")));
+
+	if (path[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("spec file path is empty")));
+
+	file = AllocateFile(path, PG_BINARY_R);
+	if (file == NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open spec file \"%s\": %m", path)));
+
+	if (fstat(fileno(file), &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat spec file \"%s\": %m", path)));
+	if (!S_ISREG(st.st_mode))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("spec file \"%s\" is not a regular file", path)));
+	if (st.st_size > TELEMETRY_MAX_SPEC_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("spec file \"%s\" is larger than 1 MB", path)));
+
+	/* the file may grow after fstat: read one byte past the limit to tell */
+	result = (text *) palloc(VARHDRSZ + TELEMETRY_MAX_SPEC_BYTES + 1);
+	n = fread(VARDATA(result), 1, TELEMETRY_MAX_SPEC_BYTES + 1, file);
+	if (ferror(file))
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read spec file \"%s\": %m", path)));
+	FreeFile(file);
+
+	if (n > TELEMETRY_MAX_SPEC_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("spec file \"%s\" is larger than 1 MB", path)));
+
+	/* rejects NUL bytes and invalid sequences, like pg_read_file() */
+	pg_verifymbstr(VARDATA(result), (int) n, false);
+	SET_VARSIZE(result, VARHDRSZ + n);
+	PG_RETURN_TEXT_P(result);
+}
