@@ -329,10 +329,11 @@ static void
 save_state(ProviderTally *t)
 {
 	DeliveryProvider *p = t->prov;
-	Oid			types[11] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT4OID,
-	INT4OID, TIMESTAMPTZOID, BOOLOID, TEXTOID};
-	Datum		args[11];
-	char		nulls[12] = "           ";
+	Oid			types[12] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT4OID,
+	INT4OID, TIMESTAMPTZOID, BOOLOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		args[12];
+	char		nulls[13] = "            ";
+	TimestampTz at = GetCurrentTimestamp();	/* the attempt's end: backoff starts here */
 	int			failures = t->retry ? p->failures + 1 : 0;
 
 	args[0] = CStringGetTextDatum(p->spec_key);
@@ -344,7 +345,7 @@ save_state(ProviderTally *t)
 	args[6] = Int32GetDatum(t->retrying);
 	args[7] = Int32GetDatum(failures);
 	if (t->retry)
-		args[8] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp() +
+		args[8] = TimestampTzGetDatum(at +
 									  backoff_ms(failures, t->retry_after) * 1000);
 	else
 		nulls[8] = 'n';
@@ -352,11 +353,12 @@ save_state(ProviderTally *t)
 	args[10] = CStringGetTextDatum(t->error ? t->error : "");
 	if (t->error == NULL)
 		nulls[10] = 'n';
+	args[11] = TimestampTzGetDatum(at);
 	run("INSERT INTO telemetry.delivery_state AS s "
 		"(spec_key, spec_version, provider, cursor_xid, cursor_id, delivered, retrying, failures, "
 		" next_attempt_at, last_success_at, last_error, last_error_at) "
 		"VALUES ($1, $2, $3, $4::pg_catalog.xid8, $5::uuid, $6, $7, $8, $9, "
-		" CASE WHEN $10 THEN pg_catalog.now() END, $11, CASE WHEN $11 IS NOT NULL THEN pg_catalog.now() END) "
+		" CASE WHEN $10 THEN pg_catalog.now() END, $11, CASE WHEN $11 IS NOT NULL THEN $12 END) "
 		"ON CONFLICT (spec_key, spec_version, provider) DO UPDATE SET "
 		"cursor_xid = EXCLUDED.cursor_xid, cursor_id = EXCLUDED.cursor_id, "
 		"delivered = s.delivered + EXCLUDED.delivered, in_flight = 0, in_flight_since = NULL, "
@@ -365,7 +367,7 @@ save_state(ProviderTally *t)
 		"last_success_at = COALESCE(EXCLUDED.last_success_at, s.last_success_at), "
 		"last_error = COALESCE(EXCLUDED.last_error, s.last_error), "
 		"last_error_at = COALESCE(EXCLUDED.last_error_at, s.last_error_at)",
-		11, types, args, nulls, SPI_OK_INSERT);
+		12, types, args, nulls, SPI_OK_INSERT);
 
 	if (t->disable)
 	{
