@@ -251,6 +251,32 @@ load_providers(MemoryContext cxt)
 	return provs;
 }
 
+/*
+ * Requeued dead letters whose event is no longer stored (retention removed
+ * it) can never be sent: make them dead again, saying why, so they do not
+ * stay "retrying" forever.
+ */
+static void
+settle_orphans(DeliveryProvider *p)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	int			rc;
+
+	args[0] = CStringGetTextDatum(p->spec_key);
+	args[1] = CStringGetTextDatum(p->spec_version);
+	args[2] = CStringGetTextDatum(p->name);
+	rc = SPI_execute_with_args(
+							   "UPDATE telemetry.delivery_failures f SET state = 'dead', "
+							   "error = 'the event is no longer stored (expired before it could be sent again)' "
+							   "WHERE f.spec_key = $1 AND f.spec_version = $2 AND f.provider = $3 "
+							   "AND f.state = 'retry' AND NOT EXISTS (SELECT 1 FROM telemetry.events e "
+							   "WHERE e.xid = f.event_xid AND e.id = f.event_id)",
+							   3, types, args, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not update telemetry.delivery_failures: %s", SPI_result_code_string(rc));
+}
+
 /* Mark claimed providers in flight (and create their state rows). */
 static void
 mark_in_flight(List *provs)
@@ -346,6 +372,9 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 			if (rc != SPI_OK_SELECT)
 				elog(ERROR, "could not read dead letters: %s", SPI_result_code_string(rc));
 			ev = copy_events(cxt, &n);
+			SPI_freetuptable(SPI_tuptable);
+			if (n < per_batch)
+				settle_orphans(p);
 			if (n > 0)
 			{
 				old = MemoryContextSwitchTo(cxt);
@@ -355,7 +384,6 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 				budget--;
 				p->full = true;
 			}
-			SPI_freetuptable(SPI_tuptable);
 		}
 
 		args[0] = CStringGetTextDatum(p->spec);

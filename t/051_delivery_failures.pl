@@ -163,6 +163,13 @@ store('big', 2);
 deliver();
 is(status('big', 'dead'), '1', '413 for a single event: dead');
 is(status('big', 'delivered'), '5', '413: the other half delivered');
+is($node->safe_psql('app', q{SELECT telemetry_retry_dead_letters('big')}), '1', 'requeue by bare provider name');
+$node->safe_psql('app', q{DELETE FROM telemetry.events e USING telemetry.delivery_failures f
+	WHERE f.provider = 'big' AND e.id = f.event_id});
+is(deliver(), '0', 'a requeued event removed meanwhile is not sent');
+is($node->safe_psql('app', q{SELECT state || ': ' || error FROM telemetry.delivery_failures WHERE provider = 'big'}),
+	'dead: the event is no longer stored (expired before it could be sent again)',
+	'a requeued event removed meanwhile is dead again, with the reason');
 
 # ---- 410 from a webhook disables it ----
 register('gone', 'webhook', { url => "$url/gone", secret => { secret => 'hook' } });
