@@ -11,6 +11,7 @@
  * transaction lock.
  */
 #include "telemetry.h"
+#include "utils/resowner.h"
 #include "delivery.h"
 #include "shmem.h"
 
@@ -91,6 +92,33 @@ worker_commit(void)
 }
 
 /*
+ * Send with a resource owner of our own: PostgreSQL's SHA-256 and HMAC
+ * contexts (webhook ids and signatures) register with CurrentResourceOwner,
+ * which is NULL between the worker's transactions.
+ */
+static void
+send_outside_transaction(List *provs)
+{
+	ResourceOwner save = CurrentResourceOwner;
+	ResourceOwner owner = ResourceOwnerCreate(NULL, "telemetry delivery");
+
+	CurrentResourceOwner = owner;
+	PG_TRY();
+	{
+		delivery_send(provs);
+	}
+	PG_FINALLY();
+	{
+		ResourceOwnerRelease(owner, RESOURCE_RELEASE_BEFORE_LOCKS, false, true);
+		ResourceOwnerRelease(owner, RESOURCE_RELEASE_LOCKS, false, true);
+		ResourceOwnerRelease(owner, RESOURCE_RELEASE_AFTER_LOCKS, false, true);
+		CurrentResourceOwner = save;
+		ResourceOwnerDelete(owner);
+	}
+	PG_END_TRY();
+}
+
+/*
  * One delivery pass run by the worker outside any transaction: it claims
  * work in short transactions of its own, sends with no transaction open,
  * and records outcomes.  Returns the number of events delivered and sets
@@ -134,7 +162,7 @@ telemetry_delivery_worker_pass(bool *more)
 
 			pgstat_report_activity(STATE_RUNNING, "telemetry: sending events to providers");
 			old = MemoryContextSwitchTo(pass_cxt);
-			delivery_send(provs);
+			send_outside_transaction(provs);
 			MemoryContextSwitchTo(old);
 
 			worker_begin("telemetry: recording delivery outcomes");

@@ -8,6 +8,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use MIME::Base64 qw(encode_base64);
 use JSON::PP;
 use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 use HttpSink;
@@ -73,19 +74,43 @@ sub received
 sub committed
 {
 	return [ split /\n/, $node->safe_psql('postgres',
-		q{SELECT id FROM telemetry.events ORDER BY id}) ];
+		q{SELECT id FROM telemetry.events WHERE spec = 'wk@1.0.0' ORDER BY id}) ];
 }
 
 sub wait_all_delivered
 {
 	return $node->poll_query_until('postgres',
-		q{SELECT pending = 0 AND in_flight = 0 FROM telemetry.delivery_status});
+		q{SELECT bool_and(pending = 0 AND in_flight = 0) FROM telemetry.delivery_status});
 }
 
 # ---- woken on commit: a tracked event is delivered without any call ----
 $node->safe_psql('postgres', q{SELECT telemetry_track('wk.happened', '1.0.0', '{"n": 0}')});
 ok($sink->wait_until(sub { $sink->count >= 1 }, 60), 'the worker delivers a tracked event by itself');
 ok(wait_all_delivered(), 'nothing pending');
+
+# ---- the worker sends every provider type (webhook ids and signatures use
+# PostgreSQL's hash contexts outside any transaction) ----
+my $sink2 = HttpSink->new;
+my $spec2 = encode_json({
+	meta => { key => 'wk2', version => '1.0.0' },
+	config => { providers => [
+		{ type => 'webhook', config => { url => $sink2->url . '/hook', secret => 'whsec_' . encode_base64('worker key', '') } },
+		{ type => 'segment', config => { writeKey => 'w', host => $sink2->url } },
+		{ type => 'opentelemetry', config => { endpoint => $sink2->url } } ] },
+	events => [ {
+		key => 'wk2.happened', version => '1.0.0',
+		semantics => { what => 'something happened' }, privacy => 'internal',
+		properties => { n => { type => 'number' } } } ] });
+$node->safe_psql('postgres', "SELECT telemetry_register_spec(\$j\$$spec2\$j\$::jsonb)");
+$node->safe_psql('postgres', q{SELECT telemetry_track('wk2.happened', '1.0.0', '{"n": 1}')});
+ok($sink2->wait_until(sub { $sink2->count >= 3 }, 60), 'the worker delivers to webhook, segment and opentelemetry');
+is(join(',', sort map { $_->{path} } $sink2->requests), '/hook,/v1/batch,/v1/logs', 'one request to each');
+my ($hook) = grep { $_->{path} eq '/hook' } $sink2->requests;
+like($hook->{headers}{'webhook-signature'} // '', qr/^v1,[A-Za-z0-9+\/]+=*$/, 'the webhook request is signed');
+ok(wait_all_delivered(), 'nothing pending');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'telemetry worker'}),
+	'1', 'the worker is still running');
+$sink2->stop;
 
 # a rolled-back transaction's events are never sent
 $node->safe_psql('postgres', q{BEGIN; SELECT telemetry_track('wk.happened', '1.0.0', '{"n": -1}'); ROLLBACK});

@@ -5,7 +5,7 @@
 # a queue of {status, delay, retry_after, body} consumed one per request,
 # then a default response (200 unless set).  Core Perl modules only.
 #
-#   my $sink = HttpSink->new;               # listens on 127.0.0.1, random port
+#   my $sink = HttpSink->new;               # listens on 127.0.0.1, random port (or port => N)
 #   $sink->url;                             # "http://127.0.0.1:PORT"
 #   $sink->script({status => 503, retry_after => 1}, {status => 200});
 #   $sink->set_default(status => 500);      # e.g. provider down
@@ -39,7 +39,7 @@ sub new
 
 	my $listen = IO::Socket::INET->new(
 		LocalAddr => '127.0.0.1',
-		LocalPort => 0,
+		LocalPort => $opt{port} // 0,
 		Proto => 'tcp',
 		Listen => 128,
 		ReuseAddr => 1) or die "HttpSink: cannot listen: $!";
