@@ -39,6 +39,11 @@ FROM (SELECT count(telemetry_track('t.byuser')) AS n FROM generate_series(1, 100
 -- as expired); up to one day ahead is fine; further ahead is an error
 SELECT telemetry_track('t.short', NULL, '{}', '{}', now() - interval '2 days') IS NOT NULL AS within_retention;
 SELECT telemetry_track('t.short', NULL, '{}', '{}', now() - interval '4 days') IS NULL AS expired;
+-- to the day, as maintenance expires: the UTC day 3 days back is kept from its first instant
+SELECT telemetry_track('t.short', NULL, '{}', '{}',
+	((now() AT TIME ZONE 'UTC')::date - 3)::timestamp AT TIME ZONE 'UTC') IS NOT NULL AS first_kept_instant;
+SELECT telemetry_track('t.short', NULL, '{}', '{}',
+	((now() AT TIME ZONE 'UTC')::date - 3)::timestamp AT TIME ZONE 'UTC' - interval '1 microsecond') IS NULL AS last_expired_instant;
 SELECT telemetry_track('t.all', NULL, '{}', '{}', now() - interval '29 days') IS NOT NULL AS default_retention_30_days;
 SELECT telemetry_track('t.all', NULL, '{}', '{}', now() - interval '31 days') IS NULL AS expired_by_default;
 SELECT telemetry_track('t.all', NULL, '{}', '{}', now() + interval '23 hours') IS NOT NULL AS near_future_ok;

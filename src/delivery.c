@@ -1,8 +1,122 @@
 /*
  * delivery.c
- *		Delivery of stored events to providers (stub: see issue 6).
+ *		Delivery passes: the worker's (three short steps, no transaction
+ *		open during HTTP) and telemetry_deliver() (in the caller's
+ *		transaction).
+ *
+ * A pass claims work (delivery_claim.c), sends it (delivery_send.c) and
+ * records the outcomes (delivery_record.c).  Passes never overlap: each
+ * holds the advisory lock (1952803941, 6) of its database for its whole
+ * duration, the worker as a session lock, telemetry_deliver() as a
+ * transaction lock.
  */
 #include "telemetry.h"
+#include "utils/resowner.h"
+#include "delivery.h"
+#include "shmem.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/lock.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+PG_FUNCTION_INFO_V1(telemetry_deliver);
+PG_FUNCTION_INFO_V1(telemetry_delivery_wake);
+
+#define DELIVERY_LOCK_KEY1	0x74656c65	/* "tele" */
+#define DELIVERY_LOCK_KEY2	6			/* issue 6: delivery */
+
+/*
+ * Requests one pass claims: a few rounds of telemetry.max_parallel_requests
+ * (at most that many in flight at once), so the fixed cost of a pass (two
+ * short transactions) is spread over more events.
+ */
+#define DELIVERY_PASS_REQUESTS (telemetry_max_parallel_requests * 8)
+
+static MemoryContext pass_cxt = NULL;
+
+/* The advisory lock that keeps passes from overlapping in a database. */
+static void
+delivery_lock_tag(LOCKTAG *tag)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, DELIVERY_LOCK_KEY1, DELIVERY_LOCK_KEY2, 2);
+}
+
+/* Whether this database has the extension, fully created, with our tables. */
+static bool
+delivery_ready(void)
+{
+	Oid			nsp;
+
+	if (RecoveryInProgress() || creating_extension)
+		return false;
+	if (!OidIsValid(get_extension_oid("telemetry", true)))
+		return false;
+	nsp = get_namespace_oid("telemetry", true);
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid("delivery_state", nsp));
+}
+
+/* Start one of the worker's short transactions, with SPI and a snapshot. */
+static void
+worker_begin(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+	/*
+	 * Losing a commit of delivery bookkeeping in a crash only resends
+	 * events (with the same ids), so it need not wait for the WAL flush.
+	 */
+	(void) set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/* Commit one of the worker's short transactions. */
+static void
+worker_commit(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/*
+ * Send with a resource owner of our own: PostgreSQL's SHA-256 and HMAC
+ * contexts (webhook ids and signatures) register with CurrentResourceOwner,
+ * which is NULL between the worker's transactions.
+ */
+static void
+send_outside_transaction(List *provs)
+{
+	ResourceOwner save = CurrentResourceOwner;
+	ResourceOwner owner = ResourceOwnerCreate(NULL, "telemetry delivery");
+
+	CurrentResourceOwner = owner;
+	PG_TRY();
+	{
+		delivery_send(provs);
+	}
+	PG_FINALLY();
+	{
+		ResourceOwnerRelease(owner, RESOURCE_RELEASE_BEFORE_LOCKS, false, true);
+		ResourceOwnerRelease(owner, RESOURCE_RELEASE_LOCKS, false, true);
+		ResourceOwnerRelease(owner, RESOURCE_RELEASE_AFTER_LOCKS, false, true);
+		CurrentResourceOwner = save;
+		ResourceOwnerDelete(owner);
+	}
+	PG_END_TRY();
+}
 
 /*
  * One delivery pass run by the worker outside any transaction: it claims
@@ -13,6 +127,114 @@
 int
 telemetry_delivery_worker_pass(bool *more)
 {
+	List	   *provs;
+	int			delivered = 0;
+	LOCKTAG		tag;
+	volatile bool locked = false;
+
 	*more = false;
-	return 0;
+	if (pass_cxt == NULL)
+		pass_cxt = AllocSetContextCreate(TopMemoryContext, "telemetry delivery pass",
+										 ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(pass_cxt);
+	delivery_lock_tag(&tag);
+
+	PG_TRY();
+	{
+		worker_begin("telemetry: claiming events to deliver");
+		if (!delivery_ready() ||
+			LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		{
+			worker_commit();
+			provs = NIL;
+		}
+		else
+		{
+			locked = true;
+			provs = delivery_claim(pass_cxt, DELIVERY_PASS_REQUESTS, more);
+			worker_commit();
+		}
+
+		if (provs != NIL)
+		{
+			MemoryContext old;
+
+			pgstat_report_activity(STATE_RUNNING, "telemetry: sending events to providers");
+			old = MemoryContextSwitchTo(pass_cxt);
+			send_outside_transaction(provs);
+			MemoryContextSwitchTo(old);
+
+			worker_begin("telemetry: recording delivery outcomes");
+			old = MemoryContextSwitchTo(pass_cxt);
+			delivered = delivery_record(provs, more);
+			MemoryContextSwitchTo(old);
+			worker_commit();
+		}
+		if (locked)
+		{
+			LockRelease(&tag, ExclusiveLock, true);
+			locked = false;
+		}
+	}
+	PG_CATCH();
+	{
+		if (locked)
+			LockReleaseSession(USER_LOCKMETHOD);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	MemoryContextReset(pass_cxt);
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return delivered;
+}
+
+/*
+ * SQL: telemetry_deliver() RETURNS integer.  One pass inside the caller's
+ * transaction, HTTP included: for tests and operators.  Waits for a pass
+ * of the worker to finish first.  Events written by the calling
+ * transaction itself are not delivered (they are above its horizon).
+ */
+Datum
+telemetry_deliver(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	LOCKTAG		tag;
+	List	   *provs;
+	bool		more = false;
+	int			delivered = 0;
+
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot deliver events during recovery")));
+	delivery_lock_tag(&tag);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "telemetry_deliver",
+								ALLOCSET_DEFAULT_SIZES);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	provs = delivery_claim(cxt, DELIVERY_PASS_REQUESTS, &more);
+	if (provs != NIL)
+	{
+		old = MemoryContextSwitchTo(cxt);
+		delivery_send(provs);
+		delivered = delivery_record(provs, &more);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	MemoryContextDelete(cxt);
+	PG_RETURN_INT32(delivered);
+}
+
+/* SQL: telemetry._wake_worker_if_possible(): set the worker's latch. */
+Datum
+telemetry_delivery_wake(PG_FUNCTION_ARGS)
+{
+	telemetry_wake_worker();
+	PG_RETURN_VOID();
 }

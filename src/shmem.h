@@ -42,6 +42,9 @@ typedef struct TelemetrySharedState
 	pid_t		worker_pid;		/* 0 when no worker runs */
 	Latch	   *worker_latch;	/* the worker's procLatch, NULL when none */
 	TimestampTz worker_started_at;
+	bool		worker_connected;	/* the worker is connected to its database */
+	bool		worker_db_gone; /* telemetry.database is being dropped or renamed */
+	int			worker_connect_failures;	/* failed connection attempts in a row */
 	TelemetryJobStatus jobs[TELEMETRY_NJOBS];
 
 	LWLock	   *stats_lock;		/* protects the stats hash table's layout */

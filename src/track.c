@@ -96,6 +96,23 @@ sample_keep(const CompiledEvent *ev, Jsonb *context)
 	return pg_prng_double(&pg_global_prng_state) < ev->sample_rate;
 }
 
+/*
+ * The oldest occurred_at an event with this retention may have: the start
+ * of the UTC day `days` days before now's UTC day, the same rule as
+ * maintenance (telemetry._retention_cutoff), so tracking never stores what
+ * the next maintenance run would delete, nor refuses what it would keep.
+ */
+static TimestampTz
+retention_cutoff(TimestampTz now, int days)
+{
+	TimestampTz day_start = now - (now % USECS_PER_DAY);
+
+	/* TimestampTz counts from 2000-01-01 00:00 UTC; floor for negatives */
+	if (now < 0 && now % USECS_PER_DAY != 0)
+		day_start -= USECS_PER_DAY;
+	return day_start - (int64) days * USECS_PER_DAY;
+}
+
 /* Store a quarantined event (already redacted) and warn. */
 static void
 store_rejected(const char *event, const char *version, Jsonb *props, Jsonb *ctx,
@@ -288,7 +305,7 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 	}
 
 	retention = ev->retention_days > 0 ? ev->retention_days : telemetry_default_retention_days;
-	if (occurred_at < now - (int64) retention * USECS_PER_DAY)
+	if (occurred_at < retention_cutoff(now, retention))
 	{
 		telemetry_count(ev->event, ev->version, TELEMETRY_COUNT_EXPIRED);
 		return NULL;

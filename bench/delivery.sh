@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Benchmark of provider delivery to a loopback HTTP sink (t/lib/HttpSink.pm).
+#
+# In one run, on a throwaway cluster, with a PostHog provider pointed at the
+# sink (every request gzip'd, recorded to disk by the sink):
+#   (a) events/s delivered with telemetry.batch_size = 100 (target >= 20,000)
+#   (b) events/s delivered with telemetry.batch_size = 1
+#   (c) private memory (RssAnon) of the delivering process over a large
+#       backlog: sampled while it drains, min / max reported (should be flat)
+#   (d) posthog-node (npm) sending the same events to the same sink: events/s
+#       and how many of the events it was given actually arrived (its default
+#       in-memory queue holds 1000 events and drops the rest)
+#   (e) posthog-node again with maxQueueSize raised to the number of events
+# Delivery is driven by the background worker when it runs in this build
+# (telemetry.enabled toggled around each run), else by a procedure calling
+# telemetry_deliver() and committing after each pass (the same pass code,
+# one transaction a pass).
+#
+# Usage: bench/delivery.sh [events for (a) and (d), default 50000]
+#        env: N1 (events for (b), default 3000), BACKLOG (events for (c), default 300000)
+set -euo pipefail
+source "$(dirname "$0")/../scripts/lib.sh"
+N=${1:-50000}
+N1=${N1:-3000}
+BACKLOG=${BACKLOG:-300000}
+
+ensure_build_packages
+build_extension
+WORK=$(mktemp -d /tmp/telemetry-bench.XXXXXX)
+chmod 755 "$WORK"
+SINK_PID=
+cleanup() {
+	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
+	stop_cluster "$WORK/data"
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+private_install "$WORK/inst"
+
+# the sink
+mkdir -p "$WORK/sink"
+perl "$TELEMETRY_ROOT/bench/delivery_sink.pl" "$WORK/sink" "$WORK/sink.port" &
+SINK_PID=$!
+for _ in $(seq 50); do [ -s "$WORK/sink.port" ] && break; sleep 0.1; done
+SINK="http://127.0.0.1:$(cat "$WORK/sink.port")"
+count_events() { perl "$TELEMETRY_ROOT/bench/delivery_sink.pl" count "$WORK/sink" "$1" | cut -d' ' -f1; }
+# seconds from the first request to a path prefix to the last one
+span() { perl "$TELEMETRY_ROOT/bench/delivery_sink.pl" count "$WORK/sink" "$1" | cut -d' ' -f4; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) print n / s; else print 0 }'; }
+
+cat >"$WORK/bench.conf" <<CONF
+shared_buffers = 256MB
+telemetry.max_parallel_requests = ${PARALLEL:-4}
+max_wal_size = 4GB
+telemetry.database = 'postgres'
+telemetry.enabled = off
+CONF
+chown -R postgres "$WORK"
+start_cluster "$WORK/data" "$(free_port)" "$WORK/bench.conf"
+PSQL="$PGBIN/psql -X -q -At -v ON_ERROR_STOP=1 -d postgres"
+
+$PSQL <<SQL
+CREATE EXTENSION telemetry;
+SELECT telemetry_run_maintenance();
+SELECT telemetry_register_spec(jsonb_build_object(
+	'meta', jsonb_build_object('key', 'bench', 'version', '1.0.0'),
+	'config', jsonb_build_object('providers', jsonb_build_array(
+		jsonb_build_object('type', 'posthog', 'name', 'a', 'config', jsonb_build_object('projectApiKey', 'k', 'host', '$SINK/a')),
+		jsonb_build_object('type', 'posthog', 'name', 'b', 'config', jsonb_build_object('projectApiKey', 'k', 'host', '$SINK/b')),
+		jsonb_build_object('type', 'posthog', 'name', 'c', 'config', jsonb_build_object('projectApiKey', 'k', 'host', '$SINK/c')))),
+	'events', jsonb_build_array(jsonb_build_object('key', 'bench.step', 'version', '1.0.0',
+		'semantics', jsonb_build_object('what', 'a workflow step'), 'privacy', 'internal',
+		'properties', jsonb_build_object('workflow', jsonb_build_object('type', 'string'),
+			'step', jsonb_build_object('type', 'string'), 'durationMs', jsonb_build_object('type', 'number'))))));
+-- providers are switched on one at a time, one per measurement
+UPDATE telemetry.providers SET enabled = false WHERE spec_key = 'bench';
+CREATE PROCEDURE bench_drain() LANGUAGE plpgsql AS \$\$
+DECLARE n integer;
+BEGIN
+	-- as the worker does for its own bookkeeping transactions
+	PERFORM set_config('synchronous_commit', 'off', false);
+	LOOP
+		n := telemetry_deliver();
+		COMMIT;
+		EXIT WHEN n = 0;
+	END LOOP;
+END \$\$;
+SQL
+
+WORKER=$($PSQL -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'telemetry worker'")
+if [ "$WORKER" -gt 0 ]; then MODE=worker; else MODE=procedure; fi
+log "delivery driven by: $MODE"
+
+load() { # load N events for the bench spec
+	$PSQL -c "INSERT INTO telemetry.events (id, event, version, spec, occurred_at, properties, context)
+		SELECT gen_random_uuid(), 'bench.step', '1.0.0', 'bench@1.0.0', now(),
+			jsonb_build_object('workflow', 'onboarding', 'step', 'verify_email', 'durationMs', g % 5000),
+			jsonb_build_object('userId', 'user-' || (g % 1000), 'sessionId', 'sess-' || (g % 5000))
+		FROM generate_series(1, $1) g"
+}
+# events delivered to a provider so far (cheap: the status view counts the backlog)
+delivered() { $PSQL -c "SELECT coalesce(max(delivered), 0) FROM telemetry.delivery_state WHERE provider = '$1'"; }
+
+# drain PROVIDER BATCH EVENTS: deliver EVENTS to one provider; prints seconds
+drain() {
+	local prov=$1 batch=$2 n=$3 t0 t1
+	$PSQL -c "ALTER SYSTEM SET telemetry.batch_size = $batch" -c "SELECT pg_reload_conf()" >/dev/null
+	$PSQL -c "UPDATE telemetry.providers SET enabled = (name = '$prov') WHERE spec_key = 'bench'"
+	t0=$(date +%s.%N)
+	if [ $MODE = worker ]; then
+		$PSQL -c "ALTER SYSTEM SET telemetry.enabled = on" -c "SELECT pg_reload_conf()" >/dev/null
+		while [ "$(delivered "$prov")" -lt "$n" ]; do sleep 0.05; done
+		t1=$(date +%s.%N)
+		$PSQL -c "ALTER SYSTEM SET telemetry.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
+	else
+		$PSQL -c "SET application_name = 'bench_drain'" -c "CALL bench_drain()"
+		t1=$(date +%s.%N)
+	fi
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
+}
+
+# (a) batch 100
+load "$N"
+secs_a=$(drain a 100 "$N")
+got_a=$(count_events /a/)
+
+# (b) batch 1 (on the same N events: only the first N1 are timed)
+$PSQL -c "UPDATE telemetry.delivery_state SET cursor_xid = '0', cursor_id = '00000000-0000-0000-0000-000000000000' WHERE provider = 'b'" >/dev/null
+$PSQL -c "TRUNCATE telemetry.events" -c "TRUNCATE telemetry.delivery_history"
+load "$N1"
+secs_b=$(drain b 1 "$N1")
+got_b=$(count_events /b/)
+
+# (c) memory over a large backlog
+$PSQL -c "TRUNCATE telemetry.events" -c "TRUNCATE telemetry.delivery_history"
+load "$BACKLOG"
+rm -f "$WORK/rss"
+(
+	while sleep 0.25; do
+		if [ $MODE = worker ]; then
+			pid=$($PSQL -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'telemetry worker'" 2>/dev/null)
+		else
+			pid=$($PSQL -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'bench_drain'" 2>/dev/null)
+		fi
+		[ -n "$pid" ] && awk '/^RssAnon/{print $2}' "/proc/$pid/status" 2>/dev/null >>"$WORK/rss"
+	done
+) &
+SAMPLER=$!
+secs_c=$(drain c 100 "$BACKLOG")
+kill $SAMPLER 2>/dev/null || true
+wait $SAMPLER 2>/dev/null || true
+got_c=$(count_events /c/)
+rss_min=$(sort -n "$WORK/rss" | head -1)
+rss_max=$(sort -n "$WORK/rss" | tail -1)
+rss_first=$(head -1 "$WORK/rss")
+rss_last=$(tail -1 "$WORK/rss")
+
+# (d) posthog-node, the app-side peer, same events, same sink
+mkdir -p "$WORK/node"
+(cd "$WORK/node" && npm init -y >/dev/null && npm install --silent --no-audit --no-fund posthog-node@4 >/dev/null) ||
+	die "npm install posthog-node failed"
+cat >"$WORK/node/send.js" <<'JS'
+const { PostHog } = require('posthog-node');
+const n = parseInt(process.argv[3], 10);
+const opts = { host: process.argv[2], flushAt: 100, flushInterval: 100 };
+if (process.argv[4]) opts.maxQueueSize = parseInt(process.argv[4], 10);
+const client = new PostHog('k', opts);
+(async () => {
+	const t0 = process.hrtime.bigint();
+	for (let g = 1; g <= n; g++) {
+		client.capture({ distinctId: 'user-' + (g % 1000), event: 'bench.step',
+			properties: { workflow: 'onboarding', step: 'verify_email', durationMs: g % 5000,
+				version: '1.0.0', spec: 'bench@1.0.0' } });
+	}
+	await client.shutdown(60000);
+	const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+	console.log(secs.toFixed(3));
+})();
+JS
+secs_d=$(cd "$WORK/node" && node send.js "$SINK/node" "$N")
+got_d=$(count_events /node/)
+# (e) the same, with its in-memory queue raised so that it drops nothing
+secs_e=$(cd "$WORK/node" && node send.js "$SINK/nodeq" "$N" "$N")
+got_e=$(count_events /nodeq/)
+
+echo
+echo "delivery benchmark ($MODE, loopback sink recording every request; $(nproc) cores)"
+echo "events/s: over the whole run (from the start signal), and between the first and the last request the sink saw"
+printf '%-44s %10s %10s %12s %14s\n' run events seconds events/s "events/s sink"
+row() { printf '%-44s %10s %10.2f %12.0f %14.0f\n' "$1" "$2" "$3" "$(rate "$2" "$3")" "$(rate "$2" "$(span "$4")")"; }
+row "(a) telemetry, PostHog batch 100" "$got_a" "$secs_a" /a/
+row "(b) telemetry, PostHog batch 1" "$got_b" "$secs_b" /b/
+row "(c) telemetry, backlog, batch 100" "$got_c" "$secs_c" /c/
+row "(d) posthog-node 4, flushAt 100 (of $N given)" "$got_d" "$secs_d" /node/
+row "(e) posthog-node, maxQueueSize $N" "$got_e" "$secs_e" /nodeq/
+echo "(c) delivering process RssAnon over a $BACKLOG-event backlog: first ${rss_first} kB, last ${rss_last} kB, min ${rss_min} kB, max ${rss_max} kB ($(wc -l <"$WORK/rss") samples)"

@@ -1,0 +1,417 @@
+/*
+ * delivery_record.c
+ *		Record the outcomes of a delivery pass.
+ *
+ * Per provider, batches are settled in cursor order: the cursor moves past
+ * a batch that was delivered or dead-lettered, and stops at the first one
+ * that must be retried (or was not sent); later batches are sent again on
+ * the next attempt, with the same ids.  Events still failing
+ * telemetry.max_delivery_age after they were stored are dead-lettered.
+ * A retry is scheduled with exponential backoff (base 1 s, cap 5 min) and
+ * jitter, and never sooner than the provider's Retry-After.
+ */
+#include "telemetry.h"
+#include "delivery.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_CAP_MS	(300 * 1000)
+
+typedef struct ProviderTally
+{
+	DeliveryProvider *prov;
+	char	   *cursor_xid;
+	char	   *cursor_id;
+	int64		delivered;
+	int			retrying;
+	bool		blocked;		/* cursor stops: later batches are resent */
+	bool		retry;			/* some batch must be retried */
+	bool		success;
+	bool		disable;
+	long		retry_after;	/* seconds, -1 none */
+	char	   *error;
+	TimestampTz max_age_cutoff;
+} ProviderTally;
+
+static const char *const outcome_names[] = {
+	"retry", "delivered", "retry", "dead", "split", "disabled"
+};
+
+/* text[] of the ids (or xids) of events[from .. from + n). */
+static Datum
+text_array(DeliveryEvent *ev, int n, bool xids)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = CStringGetTextDatum(xids ? ev[i].xid : ev[i].id);
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* timestamptz[] of the occurred_at of events. */
+static Datum
+time_array(DeliveryEvent *ev, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = TimestampTzGetDatum(ev[i].occurred_at);
+	return PointerGetDatum(construct_array(d, n, TIMESTAMPTZOID, sizeof(TimestampTz),
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* Plans of the bookkeeping statements, kept for the life of the process. */
+#define RECORD_NPLANS 8
+static struct
+{
+	const char *sql;			/* a string literal: compared by address */
+	SPIPlanPtr	plan;
+}			record_plans[RECORD_NPLANS];
+
+/* Run one bookkeeping statement with a kept plan. */
+static void
+run(const char *sql, int nargs, Oid *types, Datum *args, const char *nulls, int expect)
+{
+	SPIPlanPtr	plan = NULL;
+	int			i;
+	int			rc;
+
+	for (i = 0; i < RECORD_NPLANS && record_plans[i].sql != NULL; i++)
+		if (record_plans[i].sql == sql)
+		{
+			plan = record_plans[i].plan;
+			break;
+		}
+	if (plan == NULL)
+	{
+		plan = SPI_prepare(sql, nargs, types);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (i < RECORD_NPLANS)
+		{
+			if (SPI_keepplan(plan) != 0)
+				elog(ERROR, "SPI_keepplan failed");
+			record_plans[i].sql = sql;
+			record_plans[i].plan = plan;
+		}
+	}
+	rc = SPI_execute_plan(plan, args, nulls, false, 0);
+	if (rc != expect)
+		elog(ERROR, "delivery bookkeeping failed: %s", SPI_result_code_string(rc));
+}
+
+/* Dead-letter events of a provider (or re-dead-letter requeued ones). */
+static void
+dead_letter(DeliveryProvider *p, DeliveryEvent *ev, int n, long status, const char *error)
+{
+	Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
+	TIMESTAMPTZARRAYOID, INT4OID, TEXTOID};
+	Datum		args[8];
+	char		nulls[9] = "        ";
+
+	if (n <= 0)
+		return;
+	args[0] = CStringGetTextDatum(p->spec_key);
+	args[1] = CStringGetTextDatum(p->spec_version);
+	args[2] = CStringGetTextDatum(p->name);
+	args[3] = text_array(ev, n, false);
+	args[4] = text_array(ev, n, true);
+	args[5] = time_array(ev, n);
+	args[6] = Int32GetDatum((int32) status);
+	if (status == 0)
+		nulls[6] = 'n';
+	args[7] = CStringGetTextDatum(error ? error : "");
+	run("INSERT INTO telemetry.delivery_failures AS f "
+		"(spec_key, spec_version, provider, event_id, event_xid, occurred_at, state, status, error) "
+		"SELECT $1, $2, $3, u.id::uuid, u.xid::pg_catalog.xid8, u.at, 'dead', $7, $8 "
+		"FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(id, xid, at) "
+		"ON CONFLICT (spec_key, spec_version, provider, event_id) DO UPDATE "
+		"SET state = 'dead', attempts = f.attempts + 1, status = EXCLUDED.status, "
+		"error = EXCLUDED.error, failed_at = pg_catalog.now()",
+		8, types, args, nulls, SPI_OK_INSERT);
+}
+
+/* Settle requeued dead letters after their attempt. */
+static void
+settle_requeued(DeliveryProvider *p, DeliveryBatch *b)
+{
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, INT4OID};
+	Datum		args[7];
+	char		nulls[8] = "       ";
+
+	args[0] = CStringGetTextDatum(p->spec_key);
+	args[1] = CStringGetTextDatum(p->spec_version);
+	args[2] = CStringGetTextDatum(p->name);
+	args[3] = text_array(b->events, b->nevents, false);
+	if (b->outcome == DELIVERY_OK)
+	{
+		run("DELETE FROM telemetry.delivery_failures "
+			"WHERE spec_key = $1 AND spec_version = $2 AND provider = $3 "
+			"AND event_id = ANY ($4::uuid[])",
+			4, types, args, NULL, SPI_OK_DELETE);
+		return;
+	}
+	args[4] = Int32GetDatum((int32) b->req.status);
+	if (b->req.status == 0)
+		nulls[4] = 'n';
+	args[5] = CStringGetTextDatum(b->error ? b->error : "");
+	args[6] = Int32GetDatum(b->outcome == DELIVERY_DEAD ? -1 : telemetry_max_delivery_age);
+	run("UPDATE telemetry.delivery_failures "
+		"SET attempts = attempts + 1, status = $5, error = $6, failed_at = pg_catalog.now(), "
+		"state = CASE WHEN $7 < 0 OR requeued_at < pg_catalog.now() - pg_catalog.make_interval(secs => $7) "
+		"THEN 'dead' ELSE 'retry' END "
+		"WHERE spec_key = $1 AND spec_version = $2 AND provider = $3 "
+		"AND event_id = ANY ($4::uuid[])",
+		7, types, args, nulls, SPI_OK_UPDATE);
+}
+
+static void history(DeliveryProvider *p, DeliveryBatch *b);
+
+/* Settle a requeued batch (walking the halves of a split one). */
+static void
+settle_requeued_tree(ProviderTally *t, DeliveryBatch *b)
+{
+	if (b->outcome == DELIVERY_PENDING)
+		return;
+	history(t->prov, b);
+	if (b->outcome == DELIVERY_SPLIT)
+	{
+		settle_requeued_tree(t, b->half[0]);
+		settle_requeued_tree(t, b->half[1]);
+		return;
+	}
+	settle_requeued(t->prov, b);
+	if (b->outcome == DELIVERY_OK)
+	{
+		t->delivered += b->nevents;
+		t->success = true;
+		return;
+	}
+	if (t->error == NULL)
+		t->error = b->error;
+	if (b->outcome == DELIVERY_RETRY)
+	{
+		t->retry = true;
+		t->retry_after = Max(t->retry_after, b->req.retry_after);
+	}
+	if (b->outcome == DELIVERY_DISABLE)
+		t->disable = true;
+}
+
+/* One row of delivery history for a settled batch. */
+static void
+history(DeliveryProvider *p, DeliveryBatch *b)
+{
+	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID, TEXTOID,
+	FLOAT8OID, TEXTOID};
+	Datum		args[9];
+	char		nulls[10] = "         ";
+	bool		sent = b->skip_reason == NULL && b->prov->config_error == NULL;
+
+	args[0] = CStringGetTextDatum(p->spec_key);
+	args[1] = CStringGetTextDatum(p->spec_version);
+	args[2] = CStringGetTextDatum(p->name);
+	args[3] = Int32GetDatum(b->nevents);
+	args[4] = Int32GetDatum(sent ? (int32) b->req.body_len : 0);
+	args[5] = Int32GetDatum((int32) b->req.status);
+	if (!sent || b->req.status == 0)
+		nulls[5] = 'n';
+	args[6] = CStringGetTextDatum(outcome_names[b->outcome]);
+	args[7] = Float8GetDatum(b->req.elapsed_ms);
+	if (!sent)
+		nulls[7] = 'n';
+	args[8] = CStringGetTextDatum(b->error ? b->error : "");
+	if (b->error == NULL)
+		nulls[8] = 'n';
+	run("INSERT INTO telemetry.delivery_history "
+		"(spec_key, spec_version, provider, events, bytes, status, outcome, duration_ms, error) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+		9, types, args, nulls, SPI_OK_INSERT);
+}
+
+/* Settle one leaf batch (or walk a split one) in cursor order. */
+static void
+settle(ProviderTally *t, DeliveryBatch *b)
+{
+	DeliveryProvider *p = t->prov;
+	DeliveryEvent *last = &b->events[b->nevents - 1];
+
+	if (b->outcome == DELIVERY_SPLIT)
+	{
+		history(p, b);
+		settle(t, b->half[0]);
+		settle(t, b->half[1]);
+		return;
+	}
+	if (b->outcome != DELIVERY_PENDING)
+		history(p, b);
+	if (b->outcome != DELIVERY_OK && b->outcome != DELIVERY_PENDING && t->error == NULL)
+		t->error = b->error;
+
+	switch (b->outcome)
+	{
+		case DELIVERY_OK:
+			t->success = true;
+			if (!t->blocked)
+			{
+				t->cursor_xid = last->xid;
+				t->cursor_id = last->id;
+				t->delivered += b->nevents;
+			}
+			break;
+		case DELIVERY_DEAD:
+			if (!t->blocked)
+			{
+				dead_letter(p, b->events, b->nevents, b->req.status, b->error);
+				t->cursor_xid = last->xid;
+				t->cursor_id = last->id;
+			}
+			break;
+		case DELIVERY_RETRY:
+			t->retry = true;
+			if (b->req.retry_after > t->retry_after)
+				t->retry_after = b->req.retry_after;
+			if (!t->blocked)
+			{
+				int			old = 0;
+
+				/* give up on events stored longer ago than max_delivery_age */
+				while (old < b->nevents && b->events[old].received_at < t->max_age_cutoff)
+					old++;
+				if (old > 0)
+				{
+					char	   *why = psprintf("%s (gave up after telemetry.max_delivery_age)",
+											   b->error ? b->error : "failed");
+
+					dead_letter(p, b->events, old, b->req.status, why);
+					t->cursor_xid = b->events[old - 1].xid;
+					t->cursor_id = b->events[old - 1].id;
+				}
+				t->retrying += b->nevents - old;
+				t->blocked = true;
+			}
+			break;
+		case DELIVERY_DISABLE:
+			t->disable = true;
+			t->blocked = true;
+			break;
+		case DELIVERY_PENDING:
+		case DELIVERY_SPLIT:
+			t->blocked = true;
+			break;
+	}
+}
+
+/* Delay before the next attempt after `failures` consecutive failures. */
+static int64
+backoff_ms(int failures, long retry_after)
+{
+	int64		d = BACKOFF_BASE_MS;
+
+	for (int i = 1; i < failures && d < BACKOFF_CAP_MS; i++)
+		d *= 2;
+	d = Min(d, BACKOFF_CAP_MS);
+	/* "equal jitter": between half and all of the delay */
+	d = d / 2 + (int64) (pg_prng_double(&pg_global_prng_state) * (d / 2));
+	if (retry_after > 0)
+		d = Max(d, Min((int64) retry_after, (int64) telemetry_max_delivery_age) * 1000);
+	return d;
+}
+
+/* Write a provider's state row. */
+static void
+save_state(ProviderTally *t)
+{
+	DeliveryProvider *p = t->prov;
+	Oid			types[12] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT4OID,
+	INT4OID, TIMESTAMPTZOID, BOOLOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		args[12];
+	char		nulls[13] = "            ";
+	TimestampTz at = GetCurrentTimestamp();	/* the attempt's end: backoff starts here */
+	int			failures = t->retry ? p->failures + 1 : 0;
+
+	args[0] = CStringGetTextDatum(p->spec_key);
+	args[1] = CStringGetTextDatum(p->spec_version);
+	args[2] = CStringGetTextDatum(p->name);
+	args[3] = CStringGetTextDatum(t->cursor_xid);
+	args[4] = CStringGetTextDatum(t->cursor_id);
+	args[5] = Int64GetDatum(t->delivered);
+	args[6] = Int32GetDatum(t->retrying);
+	args[7] = Int32GetDatum(failures);
+	if (t->retry)
+		args[8] = TimestampTzGetDatum(at +
+									  backoff_ms(failures, t->retry_after) * 1000);
+	else
+		nulls[8] = 'n';
+	args[9] = BoolGetDatum(t->success);
+	args[10] = CStringGetTextDatum(t->error ? t->error : "");
+	if (t->error == NULL)
+		nulls[10] = 'n';
+	args[11] = TimestampTzGetDatum(at);
+	run("INSERT INTO telemetry.delivery_state AS s "
+		"(spec_key, spec_version, provider, cursor_xid, cursor_id, delivered, retrying, failures, "
+		" next_attempt_at, last_success_at, last_error, last_error_at) "
+		"VALUES ($1, $2, $3, $4::pg_catalog.xid8, $5::uuid, $6, $7, $8, $9, "
+		" CASE WHEN $10 THEN pg_catalog.now() END, $11, CASE WHEN $11 IS NOT NULL THEN $12 END) "
+		"ON CONFLICT (spec_key, spec_version, provider) DO UPDATE SET "
+		"cursor_xid = EXCLUDED.cursor_xid, cursor_id = EXCLUDED.cursor_id, "
+		"delivered = s.delivered + EXCLUDED.delivered, in_flight = 0, in_flight_since = NULL, "
+		"retrying = EXCLUDED.retrying, failures = EXCLUDED.failures, "
+		"next_attempt_at = EXCLUDED.next_attempt_at, "
+		"last_success_at = COALESCE(EXCLUDED.last_success_at, s.last_success_at), "
+		"last_error = COALESCE(EXCLUDED.last_error, s.last_error), "
+		"last_error_at = COALESCE(EXCLUDED.last_error_at, s.last_error_at)",
+		12, types, args, nulls, SPI_OK_INSERT);
+
+	if (t->disable)
+	{
+		Oid			dtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+
+		run("UPDATE telemetry.providers SET enabled = false, "
+			"disabled_reason = 'webhook answered 410 Gone at ' || pg_catalog.now()::text "
+			"WHERE spec_key = $1 AND spec_version = $2 AND name = $3",
+			3, dtypes, args, NULL, SPI_OK_UPDATE);
+	}
+}
+
+/*
+ * Record every provider's outcomes; returns the number of events
+ * delivered.  Sets *more when a provider had more events waiting and
+ * nothing failed.  Runs in a transaction with SPI connected.
+ */
+int
+delivery_record(List *providers, bool *more)
+{
+	ListCell   *lc;
+	int64		total = 0;
+
+	foreach(lc, providers)
+	{
+		DeliveryProvider *p = lfirst(lc);
+		ProviderTally t;
+		ListCell   *bc;
+
+		memset(&t, 0, sizeof(t));
+		t.prov = p;
+		t.cursor_xid = p->cursor_xid;
+		t.cursor_id = p->cursor_id;
+		t.retry_after = -1;
+		t.max_age_cutoff = GetCurrentTimestamp() - (int64) telemetry_max_delivery_age * USECS_PER_SEC;
+
+		foreach(bc, p->requeued)
+			settle_requeued_tree(&t, lfirst(bc));
+		foreach(bc, p->batches)
+			settle(&t, lfirst(bc));
+		save_state(&t);
+		total += t.delivered;
+		if (p->full && !t.retry && !t.disable)
+			*more = true;
+	}
+	return (int) Min(total, PG_INT32_MAX);
+}

@@ -1,0 +1,132 @@
+/*
+ * provider_webhook.c
+ *		Signed webhooks (Standard Webhooks v1).
+ *
+ * Body {"type": "telemetry.events", "timestamp", "data": [events]}.
+ * Headers webhook-id (the event id for a one-event batch; for more, a
+ * digest of the batch's event ids: the same on every retry of the same
+ * batch), webhook-timestamp (unix seconds of this attempt) and
+ * webhook-signature "v1,<base64 HMAC-SHA256(key, id.timestamp.body)>" with
+ * the key base64-decoded from the secret after its "whsec_" prefix.
+ */
+#include "telemetry.h"
+#include "delivery.h"
+
+#include <time.h>
+
+#include "common/base64.h"
+#include "common/cryptohash.h"
+#include "common/hmac.h"
+#include "common/sha2.h"
+
+/* Resolve URL, signing key and extra headers. */
+static char *
+webhook_configure(DeliveryProvider *prov)
+{
+	char	   *error = NULL;
+	char	   *secret;
+	const char *b64;
+	int			len;
+
+	prov->url = delivery_config_text(prov, "url", false, &error);
+	secret = delivery_config_text(prov, "secret", true, &error);
+	if (error != NULL)
+		return error;
+	if (prov->url == NULL)
+		return pstrdup("url: missing");
+	if (secret == NULL)
+		return pstrdup("secret: missing");
+	b64 = strncmp(secret, "whsec_", 6) == 0 ? secret + 6 : secret;
+	len = strlen(b64);
+	prov->hmac_key = palloc(pg_b64_dec_len(len) + 1);
+	prov->hmac_key_len = pg_b64_decode(b64, len, (char *) prov->hmac_key, pg_b64_dec_len(len));
+	if (prov->hmac_key_len <= 0)
+		return pstrdup("secret: must be \"whsec_\" followed by base64");
+	return delivery_config_headers(prov);
+}
+
+/* The webhook-id of a batch: stable for the same events. */
+static char *
+webhook_id(DeliveryBatch *batch)
+{
+	pg_cryptohash_ctx *ctx;
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	char	   *hex;
+
+	if (batch->nevents == 1)
+		return batch->events[0].id;
+	ctx = pg_cryptohash_create(PG_SHA256);
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "could not initialize SHA-256");
+	for (int i = 0; i < batch->nevents; i++)
+		pg_cryptohash_update(ctx, (const uint8 *) batch->events[i].id, strlen(batch->events[i].id));
+	if (pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute SHA-256");
+	pg_cryptohash_free(ctx);
+	hex = palloc(4 + 32 + 1);
+	strcpy(hex, "msg_");
+	for (int i = 0; i < 16; i++)
+		sprintf(hex + 4 + 2 * i, "%02x", digest[i]);
+	return hex;
+}
+
+/* The request for one batch, signed now. */
+static void
+webhook_build(DeliveryBatch *batch)
+{
+	DeliveryProvider *prov = batch->prov;
+	time_t		now = time(NULL);
+	struct tm	tm;
+	char		iso[32];
+	char	   *id = webhook_id(batch);
+	pg_hmac_ctx *hmac;
+	uint8		mac[PG_SHA256_DIGEST_LENGTH];
+	char	   *prefix;
+	char		sig[64];
+	int			n;
+	ListCell   *lc;
+
+	gmtime_r(&now, &tm);
+	strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	initStringInfo(&batch->body);
+	appendStringInfo(&batch->body, "{\"type\":\"telemetry.events\",\"timestamp\":\"%s\",\"data\":[", iso);
+	delivery_join_items(&batch->body, batch);
+	appendStringInfoString(&batch->body, "]}");
+
+	prefix = psprintf("%s.%ld.", id, (long) now);
+	hmac = pg_hmac_create(PG_SHA256);
+	if (hmac == NULL ||
+		pg_hmac_init(hmac, prov->hmac_key, prov->hmac_key_len) < 0 ||
+		pg_hmac_update(hmac, (const uint8 *) prefix, strlen(prefix)) < 0 ||
+		pg_hmac_update(hmac, (const uint8 *) batch->body.data, batch->body.len) < 0 ||
+		pg_hmac_final(hmac, mac, sizeof(mac)) < 0)
+		elog(ERROR, "could not compute HMAC-SHA256");
+	pg_hmac_free(hmac);
+	n = pg_b64_encode((const char *) mac, sizeof(mac), sig, sizeof(sig) - 1);
+	if (n < 0)
+		elog(ERROR, "could not encode a signature");
+	sig[n] = '\0';
+
+	delivery_add_header(batch, "Content-Type: application/json");
+	delivery_add_header(batch, psprintf("webhook-id: %s", id));
+	delivery_add_header(batch, psprintf("webhook-timestamp: %ld", (long) now));
+	delivery_add_header(batch, psprintf("webhook-signature: v1,%s", sig));
+	foreach(lc, prov->headers)
+		delivery_add_header(batch, lfirst(lc));
+	batch->req.url = prov->url;
+	batch->req.body = batch->body.data;
+	batch->req.body_len = batch->body.len;
+}
+
+const DeliveryFormat delivery_format_webhook = {
+	.type = "webhook",
+	.item_sql = "pg_catalog.jsonb_build_object("
+	"'id', e.id, 'event', e.event, 'version', e.version, 'spec', e.spec, "
+	"'timestamp', " DELIVERY_SQL_TS("e.occurred_at") ", "
+	"'properties', e.properties, 'context', e.context)",
+	.max_request_bytes = 5 * 1024 * 1024,
+	.max_event_bytes = 1024 * 1024,
+	.max_batch_events = 10000,
+	.configure = webhook_configure,
+	.build = webhook_build,
+};
