@@ -89,8 +89,9 @@ SELECT count(*) AS specs FROM telemetry.specs;
 
 -- Dynamic SQL in the extension builds names with format('%I') or literals
 -- with '%L', never by concatenation: every EXECUTE in its PL/pgSQL functions
--- is an EXECUTE format(...) whose format string has no bare %s, or runs a
--- constant string (values passed with USING).
+-- is an EXECUTE format(...) whose format string has no bare %s (but for one
+-- fed by a regclass parameter), or runs a constant string (values passed
+-- with USING).
 SELECT p.oid::regprocedure AS function, m[1] AS statement
 FROM pg_depend d
 JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid,
@@ -99,6 +100,10 @@ WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
 	AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'telemetry')
 	AND NOT (m[1] ~ '^''[^'']*''(\s+USING\s.*)?$')
 	AND (m[1] !~* '^format\s*\(' OR m[1] ~ '%s')
+	-- a single %s fed by a regclass parameter is quoted by regclass output
+	AND NOT COALESCE(m[1] ~* '^format\s*\(' AND m[1] !~ '%s.*%s'
+		AND (p.proargtypes::oid[])[array_position(p.proargnames, substring(m[1] from ',\s*(\w+)\s*\)$')) - 1]
+			= 'regclass'::regtype, false)
 ORDER BY 1::text;
 -- partitions are named from dates only, and the extension created nothing
 -- outside its schema

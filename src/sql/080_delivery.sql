@@ -27,8 +27,10 @@ CREATE TABLE telemetry.delivery_state (
 
 -- Each provider reads its spec's events after its cursor, in (xid, id)
 -- order: this index serves that scan directly (equality on spec, range and
--- order on (xid, id)), however many other specs share the table.
-CREATE INDEX events_delivery_idx ON telemetry.events (spec, xid, id);
+-- order on (xid, id)), however many other specs share the table.  (Made on
+-- events_default, which every new partition copies its indexes from: a
+-- partitioned index on the parent breaks pg_restore; see 040_events.sql.)
+CREATE INDEX events_delivery_idx ON telemetry.events_default (spec, xid, id);
 
 -- Events a provider refused for good ('dead'), and dead letters an operator
 -- asked to send again ('retry', see telemetry_retry_dead_letters).
