@@ -1,13 +1,8 @@
 -- telemetry.on_invalid = quarantine: invalid events are kept aside, redacted,
 -- and never abort the caller's transaction.
-CREATE EXTENSION telemetry;
--- counters live in shared memory and outlive DROP EXTENSION: start from zero
-SELECT telemetry_reset_stats() IS NULL AS fresh_counters;
-\set SHOW_CONTEXT never
 \getenv abs_srcdir PG_ABS_SRCDIR
-\set spec :abs_srcdir '/test/track-spec.json'
-SELECT telemetry_load_spec(:'spec');
-SELECT telemetry_run_maintenance() IS NOT NULL AS premade;
+\set setup :abs_srcdir '/test/track_setup.sql'
+\i :setup
 
 SET telemetry.on_invalid = quarantine;
 BEGIN;

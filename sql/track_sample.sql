@@ -1,12 +1,7 @@
 -- telemetry_track: sampling, expiry and future timestamps.
-CREATE EXTENSION telemetry;
--- counters live in shared memory and outlive DROP EXTENSION: start from zero
-SELECT telemetry_reset_stats() IS NULL AS fresh_counters;
-\set SHOW_CONTEXT never
 \getenv abs_srcdir PG_ABS_SRCDIR
-\set spec :abs_srcdir '/test/track-spec.json'
-SELECT telemetry_load_spec(:'spec');
-SELECT telemetry_run_maintenance() IS NOT NULL AS premade;
+\set setup :abs_srcdir '/test/track_setup.sql'
+\i :setup
 
 -- rate 1 keeps every event, rate 0 none, 0.25 about a quarter; the rate is stored
 SELECT count(telemetry_track('t.all')) AS kept_of_10000 FROM generate_series(1, 10000);

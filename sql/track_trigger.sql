@@ -1,12 +1,7 @@
 -- telemetry_track_trigger(): one event per row, from INSERT or UPDATE.
-CREATE EXTENSION telemetry;
--- counters live in shared memory and outlive DROP EXTENSION: start from zero
-SELECT telemetry_reset_stats() IS NULL AS fresh_counters;
-\set SHOW_CONTEXT never
 \getenv abs_srcdir PG_ABS_SRCDIR
-\set spec :abs_srcdir '/test/track-spec.json'
-SELECT telemetry_load_spec(:'spec');
-SELECT telemetry_run_maintenance() IS NOT NULL AS premade;
+\set setup :abs_srcdir '/test/track_setup.sql'
+\i :setup
 
 CREATE TABLE orders (id serial, s text, n numeric, b boolean, internal_note text);
 CREATE TRIGGER orders_tracked AFTER INSERT OR UPDATE ON orders
