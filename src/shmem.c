@@ -67,6 +67,7 @@ telemetry_shmem_startup(void)
 		SpinLockInit(&telemetry_shared->mutex);
 		telemetry_shared->stats_lock = &(GetNamedLWLockTranche("telemetry"))->lock;
 		pg_atomic_init_u64(&telemetry_shared->stats_overflow, 0);
+		pg_atomic_init_u32(&telemetry_shared->delivery_wanted, 0);
 	}
 
 	memset(&info, 0, sizeof(info));
@@ -106,4 +107,29 @@ telemetry_wake_worker(void)
 	SpinLockRelease(&telemetry_shared->mutex);
 	if (latch)
 		SetLatch(latch);
+}
+
+/*
+ * Wake the worker for delivery at the commit of a tracking transaction.
+ * Only the first committer since the worker last started delivering sets
+ * its latch (a syscall); the others find the flag already set, so a
+ * thousand commits a second cost the worker a few wake-ups, not a thousand.
+ */
+void
+telemetry_wake_worker_for_delivery(void)
+{
+	if (telemetry_shared == NULL)
+		return;
+	if (pg_atomic_read_u32(&telemetry_shared->delivery_wanted) != 0 ||
+		pg_atomic_exchange_u32(&telemetry_shared->delivery_wanted, 1) != 0)
+		return;
+	telemetry_wake_worker();
+}
+
+/* The worker is about to deliver (or idles): later commits must wake it. */
+void
+telemetry_delivery_wake_consumed(void)
+{
+	if (telemetry_shared != NULL)
+		pg_atomic_write_u32(&telemetry_shared->delivery_wanted, 0);
 }

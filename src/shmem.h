@@ -47,6 +47,9 @@ typedef struct TelemetrySharedState
 	int			worker_connect_failures;	/* failed connection attempts in a row */
 	TelemetryJobStatus jobs[TELEMETRY_NJOBS];
 
+	pg_atomic_uint32 delivery_wanted;	/* set by committers, cleared by the
+										 * worker when it starts delivering */
+
 	LWLock	   *stats_lock;		/* protects the stats hash table's layout */
 	pg_atomic_uint64 stats_overflow;	/* events not counted: table full */
 } TelemetrySharedState;
@@ -87,7 +90,9 @@ extern Size telemetry_shmem_size(void);
 extern void telemetry_count(const char *event, const char *version,
 							TelemetryCounter counter);
 
-/* worker wake-up, used on commit of a transaction that tracked events */
+/* worker wake-ups */
 extern void telemetry_wake_worker(void);
+extern void telemetry_wake_worker_for_delivery(void);
+extern void telemetry_delivery_wake_consumed(void);
 
 #endif							/* TELEMETRY_SHMEM_H */

@@ -44,7 +44,7 @@ track_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (tracked_in_xact)
-				telemetry_wake_worker();
+				telemetry_wake_worker_for_delivery();
 			tracked_in_xact = false;
 			break;
 		case XACT_EVENT_ABORT:

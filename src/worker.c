@@ -19,6 +19,7 @@
  */
 #include "telemetry.h"
 #include "worker.h"
+#include "shmem.h"
 
 #include "access/xlog.h"
 #include "miscadmin.h"
@@ -35,6 +36,13 @@
 #define WORKER_IDLE_MS			10000
 /* Delivery runs at least this often, and whenever the worker is woken. */
 #define WORKER_DELIVERY_MS		1000
+/*
+ * ... but wake-ups (one per committing tracking transaction) are coalesced:
+ * a woken delivery starts no sooner than this after the previous one ended,
+ * so thousands of commits a second cost the worker a few passes, not one
+ * transaction each.
+ */
+#define WORKER_DELIVERY_GAP_MS	100
 /* Longest wait before retrying a connection that failed. */
 #define WORKER_MAX_BACKOFF_MS	300000
 
@@ -203,6 +211,7 @@ telemetry_worker_main(Datum main_arg)
 	int			last_maintenance_interval;
 	int			last_anomaly_interval;
 	bool		woken = true;
+	TimestampTz delivery_ended = 0;
 	MemoryContext loop_cxt;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -275,6 +284,7 @@ telemetry_worker_main(Datum main_arg)
 								  TimestampTzPlusMilliseconds(now, WORKER_IDLE_MS),
 								  why, NULL);
 			}
+			telemetry_delivery_wake_consumed();
 			worker_wait(WORKER_IDLE_MS);
 			woken = true;
 			continue;
@@ -304,13 +314,19 @@ telemetry_worker_main(Datum main_arg)
 		}
 
 		now = GetCurrentTimestamp();
-		if (woken || now >= next_run[TELEMETRY_JOB_DELIVERY])
+		if (woken)
+			next_run[TELEMETRY_JOB_DELIVERY] =
+				earliest(next_run[TELEMETRY_JOB_DELIVERY],
+						 TimestampTzPlusMilliseconds(delivery_ended, WORKER_DELIVERY_GAP_MS));
+		if (now >= next_run[TELEMETRY_JOB_DELIVERY])
 		{
+			telemetry_delivery_wake_consumed();
 			last_run[TELEMETRY_JOB_DELIVERY] = now;
 			next_run[TELEMETRY_JOB_DELIVERY] =
 				TimestampTzPlusMilliseconds(now, WORKER_DELIVERY_MS);
 			worker_run_guarded(TELEMETRY_JOB_DELIVERY, worker_job_delivery, now,
 							   next_run[TELEMETRY_JOB_DELIVERY]);
+			delivery_ended = GetCurrentTimestamp();
 		}
 
 		wake_at = earliest(next_run[TELEMETRY_JOB_MAINTENANCE],
