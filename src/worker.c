@@ -284,7 +284,12 @@ telemetry_worker_main(Datum main_arg)
 								  TimestampTzPlusMilliseconds(now, WORKER_IDLE_MS),
 								  why, NULL);
 			}
-			telemetry_delivery_wake_consumed();
+			/*
+			 * The delivery wake-up flag stays as it is: an idle worker
+			 * delivers nothing, so committers need not signal it.  Wakes
+			 * that matter here (extension created, database back) set the
+			 * latch unconditionally.
+			 */
 			worker_wait(WORKER_IDLE_MS);
 			woken = true;
 			continue;
