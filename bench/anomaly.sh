@@ -11,16 +11,7 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 
 ROWS=${ROWS:-1000000}
-ensure_build_packages
-build_extension
-WORK=$(mktemp -d /tmp/telemetry-bench.XXXXXX)
-chmod 755 "$WORK"
-cleanup() {
-	[ -f "$WORK/data/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -m fast -w stop >/dev/null
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-private_install "$WORK/inst"
+bench_setup
 cat >"$WORK/extra.conf" <<CONF
 shared_buffers = '256MB'
 max_wal_size = '4GB'

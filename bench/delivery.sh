@@ -24,10 +24,8 @@ N=${1:-50000}
 N1=${N1:-3000}
 BACKLOG=${BACKLOG:-300000}
 
-ensure_build_packages
-build_extension
-WORK=$(mktemp -d /tmp/telemetry-bench.XXXXXX)
-chmod 755 "$WORK"
+bench_setup
+# on exit, the sink goes too (before bench_setup's cluster and directory)
 SINK_PID=
 cleanup() {
 	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
@@ -35,7 +33,6 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
-private_install "$WORK/inst"
 
 # the sink
 mkdir -p "$WORK/sink"

@@ -10,12 +10,7 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 
 ROWS=${1:-1000000}
-ensure_build_packages
-build_extension
-WORK=$(mktemp -d /tmp/telemetry-bench.XXXXXX)
-chmod 755 "$WORK"
-trap 'stop_cluster "$WORK/data"; rm -rf "$WORK"' EXIT
-private_install "$WORK/inst"
+bench_setup
 chown -R postgres "$WORK"
 cat >"$WORK/extra.conf" <<CONF
 telemetry.database = 'postgres'

@@ -16,12 +16,7 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 SECS=${1:-10}
 
-ensure_build_packages
-build_extension
-WORK=$(mktemp -d /tmp/telemetry-bench.XXXXXX)
-chmod 755 "$WORK"
-trap 'stop_cluster "$WORK/data"; rm -rf "$WORK"' EXIT
-private_install "$WORK/inst"
+bench_setup
 cat >"$WORK/bench.conf" <<CONF
 fsync = on
 synchronous_commit = on

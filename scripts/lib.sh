@@ -110,3 +110,15 @@ stop_cluster() {
 	[ -f "$data/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1
 	return 0
 }
+
+# bench_setup: what every benchmark starts with: build, then a private
+# install in a fresh temporary directory $WORK, which is removed (its
+# cluster stopped first) on exit.
+bench_setup() {
+	ensure_build_packages
+	build_extension
+	WORK=$(mktemp -d /tmp/telemetry-bench.XXXXXX)
+	chmod 755 "$WORK"
+	trap 'stop_cluster "$WORK/data"; rm -rf "$WORK"' EXIT
+	private_install "$WORK/inst"
+}
