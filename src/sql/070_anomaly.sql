@@ -386,8 +386,8 @@ $$;
 -- returns the number of anomaly records created.  Checks are serialized by
 -- an advisory lock; the position only moves when the check commits, so a
 -- failed check is simply repeated.
-CREATE FUNCTION telemetry_check_anomalies() RETURNS integer
-	LANGUAGE plpgsql SECURITY DEFINER
+CREATE FUNCTION telemetry._check_anomalies() RETURNS integer
+	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
@@ -430,7 +430,35 @@ BEGIN
 	RETURN recorded;
 END
 $$;
+REVOKE ALL ON FUNCTION telemetry._check_anomalies() FROM PUBLIC;
+
+-- The SQL entry point: the same check, for operators and tests.
+CREATE FUNCTION telemetry_check_anomalies() RETURNS integer
+	LANGUAGE sql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT telemetry._check_anomalies() $$;
 REVOKE ALL ON FUNCTION telemetry_check_anomalies() FROM PUBLIC;
+
+-- The worker's anomaly job: one check, and when the next one is due (the
+-- smallest checkIntervalMs of the specs with detection enabled, else
+-- telemetry.anomaly_interval).  The worker calls only functions of schema
+-- telemetry, where no other role can create an overload.
+CREATE FUNCTION telemetry._anomaly_job() RETURNS jsonb
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	recorded integer := telemetry._check_anomalies();
+	ms integer;
+BEGIN
+	SELECT min(s.anomaly_check_interval_ms) INTO ms FROM telemetry.specs s
+	WHERE s.anomaly_enabled AND s.anomaly_check_interval_ms > 0;
+	ms := least(coalesce(ms, 2147483647), telemetry._guc_int('telemetry.anomaly_interval', 10000));
+	RETURN jsonb_build_object('recorded', recorded,
+		'next_check_at', clock_timestamp() + make_interval(secs => greatest(ms, 100) / 1000.0));
+END
+$$;
+REVOKE ALL ON FUNCTION telemetry._anomaly_job() FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._check_event_version(text, text, text, bigint, text[], bigint, xid8, xid8, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._anomaly_actions(telemetry.anomalies) FROM PUBLIC;
 
