@@ -25,6 +25,7 @@ int			telemetry_http_timeout = 10000;
 int			telemetry_max_delivery_age = 24 * 3600;
 int			telemetry_max_tracked_events = 1000;
 int			telemetry_lock_timeout = 5000;
+int			telemetry_max_backdate_days = 7;
 char	   *telemetry_context = NULL;
 
 static const struct config_enum_entry on_invalid_options[] = {
@@ -100,6 +101,11 @@ telemetry_define_gucs(void)
 							"lock_timeout used by maintenance DDL.",
 							NULL, &telemetry_lock_timeout, 5000, 10, 600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("telemetry.max_backdate_days",
+							"How many days before today roles other than the extension's owner may date events.",
+							"Older occurred_at values are refused (or quarantined); the owner is not limited.",
+							&telemetry_max_backdate_days, 7, 0, 36500,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("telemetry.context",
 							   "JSON object used as the context of events tracked by telemetry_track_trigger.",
 							   NULL, &telemetry_context, "",

@@ -25,6 +25,7 @@ extern int	telemetry_http_timeout;	/* milliseconds */
 extern int	telemetry_max_delivery_age;	/* seconds */
 extern int	telemetry_max_tracked_events;
 extern int	telemetry_lock_timeout;	/* milliseconds */
+extern int	telemetry_max_backdate_days;
 extern char *telemetry_context;
 
 #define TELEMETRY_ON_INVALID_ERROR		0
