@@ -26,7 +26,14 @@ int			telemetry_max_delivery_age = 24 * 3600;
 int			telemetry_max_tracked_events = 1000;
 int			telemetry_lock_timeout = 5000;
 int			telemetry_max_backdate_days = 7;
+int			telemetry_insert_path = TELEMETRY_INSERT_AUTO;
 char	   *telemetry_context = NULL;
+
+static const struct config_enum_entry insert_path_options[] = {
+	{"auto", TELEMETRY_INSERT_AUTO, false},
+	{"executor", TELEMETRY_INSERT_EXECUTOR, false},
+	{NULL, 0, false}
+};
 
 static const struct config_enum_entry on_invalid_options[] = {
 	{"error", TELEMETRY_ON_INVALID_ERROR, false},
@@ -106,6 +113,11 @@ telemetry_define_gucs(void)
 							"Older occurred_at values are refused (or quarantined); the owner is not limited.",
 							&telemetry_max_backdate_days, 7, 0, 36500,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("telemetry.insert_path",
+							 "How telemetry_track stores rows: auto (directly where the table allows) or executor.",
+							 "auto inserts into the partition without the executor when telemetry.events is a plain local partitioned table; executor always runs an INSERT.",
+							 &telemetry_insert_path, TELEMETRY_INSERT_AUTO,
+							 insert_path_options, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("telemetry.context",
 							   "JSON object used as the context of events tracked by telemetry_track_trigger.",
 							   NULL, &telemetry_context, "",

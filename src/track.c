@@ -12,6 +12,7 @@
 #include "telemetry.h"
 #include "event_check.h"
 #include "floor.h"
+#include "insert.h"
 #include "shmem.h"
 
 #include "access/xact.h"
@@ -31,7 +32,7 @@ PG_FUNCTION_INFO_V1(telemetry_track);
 PG_FUNCTION_INFO_V1(telemetry_track_int);
 PG_FUNCTION_INFO_V1(telemetry_track_row);
 
-#define INSERT_NARGS 10
+#define INSERT_NARGS EVENT_NCOLUMNS
 
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr late_plan = NULL;
@@ -218,36 +219,20 @@ event_insert_plan(SPIPlanPtr *slot, const char *table)
 }
 
 /*
- * Insert the final row with the prepared plan.  A late event (occurred_at
- * more than TELEMETRY_LATE_WINDOW before received_at) is also copied to
- * telemetry.late_events, where readers after a cursor find it without a
- * partition scan (floor.c).
+ * Store the final row (the executor path).  Also used when the direct path
+ * (insert.c) does not apply.
  */
 static void
-insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
-			 TimestampTz received_at, Jsonb *props, Jsonb *ctx)
+insert_event_executor(const EventRow *row, bool late)
 {
-	Datum		values[INSERT_NARGS];
 	int			ret;
 	Oid			default_part;
-	TelemetryOwnerContext octx;
-	bool		late = occurred_at < received_at - TELEMETRY_LATE_WINDOW;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	event_insert_plan(&insert_plan, "telemetry.events");
 	if (late)
 		event_insert_plan(&late_plan, "telemetry.late_events");
-	values[0] = UUIDPGetDatum(id);
-	values[1] = CStringGetTextDatum(ev->event);
-	values[2] = CStringGetTextDatum(ev->version);
-	values[3] = CStringGetTextDatum(ev->spec);
-	values[4] = TimestampTzGetDatum(occurred_at);
-	values[5] = TimestampTzGetDatum(received_at);
-	values[6] = JsonbPGetDatum(props);
-	values[7] = JsonbPGetDatum(ctx);
-	values[8] = Float8GetDatum(ev->sample_rate > 1.0 ? 1.0 : ev->sample_rate);
-	values[9] = FullTransactionIdGetDatum(GetTopFullTransactionId());
 
 	/*
 	 * Hold the default partition before the executor routes the row: a
@@ -258,14 +243,52 @@ insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
 	if (OidIsValid(default_part))
 		LockRelationOid(default_part, RowExclusiveLock);
 
-	telemetry_become_owner(&octx, spec_cache_owner(), false);
-	ret = SPI_execute_plan(insert_plan, values, NULL, false, 0);
+	ret = SPI_execute_plan(insert_plan, (Datum *) row->values, NULL, false, 0);
 	if (ret == SPI_OK_INSERT && late)
-		ret = SPI_execute_plan(late_plan, values, NULL, false, 0);
-	telemetry_restore_user(&octx);
+		ret = SPI_execute_plan(late_plan, (Datum *) row->values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "telemetry: event insert failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
+}
+
+/*
+ * Store the final row, as the extension's owner: straight into its
+ * partition where the table allows it (insert.c), else with an INSERT.  A
+ * late event (occurred_at more than TELEMETRY_LATE_WINDOW before
+ * received_at) is also copied to telemetry.late_events, where readers after
+ * a cursor find it without a partition scan (floor.c).
+ */
+static void
+insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
+			 TimestampTz received_at, Jsonb *props, Jsonb *ctx)
+{
+	EventRow	row;
+	TelemetryOwnerContext octx;
+	bool		late = occurred_at < received_at - TELEMETRY_LATE_WINDOW;
+	bool		done = false;
+
+	row.values[EVENT_COL_ID] = UUIDPGetDatum(id);
+	row.values[EVENT_COL_EVENT] = CStringGetTextDatum(ev->event);
+	row.values[EVENT_COL_VERSION] = CStringGetTextDatum(ev->version);
+	row.values[EVENT_COL_SPEC] = CStringGetTextDatum(ev->spec);
+	row.values[EVENT_COL_OCCURRED_AT] = TimestampTzGetDatum(occurred_at);
+	row.values[EVENT_COL_RECEIVED_AT] = TimestampTzGetDatum(received_at);
+	row.values[EVENT_COL_PROPERTIES] = JsonbPGetDatum(props);
+	row.values[EVENT_COL_CONTEXT] = JsonbPGetDatum(ctx);
+	row.values[EVENT_COL_SAMPLE_RATE] = Float8GetDatum(ev->sample_rate > 1.0 ? 1.0 : ev->sample_rate);
+	row.values[EVENT_COL_XID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+
+	telemetry_become_owner(&octx, spec_cache_owner(), false);
+	if (event_insert_direct_ok(spec_cache_events_relation()))
+	{
+		EventInserter *ins = event_inserter_begin();
+
+		done = event_inserter_put(ins, &row, late);
+		event_inserter_end(ins);
+	}
+	if (!done)
+		insert_event_executor(&row, late);
+	telemetry_restore_user(&octx);
 }
 
 /*
