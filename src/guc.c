@@ -27,6 +27,8 @@ int			telemetry_max_tracked_events = 1000;
 int			telemetry_lock_timeout = 5000;
 int			telemetry_max_backdate_days = 7;
 int			telemetry_insert_path = TELEMETRY_INSERT_AUTO;
+int			telemetry_max_batch_events = 1000;
+int			telemetry_max_batch_bytes = 4 * 1024 * 1024;
 char	   *telemetry_context = NULL;
 
 static const struct config_enum_entry insert_path_options[] = {
@@ -118,6 +120,14 @@ telemetry_define_gucs(void)
 							 "auto inserts into the partition without the executor when telemetry.events is a plain local partitioned table; executor always runs an INSERT.",
 							 &telemetry_insert_path, TELEMETRY_INSERT_AUTO,
 							 insert_path_options, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("telemetry.max_batch_events",
+							"Most events telemetry_track_batch accepts in one call.",
+							NULL, &telemetry_max_batch_events, 1000, 1, 100000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("telemetry.max_batch_bytes",
+							"Largest events argument telemetry_track_batch accepts.",
+							NULL, &telemetry_max_batch_bytes, 4 * 1024 * 1024, 1024, 256 * 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
 	DefineCustomStringVariable("telemetry.context",
 							   "JSON object used as the context of events tracked by telemetry_track_trigger.",
 							   NULL, &telemetry_context, "",

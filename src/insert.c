@@ -70,14 +70,19 @@ static EventRouting routing;
 static MemoryContext routing_cxt = NULL;
 static bool callback_registered = false;
 
+/* Rows a buffered inserter keeps per relation before a multi-row insert. */
+#define INSERTER_BUFFER_ROWS 256
+
 /* One relation an EventInserter writes to, opened for its lifetime. */
 typedef struct InsertTarget
 {
 	Oid			relid;
 	Relation	rel;
 	ResultRelInfo *rri;
-	TupleTableSlot *slot;
 	AttrNumber	attnums[EVENT_NCOLUMNS];
+	int			nslots;			/* slots made so far */
+	int			nbuffered;		/* rows waiting in slots[0 .. nbuffered) */
+	TupleTableSlot **slots;		/* INSERTER_BUFFER_ROWS, or 1 unbuffered */
 } InsertTarget;
 
 #define INSERTER_MAX_TARGETS 8
@@ -85,6 +90,7 @@ typedef struct InsertTarget
 struct EventInserter
 {
 	EState	   *estate;
+	bool		buffered;		/* multi-row inserts at flush (a batch) */
 	int			ntargets;
 	InsertTarget targets[INSERTER_MAX_TARGETS];
 };
@@ -232,13 +238,17 @@ event_insert_direct_ok(Oid parent)
 	return routing.direct;
 }
 
-/* Start inserting rows (one call of telemetry_track, or one batch). */
+/*
+ * Start inserting rows: one call of telemetry_track, or, buffered, one
+ * batch whose rows are written with multi-row inserts.
+ */
 EventInserter *
-event_inserter_begin(void)
+event_inserter_begin(bool buffered)
 {
 	EventInserter *ins = palloc0(sizeof(EventInserter));
 
 	ins->estate = CreateExecutorState();
+	ins->buffered = buffered;
 	return ins;
 }
 
@@ -269,16 +279,50 @@ inserter_target(EventInserter *ins, Oid relid)
 	t->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(t->rri, rel, 1, NULL, 0);
 	ExecOpenIndices(t->rri, false);
-	t->slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+	t->nslots = 0;
+	t->nbuffered = 0;
+	t->slots = palloc(sizeof(TupleTableSlot *) * (ins->buffered ? INSERTER_BUFFER_ROWS : 1));
 	ins->ntargets++;
 	return t;
 }
 
-/* Insert one row into one relation, with its index entries. */
+/* The index entries of a row just stored from slot. */
+static void
+insert_index_entries(EventInserter *ins, InsertTarget *t, TupleTableSlot *slot)
+{
+	if (t->rri->ri_NumIndices == 0)
+		return;
+	ResetPerTupleExprContext(ins->estate);
+#if PG_VERSION_NUM >= 160000
+	(void) ExecInsertIndexTuples(t->rri, slot, ins->estate, false, false, NULL, NIL, false);
+#else
+	(void) ExecInsertIndexTuples(t->rri, slot, ins->estate, false, false, NULL, NIL);
+#endif
+}
+
+/* Write a target's buffered rows with one multi-row insert. */
+static void
+flush_target(EventInserter *ins, InsertTarget *t)
+{
+	if (t->nbuffered == 0)
+		return;
+	table_multi_insert(t->rel, t->slots, t->nbuffered, GetCurrentCommandId(true), 0, NULL);
+	for (int i = 0; i < t->nbuffered; i++)
+		insert_index_entries(ins, t, t->slots[i]);
+	t->nbuffered = 0;
+}
+
+/* Store one row into one relation (or its buffer), with its index entries. */
 static void
 insert_into(EventInserter *ins, InsertTarget *t, const EventRow *row)
 {
-	TupleTableSlot *slot = t->slot;
+	TupleTableSlot *slot;
+
+	if (ins->buffered && t->nbuffered == INSERTER_BUFFER_ROWS)
+		flush_target(ins, t);
+	if (t->nbuffered == t->nslots)
+		t->slots[t->nslots++] = MakeSingleTupleTableSlot(RelationGetDescr(t->rel), &TTSOpsVirtual);
+	slot = t->slots[t->nbuffered];
 
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
@@ -288,14 +332,15 @@ insert_into(EventInserter *ins, InsertTarget *t, const EventRow *row)
 		slot->tts_isnull[t->attnums[c] - 1] = false;
 	}
 	ExecStoreVirtualTuple(slot);
-	ResetPerTupleExprContext(ins->estate);
+	if (ins->buffered)
+	{
+		/* the caller's datums may go before the flush */
+		ExecMaterializeSlot(slot);
+		t->nbuffered++;
+		return;
+	}
 	table_tuple_insert(t->rel, slot, GetCurrentCommandId(true), 0, NULL);
-	if (t->rri->ri_NumIndices > 0)
-#if PG_VERSION_NUM >= 160000
-		(void) ExecInsertIndexTuples(t->rri, slot, ins->estate, false, false, NULL, NIL, false);
-#else
-		(void) ExecInsertIndexTuples(t->rri, slot, ins->estate, false, false, NULL, NIL);
-#endif
+	insert_index_entries(ins, t, slot);
 }
 
 /*
@@ -348,15 +393,21 @@ event_inserter_put(EventInserter *ins, const EventRow *row, bool late)
 	return true;
 }
 
-/* Close what the inserter opened (locks stay until the transaction ends). */
+/*
+ * Write what is buffered and close what the inserter opened (locks stay
+ * until the transaction ends).
+ */
 void
 event_inserter_end(EventInserter *ins)
 {
 	for (int i = 0; i < ins->ntargets; i++)
+		flush_target(ins, &ins->targets[i]);
+	for (int i = 0; i < ins->ntargets; i++)
 	{
 		InsertTarget *t = &ins->targets[i];
 
-		ExecDropSingleTupleTableSlot(t->slot);
+		for (int j = 0; j < t->nslots; j++)
+			ExecDropSingleTupleTableSlot(t->slots[j]);
 		ExecCloseIndices(t->rri);
 		table_close(t->rel, NoLock);
 	}

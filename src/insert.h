@@ -32,7 +32,7 @@ typedef struct EventRow
 typedef struct EventInserter EventInserter;
 
 extern bool event_insert_direct_ok(Oid parent);
-extern EventInserter *event_inserter_begin(void);
+extern EventInserter *event_inserter_begin(bool buffered);
 extern bool event_inserter_put(EventInserter *ins, const EventRow *row, bool late);
 extern void event_inserter_end(EventInserter *ins);
 

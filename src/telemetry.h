@@ -27,6 +27,8 @@ extern int	telemetry_max_tracked_events;
 extern int	telemetry_lock_timeout;	/* milliseconds */
 extern int	telemetry_max_backdate_days;
 extern int	telemetry_insert_path;
+extern int	telemetry_max_batch_events;
+extern int	telemetry_max_batch_bytes;
 extern char *telemetry_context;
 
 #define TELEMETRY_ON_INVALID_ERROR		0

@@ -13,6 +13,7 @@
 #include "event_check.h"
 #include "floor.h"
 #include "insert.h"
+#include "track.h"
 #include "shmem.h"
 
 #include "access/xact.h"
@@ -260,7 +261,7 @@ insert_event_executor(const EventRow *row, bool late)
  */
 static void
 insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
-			 TimestampTz received_at, Jsonb *props, Jsonb *ctx)
+			 TimestampTz received_at, Jsonb *props, Jsonb *ctx, TrackBatch *batch)
 {
 	EventRow	row;
 	TelemetryOwnerContext octx;
@@ -281,10 +282,20 @@ insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
 	telemetry_become_owner(&octx, spec_cache_owner(), false);
 	if (event_insert_direct_ok(spec_cache_events_relation()))
 	{
-		EventInserter *ins = event_inserter_begin();
+		if (batch == NULL)
+		{
+			EventInserter *ins = event_inserter_begin(false);
 
-		done = event_inserter_put(ins, &row, late);
-		event_inserter_end(ins);
+			done = event_inserter_put(ins, &row, late);
+			event_inserter_end(ins);
+		}
+		else
+		{
+			/* a batch's rows are written together when it ends */
+			if (batch->ins == NULL)
+				batch->ins = event_inserter_begin(true);
+			done = event_inserter_put(batch->ins, &row, late);
+		}
 	}
 	if (!done)
 		insert_event_executor(&row, late);
@@ -302,13 +313,22 @@ caller_may_backdate(void)
 		has_privs_of_role(GetUserId(), spec_cache_owner());
 }
 
+/* A batch item's errors name its position in the array. */
+static void
+label_error(TrackError *err, TrackBatch *batch)
+{
+	if (batch != NULL)
+		err->message = psprintf("events[%d]: %s", batch->index, err->message);
+}
+
 /*
  * The whole tracking pipeline.  Returns the new event's id, or NULL when
- * the event was sampled out, expired or quarantined.
+ * the event was sampled out, expired or quarantined.  With a batch, rows go
+ * to its inserter (written when the batch ends) and errors name the item.
  */
-static pg_uuid_t *
+pg_uuid_t *
 track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
-			TimestampTz occurred_at, bool from_row)
+			TimestampTz occurred_at, bool from_row, TrackBatch *batch)
 {
 	CompiledEvent *ev;
 	TrackError	err = {0};
@@ -338,6 +358,7 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 			track_error(&err, ERRCODE_UNDEFINED_OBJECT,
 						"telemetry event \"%.*s\" is not registered",
 						pg_mbcliplen(event, strlen(event), 128), event);
+		label_error(&err, batch);
 		fail_event(NULL, event, request, props, ctx, occurred_at, &err);
 		return NULL;
 	}
@@ -364,6 +385,7 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 
 	if (err.sqlstate != 0)
 	{
+		label_error(&err, batch);
 		fail_event(ev, event, request, props, ctx, occurred_at, &err);
 		return NULL;
 	}
@@ -393,7 +415,7 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 	(void) GetTopFullTransactionId();
 	received_at = GetCurrentTimestamp();
 	id = telemetry_uuid7(received_at);
-	insert_event(ev, id, occurred_at, received_at, props, ctx);
+	insert_event(ev, id, occurred_at, received_at, props, ctx, batch);
 	tracked_in_xact = true;
 	telemetry_count(ev->event, ev->version, TELEMETRY_COUNT_STORED);
 	return id;
@@ -423,7 +445,7 @@ track_fmgr(FunctionCallInfo fcinfo, char *request, bool from_row)
 	if (ctx == NULL)
 		ctx = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 
-	id = track_event(event, request, props, ctx, occurred_at, from_row);
+	id = track_event(event, request, props, ctx, occurred_at, from_row, NULL);
 	if (id == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_UUID_P(id);
