@@ -25,10 +25,17 @@ extern int	telemetry_http_timeout;	/* milliseconds */
 extern int	telemetry_max_delivery_age;	/* seconds */
 extern int	telemetry_max_tracked_events;
 extern int	telemetry_lock_timeout;	/* milliseconds */
+extern int	telemetry_max_backdate_days;
+extern int	telemetry_insert_path;
+extern int	telemetry_max_batch_events;
+extern int	telemetry_max_batch_bytes;
 extern char *telemetry_context;
 
 #define TELEMETRY_ON_INVALID_ERROR		0
 #define TELEMETRY_ON_INVALID_QUARANTINE	1
+
+#define TELEMETRY_INSERT_AUTO		0
+#define TELEMETRY_INSERT_EXECUTOR	1
 
 extern void telemetry_define_gucs(void);
 
