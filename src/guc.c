@@ -31,6 +31,13 @@ int			telemetry_max_batch_events = 1000;
 int			telemetry_max_batch_bytes = 4 * 1024 * 1024;
 char	   *telemetry_context = NULL;
 
+/* anomaly checks: bounds on what a spec can make a check cost */
+int			telemetry_anomaly_max_window = 7 * 24 * 3600;
+int			telemetry_anomaly_min_interval = 1000;
+int			telemetry_anomaly_batch_size = 10000;
+int			telemetry_anomaly_max_aggregates = 8;
+bool		telemetry_anomaly_notify = true;
+
 static const struct config_enum_entry insert_path_options[] = {
 	{"auto", TELEMETRY_INSERT_AUTO, false},
 	{"executor", TELEMETRY_INSERT_EXECUTOR, false},
@@ -132,6 +139,34 @@ telemetry_define_gucs(void)
 							   "JSON object used as the context of events tracked by telemetry_track_trigger.",
 							   NULL, &telemetry_context, "",
 							   PGC_USERSET, 0, NULL, NULL, NULL);
+
+	/*
+	 * Anomaly checks.  Superuser only: they bound what a spec admin can make
+	 * the worker do, whatever a spec says.
+	 */
+	DefineCustomIntVariable("telemetry.anomaly_max_window",
+							"Longest window of an aggregate anomaly threshold.",
+							"Checked at registration and again at every check.",
+							&telemetry_anomaly_max_window, 7 * 24 * 3600, 1, 366 * 24 * 3600,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("telemetry.anomaly_min_interval",
+							"Shortest time between two anomaly checks of an event version.",
+							"A spec's checkIntervalMs below it is raised to it.",
+							&telemetry_anomaly_min_interval, 1000, 100, 86400000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("telemetry.anomaly_batch_size",
+							"Most new events of one event version evaluated by one anomaly check.",
+							NULL, &telemetry_anomaly_batch_size, 10000, 1, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("telemetry.anomaly_max_aggregates",
+							"Most aggregate thresholds of one event version evaluated by one anomaly check.",
+							"When an event version has more, successive checks take turns.",
+							&telemetry_anomaly_max_aggregates, 8, 1, 64,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("telemetry.anomaly_notify",
+							 "Whether the alert and trigger_regen actions send NOTIFY.",
+							 NULL, &telemetry_anomaly_notify, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("telemetry");

@@ -31,6 +31,13 @@ extern int	telemetry_max_batch_events;
 extern int	telemetry_max_batch_bytes;
 extern char *telemetry_context;
 
+/* anomaly check bounds (guc.c), read by the SQL of 070_anomaly.sql */
+extern int	telemetry_anomaly_max_window;	/* seconds */
+extern int	telemetry_anomaly_min_interval;	/* milliseconds */
+extern int	telemetry_anomaly_batch_size;
+extern int	telemetry_anomaly_max_aggregates;
+extern bool telemetry_anomaly_notify;
+
 #define TELEMETRY_ON_INVALID_ERROR		0
 #define TELEMETRY_ON_INVALID_QUARANTINE	1
 
