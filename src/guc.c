@@ -27,6 +27,10 @@ int			telemetry_max_tracked_events = 1000;
 int			telemetry_lock_timeout = 5000;
 char	   *telemetry_context = NULL;
 
+/* catalog and privacy checks (H-catalog) */
+char	   *telemetry_allowed_env = NULL;
+bool		telemetry_readers_may_hash = false;
+
 static const struct config_enum_entry on_invalid_options[] = {
 	{"error", TELEMETRY_ON_INVALID_ERROR, false},
 	{"quarantine", TELEMETRY_ON_INVALID_QUARANTINE, false},
@@ -104,6 +108,19 @@ telemetry_define_gucs(void)
 							   "JSON object used as the context of events tracked by telemetry_track_trigger.",
 							   NULL, &telemetry_context, "",
 							   PGC_USERSET, 0, NULL, NULL, NULL);
+
+	/* catalog and privacy checks (H-catalog) */
+	DefineCustomStringVariable("telemetry.allowed_env",
+							   "Server environment variables that specs may reference as {\"env\": NAME}.",
+							   "A comma-separated list of variable names; empty (the default) allows none.",
+							   &telemetry_allowed_env, "",
+							   PGC_SIGHUP, 0,
+							   telemetry_allowed_env_check, NULL, NULL);
+	DefineCustomBoolVariable("telemetry.readers_may_hash",
+							 "Whether roles that can read stored events may track events with hash-redacted values.",
+							 "Off by default: such a role could test guesses against the pseudonyms.",
+							 &telemetry_readers_may_hash, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("telemetry");
