@@ -68,7 +68,9 @@ WHERE p.oid IN ('telemetry_spec(text,text)'::regprocedure, 'telemetry_register_s
 	'telemetry_set_secret(text,text,text[])'::regprocedure)
 ORDER BY 1::text COLLATE "C";
 -- The internal functions those entry points run as the owner, and the ones
--- that read secrets, are not executable by PUBLIC.
+-- that read secrets, are not executable by PUBLIC (telemetry_set_secret is,
+-- on purpose: it refuses non-owners with an error that keeps the secret out
+-- of the server log).
 SELECT f AS internal_function, has_function_privilege('regress_tnobody', f, 'EXECUTE') AS public_may_execute
 FROM unnest(ARRAY['telemetry._register_spec(jsonb,text)', 'telemetry._spec_document(text,text,boolean)',
 	'telemetry._provider_refs_problem(text,jsonb,text)', 'telemetry._destination_url(text,jsonb)',

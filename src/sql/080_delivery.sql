@@ -151,6 +151,9 @@ $$;
 -- Set (or replace) a named secret for {"secret": name} provider settings,
 -- with the hosts it may be sent to.  Owner only.  Not SECURITY DEFINER: the
 -- owner check needs the caller, and the owner may write the table anyway.
+-- Executable by PUBLIC on purpose: a refused call must fail with the
+-- extension's error, which hides the statement (and so the secret) from the
+-- server log; PostgreSQL's "permission denied for function" would log it.
 -- A value that is a URL (for a url/endpoint/host setting) must point to one
 -- of the hosts.  Providers that used the secret and no longer may are
 -- named in a WARNING (delivery refuses them).
@@ -163,7 +166,8 @@ DECLARE
 	p record;
 BEGIN
 	IF NOT telemetry._caller_is_owner() THEN
-		PERFORM telemetry._raise('42501', 'only the owner of extension telemetry can set secrets');
+		PERFORM telemetry._raise('42501', 'permission denied to set secrets',
+			'Only the owner of extension telemetry can set secrets.');
 	END IF;
 	IF name IS NULL OR name !~ '^[A-Za-z_][A-Za-z0-9_.-]{0,127}$' THEN
 		PERFORM telemetry._raise('22023', 'invalid secret name', NULL,
@@ -191,7 +195,6 @@ BEGIN
 	END LOOP;
 END
 $$;
-REVOKE ALL ON FUNCTION telemetry_set_secret(text, text, text[]) FROM PUBLIC;
 
 -- Providers matching a name: "key@version/name", or a bare name (every spec
 -- version's provider of that name).
