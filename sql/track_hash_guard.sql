@@ -100,9 +100,16 @@ RESET telemetry.on_invalid;
 RESET ROLE;
 SELECT properties, role FROM telemetry.rejected_events;
 
--- The owner (and superusers) may; a superuser can allow readers, per role
--- or globally (telemetry.readers_may_hash is superuser-only).
+-- The owner (and superusers) may, and so may a role that can become one
+-- (it could read the key); a superuser can allow readers, per role or
+-- globally (telemetry.readers_may_hash is superuser-only).
 SELECT telemetry_track('t.redact', '1', '{"h": "owner@example.com"}') IS NOT NULL AS owner_tracked;
+CREATE ROLE regress_hg_super SUPERUSER;
+CREATE ROLE regress_hg_admin NOINHERIT;
+GRANT regress_hg_super TO regress_hg_admin;
+SET SESSION AUTHORIZATION regress_hg_admin;
+SELECT telemetry_track('t.redact', '1', '{"h": "admin@example.com"}') IS NOT NULL AS may_become_superuser_tracked;
+RESET SESSION AUTHORIZATION;
 SET ROLE regress_hg_reader;
 SET telemetry.readers_may_hash = on;
 RESET ROLE;
@@ -125,3 +132,5 @@ DROP ROLE regress_hg_colreader;
 DROP ROLE regress_hg_archive;
 DROP ROLE regress_hg_noinherit;
 DROP ROLE regress_hg_login;
+DROP ROLE regress_hg_admin;
+DROP ROLE regress_hg_super;

@@ -10,8 +10,8 @@
  * which a role that may read the stored rows (telemetry.events, its
  * default partition, the quarantine, the archive) is involved, the current
  * user or the session user or any role either may become, cannot track an
- * event in which a hash redaction applies, unless that role has the
- * privileges of the extension's owner (who can read the key anyway).
+ * event in which a hash redaction applies, unless that role may become the
+ * extension's owner or a superuser (who can read the key anyway).
  * A superuser can lift this with telemetry.readers_may_hash.
  *
  * The answer is cached per backend for the (current user, session user)
@@ -70,7 +70,7 @@ guard_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
 /*
  * Compute the answer with SPI, as the extension's owner with search_path
  * pinned: whether neither role, nor any role either may become, can read
- * the stored rows, unless it may become the owner.
+ * the stored rows, unless it may become the owner or a superuser.
  */
 static bool
 guard_compute(Oid user, Oid session)
@@ -107,6 +107,8 @@ guard_compute(Oid user, Oid session)
 							  "  WHERE c IS NOT NULL) "
 							  "SELECT NOT EXISTS (SELECT FROM pg_catalog.unnest($1) AS u(r)"
 							  "   WHERE NOT pg_catalog.pg_has_role(u.r, $2, 'MEMBER')"
+							  "     AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles s"
+							  "       WHERE s.rolsuper AND pg_catalog.pg_has_role(u.r, s.oid, 'MEMBER'))"
 							  "     AND EXISTS (SELECT FROM pg_catalog.pg_roles g, t"
 							  "       WHERE pg_catalog.pg_has_role(u.r, g.oid, 'MEMBER')"
 							  "         AND pg_catalog.has_any_column_privilege(g.oid, t.c, 'SELECT'))),"
