@@ -5,6 +5,11 @@
 CREATE EXTENSION telemetry;
 \set SHOW_CONTEXT never
 SHOW telemetry.allowed_env;
+-- only the server configuration sets it (a superuser, reloadable), and it
+-- holds variable names
+SET telemetry.allowed_env = 'AWS_SECRET_ACCESS_KEY';
+ALTER SYSTEM SET telemetry.allowed_env = 'GOOD_NAME, bad name';
+ALTER SYSTEM SET telemetry.allowed_env = 'A=B';
 
 -- try(doc): "accepted: key@version" (then undone) or "SQLSTATE: message".
 CREATE FUNCTION pg_temp.try(doc jsonb) RETURNS text

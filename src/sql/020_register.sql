@@ -59,9 +59,10 @@ $$;
 -- form without brackets.  NULL when the text is not such a URL or when its
 -- authority is anything but host[:port] (no user:password@, no character a
 -- URL parser could read another way), so the host checked here is the host
--- libcurl connects to.
+-- libcurl connects to.  Not PARALLEL SAFE: its exception block is a
+-- subtransaction.
 CREATE FUNCTION telemetry._url_host(url text) RETURNS text
-	LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+	LANGUAGE plpgsql IMMUTABLE STRICT
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
