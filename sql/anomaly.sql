@@ -67,6 +67,8 @@ SELECT stored FROM telemetry.anomaly_state;
 -- of them the check reads no row of the events table; after 200 events of
 -- the detected version it reads exactly those, once (one statement counts
 -- them, evaluates them and moves the position)
+-- the example's webhook secret, allowed to the loopback sink it names
+SELECT telemetry_set_secret('checkout_webhook', 'whsec_ZXhhbXBsZQ==', ARRAY['127.0.0.1']);
 \set shop :abs_srcdir '/examples/shop.checkout.json'
 SELECT telemetry_load_spec(:'shop');
 SELECT count(telemetry_track('shop.cart_viewed', '2.1.0', jsonb_build_object('items', i % 5, 'cartValue', 1000 * i, 'currency', 'EUR'),
