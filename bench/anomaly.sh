@@ -19,6 +19,8 @@ shared_buffers = '256MB'
 max_wal_size = '4GB'
 # the worker idles in a database without the extension: the bench runs the checks
 telemetry.database = 'postgres'
+# the examples name {"env": ...} variables
+telemetry.allowed_env = 'POSTHOG_KEY, SEGMENT_WRITE_KEY'
 CONF
 start_cluster "$WORK/data" "$(free_port)" "$WORK/extra.conf"
 
@@ -30,6 +32,7 @@ psql_q <<SQL
 CREATE EXTENSION telemetry;
 SELECT telemetry_run_maintenance() IS NOT NULL AS maintenance;
 SELECT telemetry_load_spec('$WORK/sigil.telemetry.json');
+SELECT telemetry_set_secret('checkout_webhook', 'whsec_YmVuY2g=', ARRAY['127.0.0.1']);
 SELECT telemetry_load_spec('$WORK/shop.checkout.json');
 -- one transaction each: 90% events without detection, 10% the seed's event
 INSERT INTO telemetry.events (id, event, version, spec, occurred_at, properties)

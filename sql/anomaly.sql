@@ -70,6 +70,8 @@ SELECT stored FROM telemetry.anomaly_state;
 -- each time are the planner's probe of the position index's end when it
 -- plans the read for the position at hand (a custom plan, so that the
 -- partitions before the floor are pruned).
+-- the example's webhook secret, allowed to the loopback sink it names
+SELECT telemetry_set_secret('checkout_webhook', 'whsec_ZXhhbXBsZQ==', ARRAY['127.0.0.1']);
 \set shop :abs_srcdir '/examples/shop.checkout.json'
 SELECT telemetry_load_spec(:'shop');
 SELECT count(telemetry_track('shop.cart_viewed', '2.1.0', jsonb_build_object('items', i % 5, 'cartValue', 1000 * i, 'currency', 'EUR'),

@@ -38,6 +38,10 @@ int			telemetry_anomaly_batch_size = 10000;
 int			telemetry_anomaly_max_aggregates = 8;
 bool		telemetry_anomaly_notify = true;
 
+/* catalog and privacy checks (H-catalog) */
+char	   *telemetry_allowed_env = NULL;
+bool		telemetry_readers_may_hash = false;
+
 static const struct config_enum_entry insert_path_options[] = {
 	{"auto", TELEMETRY_INSERT_AUTO, false},
 	{"executor", TELEMETRY_INSERT_EXECUTOR, false},
@@ -166,6 +170,19 @@ telemetry_define_gucs(void)
 	DefineCustomBoolVariable("telemetry.anomaly_notify",
 							 "Whether the alert and trigger_regen actions send NOTIFY.",
 							 NULL, &telemetry_anomaly_notify, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+
+	/* catalog and privacy checks (H-catalog) */
+	DefineCustomStringVariable("telemetry.allowed_env",
+							   "Server environment variables that specs may reference as {\"env\": NAME}.",
+							   "A comma-separated list of variable names; empty (the default) allows none.",
+							   &telemetry_allowed_env, "",
+							   PGC_SIGHUP, 0,
+							   telemetry_allowed_env_check, NULL, NULL);
+	DefineCustomBoolVariable("telemetry.readers_may_hash",
+							 "Whether roles that can read stored events may track events with hash-redacted values.",
+							 "Off by default: such a role could test guesses against the pseudonyms.",
+							 &telemetry_readers_may_hash, false,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000

@@ -19,6 +19,7 @@ const char *const telemetry_job_names[TELEMETRY_NJOBS] = {
 
 TelemetrySharedState *telemetry_shared = NULL;
 HTAB	   *telemetry_stats_hash = NULL;
+HTAB	   *telemetry_stats_db_hash = NULL;
 
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -34,6 +35,9 @@ telemetry_shmem_size(void)
 
 	size = add_size(size, hash_estimate_size(telemetry_max_tracked_events,
 											 sizeof(TelemetryStatsEntry)));
+	/* a database holds at least one entry, so as many databases at most */
+	size = add_size(size, hash_estimate_size(telemetry_max_tracked_events,
+											 sizeof(TelemetryStatsDb)));
 	return size;
 }
 
@@ -77,6 +81,14 @@ telemetry_shmem_startup(void)
 										 telemetry_max_tracked_events,
 										 telemetry_max_tracked_events,
 										 &info, HASH_ELEM | HASH_BLOBS);
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(Oid);
+	info.entrysize = sizeof(TelemetryStatsDb);
+	telemetry_stats_db_hash = ShmemInitHash("telemetry event counters per database",
+											telemetry_max_tracked_events,
+											telemetry_max_tracked_events,
+											&info, HASH_ELEM | HASH_BLOBS);
 	LWLockRelease(AddinShmemInitLock);
 }
 

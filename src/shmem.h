@@ -80,8 +80,23 @@ typedef struct TelemetryStatsEntry
 	TimestampTz last_tracked;	/* approximate; written without a lock */
 } TelemetryStatsEntry;
 
+/*
+ * Per database: how many entries of the shared table it holds, and what it
+ * lost to a full table (stats.c: each database is guaranteed its fair
+ * share).  Changed only under stats_lock held exclusively.
+ */
+typedef struct TelemetryStatsDb
+{
+	Oid			dbid;			/* hash key, must be first */
+	int			entries;		/* entries of the stats table it holds */
+	uint64		not_counted;	/* calls not counted: table full, share used */
+	uint64		evicted;		/* its entries removed for another's share */
+	TimestampTz stats_reset;	/* last telemetry_reset_stats(), 0 if never */
+} TelemetryStatsDb;
+
 extern TelemetrySharedState *telemetry_shared;
 extern HTAB *telemetry_stats_hash;
+extern HTAB *telemetry_stats_db_hash;
 
 extern void telemetry_shmem_init_hooks(void);
 extern Size telemetry_shmem_size(void);

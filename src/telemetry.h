@@ -7,6 +7,7 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 /* GUCs (guc.c) */
@@ -65,9 +66,25 @@ typedef struct TelemetryOwnerContext
 } TelemetryOwnerContext;
 
 extern Oid	telemetry_extension_owner(void);
+extern bool telemetry_current_user_is_owner(void);
 extern void telemetry_become_owner(TelemetryOwnerContext *ctx, Oid owner,
 								   bool pin_search_path);
 extern void telemetry_restore_user(TelemetryOwnerContext *ctx);
+extern Datum telemetry_call_as_owner(const char *query, int nargs, Oid *argtypes,
+									 Datum *values, const char *nulls,
+									 bool read_only, bool *isnull);
+
+/* GUCs of the catalog and privacy checks (guc.c, H-catalog) */
+extern char *telemetry_allowed_env;
+extern bool telemetry_readers_may_hash;
+
+/* secret_policy.c: telemetry.allowed_env */
+extern bool telemetry_env_allowed(const char *name);
+extern bool telemetry_allowed_env_check(char **newval, void **extra, GucSource source);
+
+/* hash_guard.c: the hash-pseudonym oracle */
+extern bool telemetry_may_hash(void);
+extern void telemetry_check_may_hash(const char *event, const char *version);
 
 /* semver.c */
 extern bool semver_is_valid(const char *s);

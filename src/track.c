@@ -17,6 +17,7 @@
 #include "shmem.h"
 
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
@@ -34,6 +35,9 @@ PG_FUNCTION_INFO_V1(telemetry_track_int);
 PG_FUNCTION_INFO_V1(telemetry_track_row);
 
 #define INSERT_NARGS EVENT_NCOLUMNS
+
+/* longest event name or version tracking accepts (and quarantine keeps) */
+#define TELEMETRY_MAX_NAME_BYTES 128
 
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr late_plan = NULL;
@@ -119,35 +123,41 @@ retention_cutoff(TimestampTz now, int days)
 	return day_start - (int64) days * USECS_PER_DAY;
 }
 
-/* Store a quarantined event (already redacted) and warn. */
+/*
+ * Store a quarantined event (already redacted) and warn.  The event name
+ * and version are cut at 128 bytes on a character boundary, like the
+ * names tracking accepts: the quarantine keeps nothing tracking would
+ * refuse.  The role is the current effective user, the one who tracked.
+ */
 static void
 store_rejected(const char *event, const char *version, Jsonb *props, Jsonb *ctx,
 			   TimestampTz occurred_at, const TrackError *err)
 {
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int			ret;
 	TelemetryOwnerContext octx;
+	Oid			owner = spec_cache_owner();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (reject_plan == NULL)
 	{
-		Oid			types[7] = {TEXTOID, TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
+		Oid			types[8] = {TEXTOID, TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, NAMEOID};
 		SPIPlanPtr	plan;
 
 		plan = SPI_prepare("INSERT INTO telemetry.rejected_events "
 						   "(event, version, properties, context, occurred_at, sqlstate, error, role) "
-						   "VALUES ($1, $2, $3, $4, $5, $6, $7, session_user)",
-						   7, types);
+						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+						   8, types);
 		if (plan == NULL)
 			elog(ERROR, "telemetry: could not prepare the quarantine insert: %s",
 				 SPI_result_code_string(SPI_result));
 		SPI_keepplan(plan);
 		reject_plan = plan;
 	}
-	values[0] = CStringGetTextDatum(event);
-	values[1] = version ? CStringGetTextDatum(version) : (Datum) 0;
+	values[0] = PointerGetDatum(cstring_to_text_with_len(event, pg_mbcliplen(event, strlen(event), TELEMETRY_MAX_NAME_BYTES)));
+	values[1] = version ? PointerGetDatum(cstring_to_text_with_len(version, pg_mbcliplen(version, strlen(version), TELEMETRY_MAX_NAME_BYTES))) : (Datum) 0;
 	nulls[1] = version ? ' ' : 'n';
 	values[2] = props ? JsonbPGetDatum(props) : (Datum) 0;
 	nulls[2] = props ? ' ' : 'n';
@@ -156,7 +166,8 @@ store_rejected(const char *event, const char *version, Jsonb *props, Jsonb *ctx,
 	values[4] = TimestampTzGetDatum(occurred_at);
 	values[5] = CStringGetTextDatum(unpack_sql_state(err->sqlstate));
 	values[6] = CStringGetTextDatum(err->message);
-	telemetry_become_owner(&octx, spec_cache_owner(), false);
+	values[7] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	telemetry_become_owner(&octx, owner, false);
 	ret = SPI_execute_plan(reject_plan, values, nulls, false, 0);
 	telemetry_restore_user(&octx);
 	if (ret != SPI_OK_INSERT)
@@ -166,30 +177,47 @@ store_rejected(const char *event, const char *version, Jsonb *props, Jsonb *ctx,
 	ereport(WARNING,
 			(errcode(err->sqlstate),
 			 errmsg("%s", err->message),
-			 errdetail("The event was quarantined in telemetry.rejected_events (telemetry.on_invalid = quarantine).")));
+			 errdetail("The event was quarantined in telemetry.rejected_events (telemetry.on_invalid = quarantine)."),
+			 errhidestmt(true)));
 }
 
-/* Raise or quarantine a validation failure; returns only in quarantine mode. */
+/*
+ * Raise or quarantine a validation failure; returns only in quarantine mode.
+ * The error hides the statement (errhidestmt): its literals are the raw
+ * values that redaction keeps off disk, and log_min_error_statement would
+ * write them to the server log.
+ */
 static void
 fail_event(const CompiledEvent *ev, const char *event, const char *request,
 		   Jsonb *props, Jsonb *ctx, TimestampTz occurred_at, const TrackError *err)
 {
+	bool		may_hash = true;
+
 	if (ev)
 		telemetry_count(ev->event, ev->version, TELEMETRY_COUNT_REJECTED);
 
 	if (telemetry_on_invalid != TELEMETRY_ON_INVALID_QUARANTINE)
-		ereport(ERROR, (errcode(err->sqlstate), errmsg("%s", err->message)));
+		ereport(ERROR,
+				(errcode(err->sqlstate),
+				 errmsg("%s", err->message),
+				 errhidestmt(true)));
 
 	/*
-	 * Redact what is known; for an unknown event nothing is known, and of an
-	 * event over telemetry.max_event_bytes nothing is kept either (the
-	 * quarantine must not store what tracking would refuse), so nothing of
-	 * their payload is kept.
+	 * Redact what is known: declared keys by their redaction, undeclared
+	 * properties dropped (they may hold anything), undeclared context keys
+	 * kept as tracking keeps them.  For an unknown event nothing is known,
+	 * and of an event over telemetry.max_event_bytes nothing is kept either
+	 * (the quarantine must not store what tracking would refuse), so nothing
+	 * of their payload is kept.  A session that may not hash (hash_guard.c)
+	 * gets its hashed keys dropped rather than an error: quarantine never
+	 * aborts the caller.
 	 */
 	if (ev && (Size) VARSIZE(props) + VARSIZE(ctx) <= (Size) telemetry_max_event_bytes)
 	{
-		props = event_redact_object(&ev->props, props, false, true);
-		ctx = event_redact_object(&ev->context, ctx, false, false);
+		if (propset_has_hash(&ev->props) || propset_has_hash(&ev->context))
+			may_hash = telemetry_may_hash();
+		props = event_redact_object(&ev->props, props, true, may_hash);
+		ctx = event_redact_object(&ev->context, ctx, false, may_hash);
 	}
 	else
 		props = ctx = NULL;
@@ -334,6 +362,7 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 	TrackError	err = {0};
 	bool		props_rewrite = false;
 	bool		ctx_rewrite = false;
+	bool		hashes = false;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	int			retention;
 	TimestampTz received_at;
@@ -352,12 +381,12 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 		if (request)
 			track_error(&err, ERRCODE_UNDEFINED_OBJECT,
 						"telemetry event \"%.*s\" has no registered version matching \"%.*s\"",
-						pg_mbcliplen(event, strlen(event), 128), event,
-						pg_mbcliplen(request, strlen(request), 128), request);
+						pg_mbcliplen(event, strlen(event), TELEMETRY_MAX_NAME_BYTES), event,
+						pg_mbcliplen(request, strlen(request), TELEMETRY_MAX_NAME_BYTES), request);
 		else
 			track_error(&err, ERRCODE_UNDEFINED_OBJECT,
 						"telemetry event \"%.*s\" is not registered",
-						pg_mbcliplen(event, strlen(event), 128), event);
+						pg_mbcliplen(event, strlen(event), TELEMETRY_MAX_NAME_BYTES), event);
 		label_error(&err, batch);
 		fail_event(NULL, event, request, props, ctx, occurred_at, &err);
 		return NULL;
@@ -368,8 +397,8 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 					"event \"%s\" %s: %zu bytes is more than telemetry.max_event_bytes (%d)",
 					ev->event, ev->version, (Size) VARSIZE(props) + VARSIZE(ctx),
 					telemetry_max_event_bytes);
-	else if (event_check_object(ev, PART_PROPERTIES, props, from_row, &props_rewrite, &err))
-		event_check_object(ev, PART_CONTEXT, ctx, false, &ctx_rewrite, &err);
+	else if (event_check_object(ev, PART_PROPERTIES, props, from_row, &props_rewrite, &hashes, &err))
+		event_check_object(ev, PART_CONTEXT, ctx, false, &ctx_rewrite, &hashes, &err);
 
 	if (err.sqlstate == 0 && occurred_at > now + USECS_PER_DAY)
 		track_error(&err, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
@@ -390,6 +419,10 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 		return NULL;
 	}
 
+	/* no hash pseudonyms of chosen values for roles that can read them */
+	if (hashes)
+		telemetry_check_may_hash(ev->event, ev->version);
+
 	retention = ev->retention_days > 0 ? ev->retention_days : telemetry_default_retention_days;
 	if (occurred_at < retention_cutoff(now, retention))
 	{
@@ -404,9 +437,9 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 	}
 
 	if (props_rewrite)
-		props = event_redact_object(&ev->props, props, from_row, false);
+		props = event_redact_object(&ev->props, props, from_row, true);
 	if (ctx_rewrite)
-		ctx = event_redact_object(&ev->context, ctx, false, false);
+		ctx = event_redact_object(&ev->context, ctx, false, true);
 
 	/*
 	 * received_at is read after the transaction has its id, so that it is
@@ -434,7 +467,8 @@ track_fmgr(FunctionCallInfo fcinfo, char *request, bool from_row)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("telemetry event name must not be null")));
+				 errmsg("telemetry event name must not be null"),
+				 errhidestmt(true)));
 	event = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	props = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
 	ctx = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);

@@ -22,6 +22,7 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'telemetry'
 telemetry.database = 'postgres'
 max_prepared_transactions = 4
+telemetry.allowed_env = 'TELEMETRY_TEST_SEGMENT_KEY'
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE DATABASE app');
@@ -62,7 +63,7 @@ sub requests_to
 }
 
 # ---- PostHog ----
-$node->safe_psql('app', "SELECT telemetry_set_secret('ph_key', 'phc_secret_key')");
+$node->safe_psql('app', "SELECT telemetry_set_secret('ph_key', 'phc_secret_key', ARRAY['127.0.0.1'])");
 register('ph', [ { type => 'posthog', config => { projectApiKey => { secret => 'ph_key' }, host => "$url/ph" } } ]);
 my $ph1 = store('ph', { n => 1, s => 'a' }, { userId => 'user-1', sessionId => 'sess-1' });
 my $ph2 = store('ph', { n => 2 }, { sessionId => 'sess-2' });
@@ -115,7 +116,7 @@ is($sg{$sg1}{properties}{spec}, 'seg@1.0.0', 'segment: properties carry the spec
 # ---- Webhook (Standard Webhooks) ----
 my $key = join '', map { chr(int(rand(256))) } 1 .. 32;
 my $whsec = 'whsec_' . encode_base64($key, '');
-$node->safe_psql('app', "SELECT telemetry_set_secret('hook_secret', '$whsec')");
+$node->safe_psql('app', "SELECT telemetry_set_secret('hook_secret', '$whsec', ARRAY['127.0.0.1'])");
 register('wh', [ { type => 'webhook', config => { url => "$url/hook", secret => { secret => 'hook_secret' },
 	headers => { 'X-Team' => 'growth' } } } ]);
 my $wh1 = store('wh', { n => 7, s => 'x' }, { userId => 'u7' });
