@@ -853,17 +853,22 @@ CREATE VIEW telemetry.anomaly_checks AS
 -- 1/sample_rate), and p50/p95/max of each declared, unredacted number
 -- property.  Cost: a scan of the events in the range (partitions outside it
 -- are pruned), so keep ranges short or materialize the result.
-CREATE FUNCTION telemetry_event_metrics(since timestamptz, until timestamptz DEFAULT now(), event text DEFAULT NULL)
+CREATE FUNCTION telemetry._event_metrics(p_since timestamptz, p_until timestamptz, p_event text)
 RETURNS TABLE (event text, version text, hour timestamptz, stored bigint, estimated double precision, metrics jsonb)
-	LANGUAGE sql STABLE SECURITY DEFINER
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
+	-- planned for the range at hand, so that only its partitions are
+	-- touched (the others are pruned when planning, never locked)
+	SET plan_cache_mode = force_custom_plan
 	AS $$
+BEGIN
+	RETURN QUERY
 	WITH base AS (
 		SELECT e.event, e.version, date_trunc('hour', e.occurred_at, 'UTC') AS hour,
 			count(*) AS stored, sum(1 / NULLIF(e.sample_rate, 0)) AS estimated
 		FROM telemetry.events e
-		WHERE e.occurred_at >= since AND e.occurred_at < until
-			AND (telemetry_event_metrics.event IS NULL OR e.event = telemetry_event_metrics.event)
+		WHERE e.occurred_at >= p_since AND e.occurred_at < p_until
+			AND (p_event IS NULL OR e.event = p_event)
 		GROUP BY 1, 2, 3),
 	vals AS (
 		SELECT e.event, e.version, date_trunc('hour', e.occurred_at, 'UTC') AS hour, p.name,
@@ -872,16 +877,24 @@ RETURNS TABLE (event text, version text, hour timestamptz, stored bigint, estima
 		JOIN telemetry.event_properties p ON p.event = e.event AND p.version = e.version
 			AND p.scope = 'property' AND p.type = 'number' AND p.redaction IS NULL
 		CROSS JOIN LATERAL (SELECT telemetry._metric(e.properties, p.name) AS v OFFSET 0) x
-		WHERE e.occurred_at >= since AND e.occurred_at < until
-			AND (telemetry_event_metrics.event IS NULL OR e.event = telemetry_event_metrics.event)
+		WHERE e.occurred_at >= p_since AND e.occurred_at < p_until
+			AND (p_event IS NULL OR e.event = p_event)
 			AND x.v IS NOT NULL
 		GROUP BY 1, 2, 3, 4)
 	SELECT b.event, b.version, b.hour, b.stored, b.estimated,
 		COALESCE((SELECT jsonb_object_agg(v.name, jsonb_build_object('n', v.n, 'p50', v.pct[1], 'p95', v.pct[2], 'max', v.max))
 			FROM vals v WHERE v.event = b.event AND v.version = b.version AND v.hour = b.hour), '{}')
 	FROM base b
-	ORDER BY b.event, b.version, b.hour
+	ORDER BY b.event, b.version, b.hour;
+END
 $$;
+REVOKE ALL ON FUNCTION telemetry._event_metrics(timestamptz, timestamptz, text) FROM PUBLIC;
+
+CREATE FUNCTION telemetry_event_metrics(since timestamptz, until timestamptz DEFAULT now(), event text DEFAULT NULL)
+RETURNS TABLE (event text, version text, hour timestamptz, stored bigint, estimated double precision, metrics jsonb)
+	LANGUAGE sql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT * FROM telemetry._event_metrics(since, until, event) $$;
 REVOKE ALL ON FUNCTION telemetry_event_metrics(timestamptz, timestamptz, text) FROM PUBLIC;
 
 -- The last 24 hours (this hour and the 23 before it) of telemetry_event_metrics.
