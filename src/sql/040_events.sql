@@ -58,7 +58,7 @@ CREATE FUNCTION telemetry._partition_name(day date) RETURNS text
 -- TELEMETRY_LATE_WINDOW in src/floor.h is the same day).
 CREATE FUNCTION telemetry._is_late(occurred_at timestamptz, received_at timestamptz) RETURNS boolean
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-	AS $$ SELECT occurred_at < received_at - interval '1 day' $$;
+	AS $$ SELECT occurred_at < received_at - interval '24 hours' $$;
 
 -- A sample of the xid clock (src/floor.c): every transaction id >= next_xid
 -- is assigned after "at", so its events have received_at >= at.  Readers of
@@ -70,12 +70,12 @@ CREATE FUNCTION telemetry._xid_clock(OUT at timestamptz, OUT next_xid xid8)
 	LANGUAGE C VOLATILE STRICT;
 
 -- Copies of late events (telemetry._is_late), which readers after a cursor
--- cannot find near their floor.  Written by telemetry_track next to the
+-- cannot find near their floor (delivery reads them by (spec, xid, id), the
+-- anomaly checks by their position, see 070_anomaly.sql).  Written by telemetry_track next to the
 -- event itself; maintenance deletes the copies every reader has passed
 -- (and, whatever the readers, after telemetry.history_retention_days).
 CREATE TABLE telemetry.late_events (LIKE telemetry.events INCLUDING DEFAULTS);
 CREATE INDEX late_events_spec_idx ON telemetry.late_events (spec, xid, id);
-CREATE INDEX late_events_event_idx ON telemetry.late_events (event, version, xid);
 CREATE INDEX late_events_received_idx ON telemetry.late_events (received_at);
 SELECT pg_catalog.pg_extension_config_dump('telemetry.late_events', '');
 

@@ -31,6 +31,9 @@
 CREATE TYPE telemetry.event_position AS (event text, version text, xid xid8, id uuid);
 CREATE INDEX events_position_idx ON telemetry.events_default
 	((ROW(event, version, xid, id)::telemetry.event_position));
+-- the same order over the copies of late events
+CREATE INDEX late_events_position_idx ON telemetry.late_events
+	((ROW(event, version, xid, id)::telemetry.event_position));
 
 -- Per event version: how many events have been stored in all (for
 -- minimumSample), the position up to which they have been evaluated, when
@@ -44,6 +47,13 @@ CREATE TABLE telemetry.anomaly_state (
 	-- the nil uuid (below every event id) after a complete batch
 	position xid8 NOT NULL DEFAULT '0',
 	position_id uuid NOT NULL DEFAULT '00000000-0000-0000-0000-000000000000',
+	-- no event after the position has received_at before floor, so checks
+	-- read the partitions from a day before it (and telemetry.late_events);
+	-- pending_xid/pending_at is a sample of the xid clock that becomes the
+	-- floor once the horizon has passed pending_xid (see src/floor.c)
+	floor timestamptz NOT NULL DEFAULT '-infinity',
+	pending_xid xid8,
+	pending_at timestamptz,
 	last_check_at timestamptz,
 	last_batch bigint NOT NULL DEFAULT 0,
 	checks bigint NOT NULL DEFAULT 0,
@@ -343,6 +353,8 @@ DECLARE
 	t_last timestamptz;
 	v_observed double precision;
 	v_bound text;
+	-- a plain value, so the window's partitions are known when planning
+	v_from timestamptz := p_check_at - p_rule."window";
 BEGIN
 	SELECT count(*), sum(1 / NULLIF(e.sample_rate, 0)), count(x.v), avg(x.v),
 		percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY x.v),
@@ -351,7 +363,7 @@ BEGIN
 	FROM telemetry.events e
 	CROSS JOIN LATERAL (SELECT telemetry._metric(e.properties, p_rule.metric) AS v OFFSET 0) x
 	WHERE e.event = p_event AND e.version = p_version
-		AND e.occurred_at > p_check_at - p_rule."window" AND e.occurred_at <= p_check_at;
+		AND e.occurred_at > v_from AND e.occurred_at <= p_check_at;
 
 	v_observed := CASE p_rule.aggregate
 		WHEN 'count' THEN COALESCE(n_est, 0)
@@ -416,13 +428,21 @@ $$;
 -- subtransaction: an error undoes all of it, position included.
 CREATE FUNCTION telemetry._check_event_version(p_event text, p_version text, p_spec text, p_privacy text,
 	p_minimum bigint, p_actions text[], p_horizon xid8, p_check_at timestamptz,
-	p_interval interval, p_floor interval, p_batch bigint, p_max_aggregates integer, p_max_window interval)
+	p_interval interval, p_floor interval, p_batch bigint, p_max_aggregates integer, p_max_window interval,
+	p_sample_at timestamptz, p_sample_xid xid8)
 	RETURNS integer
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	-- every query here is meant to go through an index; on a small or
 	-- not yet analyzed partition the planner would otherwise read it whole
 	SET enable_seqscan = off
+	-- plans made for the values at hand, so that the partitions before the
+	-- floor are pruned when the query is planned (never locked)
+	SET plan_cache_mode = force_custom_plan
+	-- the batch is read in position order from events_position_idx: the
+	-- (event, version, occurred_at) index, which the floor's condition also
+	-- matches, would read every event of the last day again and sort them
+	SET enable_sort = off
 	-- windows read the same in messages whoever runs the check
 	SET IntervalStyle = postgres
 	AS $$
@@ -439,8 +459,12 @@ DECLARE
 	v_problem text;
 	v_skipped text[] := '{}';
 	v_skipped_text text;
+	v_scan_from timestamptz;
 BEGIN
 	SELECT * INTO STRICT s FROM telemetry.anomaly_state st WHERE st.event = p_event AND st.version = p_version;
+	-- events not read yet were received at or after the floor; those not
+	-- late occurred at most a day before (the rest are in late_events)
+	v_scan_from := s.floor - interval '24 hours';
 	v_event_rules := EXISTS (SELECT 1 FROM telemetry.anomaly_rules r
 		WHERE r.event = p_event AND r.version = p_version AND r.aggregate IS NULL);
 	-- the events before the minimumSample-th overall are counted, not
@@ -449,12 +473,13 @@ BEGIN
 
 	-- Per-event thresholds, over the next rows after the position and below
 	-- the horizon, in (xid, id) order: one read of at most p_batch rows
-	-- (through events_position_idx), numbered, then counted, evaluated, and
-	-- the position moved past them, all in one statement.
+	-- (through events_position_idx, in the partitions from the floor on,
+	-- plus the copies of late events), numbered, then counted, evaluated,
+	-- and the position moved past them, all in one statement.
 	FOR v_anomaly IN
 		WITH batch AS MATERIALIZED (
 			SELECT row_number() OVER (ORDER BY b.pos) AS n, b.id, b.xid, b.occurred_at, b.properties
-			FROM (SELECT ROW(e.event, e.version, e.xid, e.id)::telemetry.event_position AS pos,
+			FROM ((SELECT ROW(e.event, e.version, e.xid, e.id)::telemetry.event_position AS pos,
 					e.id, e.xid, e.occurred_at,
 					CASE WHEN v_event_rules THEN e.properties END AS properties
 				FROM telemetry.events e
@@ -462,15 +487,37 @@ BEGIN
 						> ROW(p_event, p_version, s.position, s.position_id)::telemetry.event_position
 					AND ROW(e.event, e.version, e.xid, e.id)::telemetry.event_position
 						< ROW(p_event, p_version, p_horizon, '00000000-0000-0000-0000-000000000000'::uuid)::telemetry.event_position
+					AND e.occurred_at >= v_scan_from
+					AND NOT telemetry._is_late(e.occurred_at, e.received_at)
 				ORDER BY ROW(e.event, e.version, e.xid, e.id)::telemetry.event_position
-				LIMIT p_batch) b),
+				LIMIT p_batch)
+				UNION ALL
+				(SELECT ROW(l.event, l.version, l.xid, l.id)::telemetry.event_position,
+					l.id, l.xid, l.occurred_at,
+					CASE WHEN v_event_rules THEN l.properties END
+				FROM telemetry.late_events l
+				WHERE ROW(l.event, l.version, l.xid, l.id)::telemetry.event_position
+						> ROW(p_event, p_version, s.position, s.position_id)::telemetry.event_position
+					AND ROW(l.event, l.version, l.xid, l.id)::telemetry.event_position
+						< ROW(p_event, p_version, p_horizon, '00000000-0000-0000-0000-000000000000'::uuid)::telemetry.event_position
+				ORDER BY ROW(l.event, l.version, l.xid, l.id)::telemetry.event_position
+				LIMIT p_batch)
+				ORDER BY 1 LIMIT p_batch) b),
 		-- a full batch may have left rows: the position is its last row;
-		-- otherwise every row below the horizon has been read
+		-- otherwise every row below the horizon has been read, so what is
+		-- left was received after the pending sample once the horizon has
+		-- passed it: that sample becomes the floor, and this check's the
+		-- pending one
 		counted AS (
 			UPDATE telemetry.anomaly_state st
 			SET stored = st.stored + c.n, last_batch = c.n, last_check_at = p_check_at,
 				position = CASE WHEN c.n >= p_batch THEN l.xid ELSE p_horizon END,
-				position_id = CASE WHEN c.n >= p_batch THEN l.id ELSE '00000000-0000-0000-0000-000000000000'::uuid END
+				position_id = CASE WHEN c.n >= p_batch THEN l.id ELSE '00000000-0000-0000-0000-000000000000'::uuid END,
+				floor = CASE WHEN c.n < p_batch AND st.pending_xid <= p_horizon THEN st.pending_at ELSE st.floor END,
+				pending_xid = CASE WHEN c.n < p_batch AND (st.pending_xid IS NULL OR st.pending_xid <= p_horizon)
+					THEN p_sample_xid ELSE st.pending_xid END,
+				pending_at = CASE WHEN c.n < p_batch AND (st.pending_xid IS NULL OR st.pending_xid <= p_horizon)
+					THEN p_sample_at ELSE st.pending_at END
 			FROM (SELECT count(*) AS n FROM batch) c
 			LEFT JOIN batch l ON l.n = c.n
 			WHERE st.event = p_event AND st.version = p_version),
@@ -599,18 +646,26 @@ DECLARE
 	v_message text;
 	v_failures integer;
 	v_retry timestamptz;
+	v_sample_at timestamptz;
+	v_sample_xid xid8;
 BEGIN
 	IF as_of IS NULL OR NOT isfinite(as_of) THEN
 		RAISE EXCEPTION 'as_of must be a finite time' USING ERRCODE = 'datetime_field_overflow';
 	END IF;
 	PERFORM pg_advisory_xact_lock(hashtextextended('telemetry.check_anomalies', 0));
+	-- a sample of the xid clock, a floor for the checks to come (floor.c)
+	SELECT c.at, c.next_xid INTO v_sample_at, v_sample_xid FROM telemetry._xid_clock() c;
 	-- after the lock, so (at read committed) this snapshot sees the state a
 	-- concurrent check committed
 	SELECT pg_snapshot_xmin(s), pg_snapshot_xmax(s) INTO horizon, next_xid
 	FROM pg_current_snapshot() s;
 
-	INSERT INTO telemetry.anomaly_state (event, version)
-	SELECT e.event, e.version FROM telemetry.event_defs e
+	-- An event version is checked from its registration on: no event of it
+	-- can have been received before its spec was registered, so that is
+	-- its first floor.
+	INSERT INTO telemetry.anomaly_state (event, version, floor)
+	SELECT e.event, e.version, sp.registered_at FROM telemetry.event_defs e
+	JOIN telemetry.specs sp ON sp.key = e.spec_key AND sp.version = e.spec_version
 	WHERE e.anomaly_enabled
 		AND EXISTS (SELECT 1 FROM telemetry.anomaly_rules r WHERE r.event = e.event AND r.version = e.version)
 	ON CONFLICT DO NOTHING;
@@ -618,8 +673,8 @@ BEGIN
 	-- A position ahead of this cluster's transaction ids can only come from
 	-- a restored dump: its rows were evaluated where they were written.
 	UPDATE telemetry.anomaly_state s SET position = horizon,
-		position_id = '00000000-0000-0000-0000-000000000000'
-	WHERE s.position > next_xid;
+		position_id = '00000000-0000-0000-0000-000000000000', pending_xid = NULL, pending_at = NULL
+	WHERE s.position > next_xid OR s.pending_xid > next_xid;
 
 	FOR d IN
 		SELECT e.event, e.version, e.spec_key || '@' || e.spec_version AS spec, e.privacy,
@@ -637,7 +692,8 @@ BEGIN
 		BEGIN
 			recorded := recorded + telemetry._check_event_version(d.event, d.version, d.spec, d.privacy,
 				GREATEST(d.minimum_sample, 1), d.actions, horizon, as_of,
-				d.check_interval, v_floor, v_batch, v_max_aggregates, v_max_window);
+				d.check_interval, v_floor, v_batch, v_max_aggregates, v_max_window,
+				v_sample_at, v_sample_xid);
 			checked := checked + 1;
 		EXCEPTION WHEN OTHERS THEN
 			-- the message only: a DETAIL may quote a row
@@ -696,7 +752,7 @@ END
 $$;
 REVOKE ALL ON FUNCTION telemetry._anomaly_job(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._check_event_version(text, text, text, text, bigint, text[], xid8, timestamptz,
-	interval, interval, bigint, integer, interval) FROM PUBLIC;
+	interval, interval, bigint, integer, interval, timestamptz, xid8) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._check_aggregate(text, text, text, text, text[], telemetry.anomaly_rules, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._anomaly_actions(telemetry.anomalies) FROM PUBLIC;
 
@@ -797,17 +853,22 @@ CREATE VIEW telemetry.anomaly_checks AS
 -- 1/sample_rate), and p50/p95/max of each declared, unredacted number
 -- property.  Cost: a scan of the events in the range (partitions outside it
 -- are pruned), so keep ranges short or materialize the result.
-CREATE FUNCTION telemetry_event_metrics(since timestamptz, until timestamptz DEFAULT now(), event text DEFAULT NULL)
+CREATE FUNCTION telemetry._event_metrics(p_since timestamptz, p_until timestamptz, p_event text)
 RETURNS TABLE (event text, version text, hour timestamptz, stored bigint, estimated double precision, metrics jsonb)
-	LANGUAGE sql STABLE SECURITY DEFINER
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
+	-- planned for the range at hand, so that only its partitions are
+	-- touched (the others are pruned when planning, never locked)
+	SET plan_cache_mode = force_custom_plan
 	AS $$
+BEGIN
+	RETURN QUERY
 	WITH base AS (
 		SELECT e.event, e.version, date_trunc('hour', e.occurred_at, 'UTC') AS hour,
 			count(*) AS stored, sum(1 / NULLIF(e.sample_rate, 0)) AS estimated
 		FROM telemetry.events e
-		WHERE e.occurred_at >= since AND e.occurred_at < until
-			AND (telemetry_event_metrics.event IS NULL OR e.event = telemetry_event_metrics.event)
+		WHERE e.occurred_at >= p_since AND e.occurred_at < p_until
+			AND (p_event IS NULL OR e.event = p_event)
 		GROUP BY 1, 2, 3),
 	vals AS (
 		SELECT e.event, e.version, date_trunc('hour', e.occurred_at, 'UTC') AS hour, p.name,
@@ -816,16 +877,24 @@ RETURNS TABLE (event text, version text, hour timestamptz, stored bigint, estima
 		JOIN telemetry.event_properties p ON p.event = e.event AND p.version = e.version
 			AND p.scope = 'property' AND p.type = 'number' AND p.redaction IS NULL
 		CROSS JOIN LATERAL (SELECT telemetry._metric(e.properties, p.name) AS v OFFSET 0) x
-		WHERE e.occurred_at >= since AND e.occurred_at < until
-			AND (telemetry_event_metrics.event IS NULL OR e.event = telemetry_event_metrics.event)
+		WHERE e.occurred_at >= p_since AND e.occurred_at < p_until
+			AND (p_event IS NULL OR e.event = p_event)
 			AND x.v IS NOT NULL
 		GROUP BY 1, 2, 3, 4)
 	SELECT b.event, b.version, b.hour, b.stored, b.estimated,
 		COALESCE((SELECT jsonb_object_agg(v.name, jsonb_build_object('n', v.n, 'p50', v.pct[1], 'p95', v.pct[2], 'max', v.max))
 			FROM vals v WHERE v.event = b.event AND v.version = b.version AND v.hour = b.hour), '{}')
 	FROM base b
-	ORDER BY b.event, b.version, b.hour
+	ORDER BY b.event, b.version, b.hour;
+END
 $$;
+REVOKE ALL ON FUNCTION telemetry._event_metrics(timestamptz, timestamptz, text) FROM PUBLIC;
+
+CREATE FUNCTION telemetry_event_metrics(since timestamptz, until timestamptz DEFAULT now(), event text DEFAULT NULL)
+RETURNS TABLE (event text, version text, hour timestamptz, stored bigint, estimated double precision, metrics jsonb)
+	LANGUAGE sql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT * FROM telemetry._event_metrics(since, until, event) $$;
 REVOKE ALL ON FUNCTION telemetry_event_metrics(timestamptz, timestamptz, text) FROM PUBLIC;
 
 -- The last 24 hours (this hour and the 23 before it) of telemetry_event_metrics.
