@@ -9,9 +9,12 @@
 #include "telemetry.h"
 
 #include "utils/guc.h"
+#include "utils/varlena.h"
 
 bool		telemetry_enabled = true;
 char	   *telemetry_database = NULL;
+int			telemetry_max_workers = 4;
+int			telemetry_rescan_interval = 300;
 int			telemetry_maintenance_interval = 60;
 int			telemetry_premake_days = 7;
 int			telemetry_default_retention_days = 30;
@@ -33,6 +36,21 @@ static const struct config_enum_entry on_invalid_options[] = {
 	{NULL, 0, false}
 };
 
+/* telemetry.database must be a list of names. */
+static bool
+check_database_list(char **newval, void **extra, GucSource source)
+{
+	char	   *raw = pstrdup(*newval);
+	List	   *names = NIL;
+	bool		ok = SplitIdentifierString(raw, ',', &names);
+
+	list_free(names);
+	pfree(raw);
+	if (!ok)
+		GUC_check_errdetail("List syntax is invalid.");
+	return ok;
+}
+
 /*
  * Define every GUC.  Called from _PG_init in every process that loads the
  * library, so the values are known to backends and the worker alike.
@@ -44,10 +62,20 @@ telemetry_define_gucs(void)
 							 "Whether the telemetry worker runs its jobs.",
 							 NULL, &telemetry_enabled, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	/* the launcher and its database workers (worker*.c) */
 	DefineCustomStringVariable("telemetry.database",
-							   "Database the telemetry worker connects to.",
-							   NULL, &telemetry_database, "postgres",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							   "Databases the telemetry workers serve (comma-separated names); empty: every database with the extension.",
+							   NULL, &telemetry_database, "",
+							   PGC_SIGHUP, GUC_LIST_INPUT, check_database_list, NULL, NULL);
+	DefineCustomIntVariable("telemetry.max_workers",
+							"Most databases served by a telemetry worker at once.",
+							"Counted against max_worker_processes, with the launcher and one probe.",
+							&telemetry_max_workers, 4, 1, 1024,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("telemetry.rescan_interval",
+							"Time between the launcher's scans for databases with the extension.",
+							NULL, &telemetry_rescan_interval, 300, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("telemetry.maintenance_interval",
 							"Time between partition and retention maintenance runs.",
 							NULL, &telemetry_maintenance_interval, 60, 1, 86400,

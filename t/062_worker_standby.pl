@@ -10,7 +10,6 @@ my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
 $primary->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'telemetry'
-telemetry.database = 'postgres'
 });
 $primary->start;
 $primary->safe_psql('postgres', 'CREATE EXTENSION telemetry');
