@@ -8,6 +8,7 @@
  */
 #include "telemetry.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/varlena.h"
 
@@ -67,11 +68,13 @@ telemetry_define_gucs(void)
 							   "Databases the telemetry workers serve (comma-separated names); empty: every database with the extension.",
 							   NULL, &telemetry_database, "",
 							   PGC_SIGHUP, GUC_LIST_INPUT, check_database_list, NULL, NULL);
-	DefineCustomIntVariable("telemetry.max_workers",
-							"Most databases served by a telemetry worker at once.",
-							"Counted against max_worker_processes, with the launcher and one probe.",
-							&telemetry_max_workers, 4, 1, 1024,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/* PostgreSQL refuses (FATAL) server-start GUCs defined after startup */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("telemetry.max_workers",
+								"Most databases served by a telemetry worker at once.",
+								"Counted against max_worker_processes, with the launcher and one probe.",
+								&telemetry_max_workers, 4, 1, 1024,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("telemetry.rescan_interval",
 							"Time between the launcher's scans for databases with the extension.",
 							NULL, &telemetry_rescan_interval, 300, 1, 86400,
@@ -120,10 +123,11 @@ telemetry_define_gucs(void)
 							"How long failed deliveries are retried before they are dead-lettered.",
 							NULL, &telemetry_max_delivery_age, 24 * 3600, 1, 30 * 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("telemetry.max_tracked_events",
-							"Most distinct event versions whose counters are kept in shared memory.",
-							NULL, &telemetry_max_tracked_events, 1000, 100, 100000,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("telemetry.max_tracked_events",
+								"Most distinct event versions whose counters are kept in shared memory.",
+								NULL, &telemetry_max_tracked_events, 1000, 100, 100000,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("telemetry.lock_timeout",
 							"lock_timeout used by maintenance DDL.",
 							NULL, &telemetry_lock_timeout, 5000, 10, 600000,
