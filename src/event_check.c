@@ -68,8 +68,8 @@ jsonb_value_type_name(const JsonbValue *v)
 }
 
 /* Whether a string parses as timestamptz, without raising an error. */
-static bool
-is_timestamptz(const char *s, int len)
+bool
+event_is_timestamptz(const char *s, int len)
 {
 	char		str[MAXDATELEN + 1];
 	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
@@ -144,7 +144,7 @@ value_has_type(const JsonbValue *v, PropType t)
 			return v->type == jbvBool;
 		case PROP_TIMESTAMP:
 			return v->type == jbvString &&
-				is_timestamptz(v->val.string.val, v->val.string.len);
+				event_is_timestamptz(v->val.string.val, v->val.string.len);
 		case PROP_JSON:
 			return true;
 	}

@@ -29,5 +29,6 @@ extern Jsonb *event_redact_object(const CompiledPropSet *set, Jsonb *obj,
 								  bool drop_undeclared, bool mask_undeclared);
 extern void track_error(TrackError *err, int sqlstate, const char *fmt,...) pg_attribute_printf(3, 4);
 extern const char *jsonb_value_type_name(const JsonbValue *v);
+extern bool event_is_timestamptz(const char *s, int len);
 
 #endif							/* TELEMETRY_EVENT_CHECK_H */

@@ -29,7 +29,24 @@ int			telemetry_http_timeout = 10000;
 int			telemetry_max_delivery_age = 24 * 3600;
 int			telemetry_max_tracked_events = 1000;
 int			telemetry_lock_timeout = 5000;
+int			telemetry_max_backdate_days = 7;
+int			telemetry_insert_path = TELEMETRY_INSERT_AUTO;
+int			telemetry_max_batch_events = 1000;
+int			telemetry_max_batch_bytes = 4 * 1024 * 1024;
 char	   *telemetry_context = NULL;
+
+/* anomaly checks: bounds on what a spec can make a check cost */
+int			telemetry_anomaly_max_window = 7 * 24 * 3600;
+int			telemetry_anomaly_min_interval = 1000;
+int			telemetry_anomaly_batch_size = 10000;
+int			telemetry_anomaly_max_aggregates = 8;
+bool		telemetry_anomaly_notify = true;
+
+static const struct config_enum_entry insert_path_options[] = {
+	{"auto", TELEMETRY_INSERT_AUTO, false},
+	{"executor", TELEMETRY_INSERT_EXECUTOR, false},
+	{NULL, 0, false}
+};
 
 static const struct config_enum_entry on_invalid_options[] = {
 	{"error", TELEMETRY_ON_INVALID_ERROR, false},
@@ -132,10 +149,56 @@ telemetry_define_gucs(void)
 							"lock_timeout used by maintenance DDL.",
 							NULL, &telemetry_lock_timeout, 5000, 10, 600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("telemetry.max_backdate_days",
+							"How many days before today roles other than the extension's owner may date events.",
+							"Older occurred_at values are refused (or quarantined); the owner is not limited.",
+							&telemetry_max_backdate_days, 7, 0, 36500,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("telemetry.insert_path",
+							 "How telemetry_track stores rows: auto (directly where the table allows) or executor.",
+							 "auto inserts into the partition without the executor when telemetry.events is a plain local partitioned table; executor always runs an INSERT.",
+							 &telemetry_insert_path, TELEMETRY_INSERT_AUTO,
+							 insert_path_options, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("telemetry.max_batch_events",
+							"Most events telemetry_track_batch accepts in one call.",
+							NULL, &telemetry_max_batch_events, 1000, 1, 100000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("telemetry.max_batch_bytes",
+							"Largest events argument telemetry_track_batch accepts.",
+							NULL, &telemetry_max_batch_bytes, 4 * 1024 * 1024, 1024, 256 * 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
 	DefineCustomStringVariable("telemetry.context",
 							   "JSON object used as the context of events tracked by telemetry_track_trigger.",
 							   NULL, &telemetry_context, "",
 							   PGC_USERSET, 0, NULL, NULL, NULL);
+
+	/*
+	 * Anomaly checks.  Superuser only: they bound what a spec admin can make
+	 * the worker do, whatever a spec says.
+	 */
+	DefineCustomIntVariable("telemetry.anomaly_max_window",
+							"Longest window of an aggregate anomaly threshold.",
+							"Checked at registration and again at every check.",
+							&telemetry_anomaly_max_window, 7 * 24 * 3600, 1, 366 * 24 * 3600,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("telemetry.anomaly_min_interval",
+							"Shortest time between two anomaly checks of an event version.",
+							"A spec's checkIntervalMs below it is raised to it.",
+							&telemetry_anomaly_min_interval, 1000, 100, 86400000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("telemetry.anomaly_batch_size",
+							"Most new events of one event version evaluated by one anomaly check.",
+							NULL, &telemetry_anomaly_batch_size, 10000, 1, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("telemetry.anomaly_max_aggregates",
+							"Most aggregate thresholds of one event version evaluated by one anomaly check.",
+							"When an event version has more, successive checks take turns.",
+							&telemetry_anomaly_max_aggregates, 8, 1, 64,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("telemetry.anomaly_notify",
+							 "Whether the alert and trigger_regen actions send NOTIFY.",
+							 NULL, &telemetry_anomaly_notify, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("telemetry");

@@ -27,10 +27,24 @@ extern int	telemetry_http_timeout;	/* milliseconds */
 extern int	telemetry_max_delivery_age;	/* seconds */
 extern int	telemetry_max_tracked_events;
 extern int	telemetry_lock_timeout;	/* milliseconds */
+extern int	telemetry_max_backdate_days;
+extern int	telemetry_insert_path;
+extern int	telemetry_max_batch_events;
+extern int	telemetry_max_batch_bytes;
 extern char *telemetry_context;
+
+/* anomaly check bounds (guc.c), read by the SQL of 070_anomaly.sql */
+extern int	telemetry_anomaly_max_window;	/* seconds */
+extern int	telemetry_anomaly_min_interval;	/* milliseconds */
+extern int	telemetry_anomaly_batch_size;
+extern int	telemetry_anomaly_max_aggregates;
+extern bool telemetry_anomaly_notify;
 
 #define TELEMETRY_ON_INVALID_ERROR		0
 #define TELEMETRY_ON_INVALID_QUARANTINE	1
+
+#define TELEMETRY_INSERT_AUTO		0
+#define TELEMETRY_INSERT_EXECUTOR	1
 
 extern void telemetry_define_gucs(void);
 

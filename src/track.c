@@ -11,6 +11,9 @@
  */
 #include "telemetry.h"
 #include "event_check.h"
+#include "floor.h"
+#include "insert.h"
+#include "track.h"
 #include "shmem.h"
 
 #include "access/xact.h"
@@ -18,7 +21,9 @@
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
@@ -28,9 +33,10 @@ PG_FUNCTION_INFO_V1(telemetry_track);
 PG_FUNCTION_INFO_V1(telemetry_track_int);
 PG_FUNCTION_INFO_V1(telemetry_track_row);
 
-#define INSERT_NARGS 10
+#define INSERT_NARGS EVENT_NCOLUMNS
 
 static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr late_plan = NULL;
 static SPIPlanPtr reject_plan = NULL;
 static bool xact_callback_registered = false;
 static bool tracked_in_xact = false;
@@ -190,44 +196,44 @@ fail_event(const CompiledEvent *ev, const char *event, const char *request,
 	store_rejected(event, ev ? ev->version : request, props, ctx, occurred_at, err);
 }
 
-/* Insert the final row with the prepared plan. */
-static void
-insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
-			 Jsonb *props, Jsonb *ctx)
+/* Prepare (once) and keep the INSERT of an event row into table. */
+static SPIPlanPtr
+event_insert_plan(SPIPlanPtr *slot, const char *table)
 {
-	Datum		values[INSERT_NARGS];
-	int			ret;
-	Oid			default_part;
-	TelemetryOwnerContext octx;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (insert_plan == NULL)
+	if (*slot == NULL)
 	{
 		Oid			types[INSERT_NARGS] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID, JSONBOID, JSONBOID, FLOAT8OID, XID8OID};
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("INSERT INTO telemetry.events "
-						   "(id, event, version, spec, occurred_at, received_at, properties, context, sample_rate, xid) "
-						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+		plan = SPI_prepare(psprintf("INSERT INTO %s "
+									"(id, event, version, spec, occurred_at, received_at, properties, context, sample_rate, xid) "
+									"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", table),
 						   INSERT_NARGS, types);
 		if (plan == NULL)
 			elog(ERROR, "telemetry: could not prepare the event insert: %s",
 				 SPI_result_code_string(SPI_result));
 		SPI_keepplan(plan);
-		insert_plan = plan;
+		*slot = plan;
 	}
-	values[0] = UUIDPGetDatum(id);
-	values[1] = CStringGetTextDatum(ev->event);
-	values[2] = CStringGetTextDatum(ev->version);
-	values[3] = CStringGetTextDatum(ev->spec);
-	values[4] = TimestampTzGetDatum(occurred_at);
-	values[5] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	values[6] = JsonbPGetDatum(props);
-	values[7] = JsonbPGetDatum(ctx);
-	values[8] = Float8GetDatum(ev->sample_rate > 1.0 ? 1.0 : ev->sample_rate);
-	values[9] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+	return *slot;
+}
+
+/*
+ * Store the final row (the executor path).  Also used when the direct path
+ * (insert.c) does not apply.
+ */
+static void
+insert_event_executor(const EventRow *row, bool late)
+{
+	int			ret;
+	Oid			default_part;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	event_insert_plan(&insert_plan, "telemetry.events");
+	if (late)
+		event_insert_plan(&late_plan, "telemetry.late_events");
 
 	/*
 	 * Hold the default partition before the executor routes the row: a
@@ -238,21 +244,91 @@ insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
 	if (OidIsValid(default_part))
 		LockRelationOid(default_part, RowExclusiveLock);
 
-	telemetry_become_owner(&octx, spec_cache_owner(), false);
-	ret = SPI_execute_plan(insert_plan, values, NULL, false, 0);
-	telemetry_restore_user(&octx);
+	ret = SPI_execute_plan(insert_plan, (Datum *) row->values, NULL, false, 0);
+	if (ret == SPI_OK_INSERT && late)
+		ret = SPI_execute_plan(late_plan, (Datum *) row->values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "telemetry: event insert failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
 }
 
 /*
- * The whole tracking pipeline.  Returns the new event's id, or NULL when
- * the event was sampled out, expired or quarantined.
+ * Store the final row, as the extension's owner: straight into its
+ * partition where the table allows it (insert.c), else with an INSERT.  A
+ * late event (occurred_at more than TELEMETRY_LATE_WINDOW before
+ * received_at) is also copied to telemetry.late_events, where readers after
+ * a cursor find it without a partition scan (floor.c).
  */
-static pg_uuid_t *
+static void
+insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
+			 TimestampTz received_at, Jsonb *props, Jsonb *ctx, TrackBatch *batch)
+{
+	EventRow	row;
+	TelemetryOwnerContext octx;
+	bool		late = occurred_at < received_at - TELEMETRY_LATE_WINDOW;
+	bool		done = false;
+
+	row.values[EVENT_COL_ID] = UUIDPGetDatum(id);
+	row.values[EVENT_COL_EVENT] = CStringGetTextDatum(ev->event);
+	row.values[EVENT_COL_VERSION] = CStringGetTextDatum(ev->version);
+	row.values[EVENT_COL_SPEC] = CStringGetTextDatum(ev->spec);
+	row.values[EVENT_COL_OCCURRED_AT] = TimestampTzGetDatum(occurred_at);
+	row.values[EVENT_COL_RECEIVED_AT] = TimestampTzGetDatum(received_at);
+	row.values[EVENT_COL_PROPERTIES] = JsonbPGetDatum(props);
+	row.values[EVENT_COL_CONTEXT] = JsonbPGetDatum(ctx);
+	row.values[EVENT_COL_SAMPLE_RATE] = Float8GetDatum(ev->sample_rate > 1.0 ? 1.0 : ev->sample_rate);
+	row.values[EVENT_COL_XID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+
+	telemetry_become_owner(&octx, spec_cache_owner(), false);
+	if (event_insert_direct_ok(spec_cache_events_relation()))
+	{
+		if (batch == NULL)
+		{
+			EventInserter *ins = event_inserter_begin(false);
+
+			done = event_inserter_put(ins, &row, late);
+			event_inserter_end(ins);
+		}
+		else
+		{
+			/* a batch's rows are written together when it ends */
+			if (batch->ins == NULL)
+				batch->ins = event_inserter_begin(true);
+			done = event_inserter_put(batch->ins, &row, late);
+		}
+	}
+	if (!done)
+		insert_event_executor(&row, late);
+	telemetry_restore_user(&octx);
+}
+
+/*
+ * Whether the caller may back-date events without limit: the extension's
+ * owner (acting as itself, not inside a security-restricted operation).
+ */
+static bool
+caller_may_backdate(void)
+{
+	return !InSecurityRestrictedOperation() &&
+		has_privs_of_role(GetUserId(), spec_cache_owner());
+}
+
+/* A batch item's errors name its position in the array. */
+static void
+label_error(TrackError *err, TrackBatch *batch)
+{
+	if (batch != NULL)
+		err->message = psprintf("events[%d]: %s", batch->index, err->message);
+}
+
+/*
+ * The whole tracking pipeline.  Returns the new event's id, or NULL when
+ * the event was sampled out, expired or quarantined.  With a batch, rows go
+ * to its inserter (written when the batch ends) and errors name the item.
+ */
+pg_uuid_t *
 track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
-			TimestampTz occurred_at, bool from_row)
+			TimestampTz occurred_at, bool from_row, TrackBatch *batch)
 {
 	CompiledEvent *ev;
 	TrackError	err = {0};
@@ -260,6 +336,7 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 	bool		ctx_rewrite = false;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	int			retention;
+	TimestampTz received_at;
 	pg_uuid_t  *id;
 
 	if (!xact_callback_registered)
@@ -281,6 +358,7 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 			track_error(&err, ERRCODE_UNDEFINED_OBJECT,
 						"telemetry event \"%.*s\" is not registered",
 						pg_mbcliplen(event, strlen(event), 128), event);
+		label_error(&err, batch);
 		fail_event(NULL, event, request, props, ctx, occurred_at, &err);
 		return NULL;
 	}
@@ -297,9 +375,17 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 		track_error(&err, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
 					"event \"%s\" %s: occurred_at is more than 1 day in the future",
 					ev->event, ev->version);
+	/* back-dating beyond telemetry.max_backdate_days is the owner's alone */
+	if (err.sqlstate == 0 &&
+		occurred_at < retention_cutoff(now, telemetry_max_backdate_days) &&
+		!caller_may_backdate())
+		track_error(&err, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+					"event \"%s\" %s: occurred_at is more than %d days in the past (telemetry.max_backdate_days)",
+					ev->event, ev->version, telemetry_max_backdate_days);
 
 	if (err.sqlstate != 0)
 	{
+		label_error(&err, batch);
 		fail_event(ev, event, request, props, ctx, occurred_at, &err);
 		return NULL;
 	}
@@ -322,8 +408,14 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 	if (ctx_rewrite)
 		ctx = event_redact_object(&ev->context, ctx, false, false);
 
-	id = telemetry_uuid7(GetCurrentTimestamp());
-	insert_event(ev, id, occurred_at, props, ctx);
+	/*
+	 * received_at is read after the transaction has its id, so that it is
+	 * later than any xid clock sample (floor.c) taken before that id.
+	 */
+	(void) GetTopFullTransactionId();
+	received_at = GetCurrentTimestamp();
+	id = telemetry_uuid7(received_at);
+	insert_event(ev, id, occurred_at, received_at, props, ctx, batch);
 	tracked_in_xact = true;
 	telemetry_count(ev->event, ev->version, TELEMETRY_COUNT_STORED);
 	return id;
@@ -353,7 +445,7 @@ track_fmgr(FunctionCallInfo fcinfo, char *request, bool from_row)
 	if (ctx == NULL)
 		ctx = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 
-	id = track_event(event, request, props, ctx, occurred_at, from_row);
+	id = track_event(event, request, props, ctx, occurred_at, from_row, NULL);
 	if (id == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_UUID_P(id);

@@ -358,13 +358,13 @@ worker_job_maintenance(char *outcome, size_t len)
 	return 0;
 }
 
-/* Whether telemetry._anomaly_job() exists (not in older versions). */
+/* Whether telemetry._anomaly_job exists (not in older versions). */
 static bool
 anomaly_job_exists(void)
 {
 	List	   *name = list_make2(makeString("telemetry"), makeString("_anomaly_job"));
 
-	return OidIsValid(LookupFuncName(name, 0, NULL, true));
+	return OidIsValid(LookupFuncName(name, -1, NULL, true));
 }
 
 /*

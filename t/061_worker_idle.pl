@@ -28,15 +28,12 @@ my $in_app = q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 't
 my $app_pid = q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'telemetry worker' AND datname = 'app'};
 my $none = q{SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type IN ('telemetry worker', 'telemetry probe')};
 
-# errors, fatals and warnings logged from $offset on (but not the anomaly
-# job's failure on telemetry._guc_int('telemetry.anomaly_interval'), a
-# known bug of telemetry._anomaly_job(), not of the worker)
+# errors, fatals and warnings logged from $offset on
 sub problems
 {
 	my ($offset) = @_;
 	my $log = slurp_file($node->logfile, $offset);
-	return join '', grep { (/\b(ERROR|FATAL|WARNING|PANIC):/ || /job failed|exited unexpectedly/)
-		  && !/anomaly job failed: invalid input syntax for type integer: "\d+m?s"/ } split /^/, $log;
+	return join '', grep { /\b(ERROR|FATAL|WARNING|PANIC):/ || /job failed|exited unexpectedly/ } split /^/, $log;
 }
 
 ok($node->poll_query_until('postgres', q{SELECT state = 'extension missing' FROM w WHERE datname = 'app'}),

@@ -164,9 +164,13 @@ BEGIN
 END
 $$;
 
--- Validate one anomaly threshold of an event; props are its normalized properties.
+-- Validate one anomaly threshold of an event; props are its normalized
+-- properties.  STABLE, not IMMUTABLE: the longest window allowed is the
+-- superuser-only telemetry.anomaly_max_window (the library is loaded by
+-- then: _validate_spec has called its C functions for the versions, so a
+-- placeholder value set by another role has been discarded).
 CREATE FUNCTION telemetry._validate_threshold(t jsonb, path text, props jsonb, sensitive boolean) RETURNS jsonb
-	LANGUAGE plpgsql IMMUTABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
@@ -177,6 +181,7 @@ DECLARE
 	win text;
 	w interval;
 	prop jsonb;
+	problem text;
 BEGIN
 	PERFORM telemetry._expect(t, 'object', path);
 	PERFORM telemetry._allowed_keys(t, ARRAY['metric', 'min', 'max', 'aggregate', 'window'], path);
@@ -206,8 +211,11 @@ BEGIN
 		EXCEPTION WHEN OTHERS THEN
 			PERFORM telemetry._invalid(path || '.window', 'invalid interval ' || telemetry._q(win));
 		END;
-		IF w <= interval '0' OR w > interval '7 days' THEN
-			PERFORM telemetry._invalid(path || '.window', 'must be more than 0 and at most 7 days');
+		-- its real span: no months or years, no negative part, within the
+		-- owner's bound (the same test runs again at every check)
+		problem := telemetry._window_problem(w, telemetry._anomaly_max_window());
+		IF problem IS NOT NULL THEN
+			PERFORM telemetry._invalid(path || '.window', problem);
 		END IF;
 	END IF;
 	IF metric IS NULL AND COALESCE(agg, '') <> 'count' THEN

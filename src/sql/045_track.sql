@@ -40,6 +40,14 @@ RETURNS uuid
 	AS 'MODULE_PATHNAME', 'telemetry_track_int'
 	LANGUAGE C VOLATILE;
 
+-- Several events in one call (one request's events in one round trip):
+-- a JSON array of {event, version, properties, context, occurred_at}, each
+-- tracked as telemetry_track would; one row per item, in order, with the
+-- stored event's id or NULL.  The rows are written together at the end.
+CREATE FUNCTION telemetry_track_batch(events jsonb) RETURNS SETOF uuid
+	AS 'MODULE_PATHNAME', 'telemetry_track_batch'
+	LANGUAGE C VOLATILE;
+
 CREATE FUNCTION telemetry._track_row(event text, version text, properties jsonb, context jsonb, occurred_at timestamptz)
 RETURNS uuid
 	AS 'MODULE_PATHNAME', 'telemetry_track_row'
