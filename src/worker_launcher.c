@@ -33,11 +33,9 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
-#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -50,7 +48,6 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 #include "utils/varlena.h"
 
 #define LAUNCHER_MAX_BACKOFF_MS		300000
@@ -147,52 +144,6 @@ telemetry_database_listed(const char *datname)
 }
 
 /* ---- probes ---- */
-
-/*
- * Entry point of a probe; main_arg is the database's oid.  Connects as the
- * bootstrap superuser, reads the extension's owner and whether it may log
- * in, and leaves.
- */
-void
-telemetry_probe_main(Datum main_arg)
-{
-	Oid			dboid = DatumGetObjectId(main_arg);
-	Oid			owner;
-	bool		can_login = false;
-	Latch	   *launcher;
-
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-
-	StartTransactionCommand();
-	owner = telemetry_extension_owner();
-	if (OidIsValid(owner))
-	{
-		HeapTuple	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(owner));
-
-		if (HeapTupleIsValid(tup))
-		{
-			can_login = ((Form_pg_authid) GETSTRUCT(tup))->rolcanlogin;
-			ReleaseSysCache(tup);
-		}
-	}
-	CommitTransactionCommand();
-
-	SpinLockAcquire(&telemetry_workers->mutex);
-	if (telemetry_workers->probe.dboid == dboid)
-	{
-		telemetry_workers->probe.done = true;
-		telemetry_workers->probe.has_extension = OidIsValid(owner);
-		telemetry_workers->probe.owner = owner;
-		telemetry_workers->probe.owner_can_login = can_login;
-	}
-	launcher = telemetry_workers->launcher_latch;
-	SpinLockRelease(&telemetry_workers->mutex);
-	if (launcher)
-		SetLatch(launcher);
-	proc_exit(0);
-}
 
 /* Register a dynamic worker that tells us when it starts and stops. */
 static BackgroundWorkerHandle *
