@@ -8,10 +8,14 @@
  */
 #include "telemetry.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/varlena.h"
 
 bool		telemetry_enabled = true;
 char	   *telemetry_database = NULL;
+int			telemetry_max_workers = 4;
+int			telemetry_rescan_interval = 300;
 int			telemetry_maintenance_interval = 60;
 int			telemetry_premake_days = 7;
 int			telemetry_default_retention_days = 30;
@@ -54,6 +58,21 @@ static const struct config_enum_entry on_invalid_options[] = {
 	{NULL, 0, false}
 };
 
+/* telemetry.database must be a list of names. */
+static bool
+check_database_list(char **newval, void **extra, GucSource source)
+{
+	char	   *raw = pstrdup(*newval);
+	List	   *names = NIL;
+	bool		ok = SplitIdentifierString(raw, ',', &names);
+
+	list_free(names);
+	pfree(raw);
+	if (!ok)
+		GUC_check_errdetail("List syntax is invalid.");
+	return ok;
+}
+
 /*
  * Define every GUC.  Called from _PG_init in every process that loads the
  * library, so the values are known to backends and the worker alike.
@@ -65,10 +84,22 @@ telemetry_define_gucs(void)
 							 "Whether the telemetry worker runs its jobs.",
 							 NULL, &telemetry_enabled, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	/* the launcher and its database workers (worker*.c) */
 	DefineCustomStringVariable("telemetry.database",
-							   "Database the telemetry worker connects to.",
-							   NULL, &telemetry_database, "postgres",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							   "Databases the telemetry workers serve (comma-separated names); empty: every database with the extension.",
+							   NULL, &telemetry_database, "",
+							   PGC_SIGHUP, GUC_LIST_INPUT, check_database_list, NULL, NULL);
+	/* PostgreSQL refuses (FATAL) server-start GUCs defined after startup */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("telemetry.max_workers",
+								"Most databases served by a telemetry worker at once.",
+								"Counted against max_worker_processes, with the launcher and one probe.",
+								&telemetry_max_workers, 4, 1, 1024,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("telemetry.rescan_interval",
+							"Time between the launcher's scans for databases with the extension.",
+							NULL, &telemetry_rescan_interval, 300, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("telemetry.maintenance_interval",
 							"Time between partition and retention maintenance runs.",
 							NULL, &telemetry_maintenance_interval, 60, 1, 86400,
@@ -113,10 +144,11 @@ telemetry_define_gucs(void)
 							"How long failed deliveries are retried before they are dead-lettered.",
 							NULL, &telemetry_max_delivery_age, 24 * 3600, 1, 30 * 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("telemetry.max_tracked_events",
-							"Most distinct event versions whose counters are kept in shared memory.",
-							NULL, &telemetry_max_tracked_events, 1000, 100, 100000,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("telemetry.max_tracked_events",
+								"Most distinct event versions whose counters are kept in shared memory.",
+								NULL, &telemetry_max_tracked_events, 1000, 100, 100000,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("telemetry.lock_timeout",
 							"lock_timeout used by maintenance DDL.",
 							NULL, &telemetry_lock_timeout, 5000, 10, 600000,

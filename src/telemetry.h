@@ -12,7 +12,9 @@
 
 /* GUCs (guc.c) */
 extern bool telemetry_enabled;
-extern char *telemetry_database;
+extern char *telemetry_database;	/* filter: databases served, "" = all */
+extern int	telemetry_max_workers;
+extern int	telemetry_rescan_interval;	/* seconds */
 extern int	telemetry_maintenance_interval;	/* seconds */
 extern int	telemetry_premake_days;
 extern int	telemetry_default_retention_days;
@@ -47,7 +49,7 @@ extern bool telemetry_anomaly_notify;
 
 extern void telemetry_define_gucs(void);
 
-/* worker.c */
+/* worker_launcher.c */
 extern void telemetry_worker_register(void);
 
 /* delivery.c */
