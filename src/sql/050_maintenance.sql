@@ -20,7 +20,8 @@ SELECT pg_catalog.pg_extension_config_dump('telemetry_archive.events', '');
 
 -- History tables the extension writes, trimmed by
 -- telemetry.history_retention_days: rows whose time_column falls on a UTC
--- day more than that many days before as_of are deleted.  Later features
+-- day more than that many days before as_of are deleted (only in tables the
+-- extension's owner owns).  Later features
 -- add their tables here from their own install fragments.  Names, not
 -- regclass: pg_upgrade refuses reg* columns in user tables.
 CREATE TABLE telemetry.history_tables (
@@ -267,8 +268,12 @@ DECLARE
 	n bigint;
 	budget integer := telemetry._maintenance_batch_size();
 BEGIN
+	-- only tables of the extension's owner: deleting from another role's
+	-- table would run that role's triggers as the owner
 	SELECT h.time_column INTO col FROM telemetry.history_tables h
-	WHERE to_regclass(format('%I.%I', h.schema_name, h.table_name)) = tbl;
+	JOIN pg_class c ON c.oid = tbl
+	WHERE to_regclass(format('%I.%I', h.schema_name, h.table_name)) = tbl
+		AND c.relowner = (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'telemetry');
 	IF col IS NULL THEN
 		RETURN '{}';
 	END IF;
