@@ -16,7 +16,7 @@ my $coord = $c->coordinator;
 my @workers = $c->workers;
 my $db = $c->database;
 
-# Both extensions on every node: Citus answers, the telemetry worker runs.
+# Both extensions on every node: Citus answers, telemetry's launcher runs.
 is_deeply([ $c->safe_psql_each('SHOW shared_preload_libraries') ],
 	[ ('citus,telemetry') x 3 ], 'every node preloads citus and telemetry');
 is_deeply([ $c->safe_psql_each(q{SELECT extname FROM pg_extension WHERE extname = 'citus'}) ],
@@ -24,8 +24,8 @@ is_deeply([ $c->safe_psql_each(q{SELECT extname FROM pg_extension WHERE extname 
 for my $node ($c->nodes)
 {
 	ok($node->poll_query_until($db,
-			q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'telemetry worker'}),
-		$node->name . ' runs the telemetry worker');
+			q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'telemetry launcher'}),
+		$node->name . ' runs the telemetry launcher');
 }
 is($coord->safe_psql($db, q{
 	SELECT string_agg(nodename || ':' || nodeport, ' ' ORDER BY nodeport)
@@ -38,6 +38,13 @@ $coord->safe_psql($db, 'CREATE EXTENSION telemetry');
 my $version = $coord->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'telemetry'});
 is_deeply([ map { $_->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'telemetry'}) } @workers ],
 	[ ($version) x 2 ], "CREATE EXTENSION telemetry on the coordinator created it ($version) on both workers");
+for my $node ($c->nodes)
+{
+	ok($node->poll_query_until($db, qq{
+			SELECT count(*) = 1 FROM pg_stat_activity
+			WHERE backend_type = 'telemetry worker' AND datname = '$db'}),
+		$node->name . ' runs a telemetry worker in the database');
+}
 
 my $spec = q{{
 	"meta": {"key": "citus.smoke", "version": "1.0.0"},

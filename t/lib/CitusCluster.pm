@@ -43,13 +43,15 @@ sub new
 		$node->init;
 		# Citus must come first in shared_preload_libraries.  Multi-node
 		# writes commit with two-phase commit, so prepared transactions are
-		# on.  SSL between nodes would only cost certificate set-up here.
+		# on.  Background workers: Citus's maintenance daemon, telemetry's
+		# launcher, probe and database workers.  SSL between nodes would
+		# only cost certificate set-up here.
 		$node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'citus,telemetry'
 listen_addresses = '127.0.0.1'
 max_prepared_transactions = 20
+max_worker_processes = 16
 citus.node_conninfo = 'sslmode=disable'
-telemetry.database = '$db'
 });
 		$node->append_conf('postgresql.conf', $opt{conf}) if defined $opt{conf};
 		push @{ $self->{nodes} }, $node;
