@@ -301,7 +301,16 @@ spec_cache_lookup(const char *event, const char *request)
 	if (!cache_valid || cache == NULL)
 		spec_cache_reset();
 
-	snprintf(key, sizeof(key), "%s\x01%s", event, request ? request : "\x02");
+	/* "event \x01 request" ("\x02" for none); both fit, checked above */
+	{
+		size_t		elen = strlen(event);
+		const char *r = request ? request : "\x02";
+		size_t		rlen = strlen(r);
+
+		memcpy(key, event, elen);
+		key[elen] = '\x01';
+		memcpy(key + elen + 1, r, rlen + 1);
+	}
 	entry = hash_search(cache, key, HASH_FIND, NULL);
 	if (entry)
 		return entry->ev;
