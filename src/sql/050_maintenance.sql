@@ -390,11 +390,11 @@ REVOKE ALL ON FUNCTION telemetry._run_maintenance(timestamptz) FROM PUBLIC;
 -- The SQL entry point (C, src/maintenance.c): refuses a NULL or infinite
 -- as_of, and, for roles other than the extension's owner, one more than a
 -- day away from now; then runs telemetry._run_maintenance as the owner.
-CREATE FUNCTION telemetry_run_maintenance(as_of timestamptz DEFAULT now()) RETURNS jsonb
+CREATE FUNCTION @extschema@.telemetry_run_maintenance(as_of timestamptz DEFAULT now()) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'telemetry_run_maintenance'
 	LANGUAGE C VOLATILE;
 
-REVOKE ALL ON FUNCTION telemetry_run_maintenance(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_run_maintenance(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._maintenance_plan(timestamptz, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._maintenance_step(text, text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._retention_step(regclass, timestamptz) FROM PUBLIC;

@@ -720,11 +720,11 @@ REVOKE ALL ON FUNCTION telemetry._check_anomalies(timestamptz, boolean) FROM PUB
 -- The SQL entry point: one check of every event version, due or not (also
 -- those backing off after a failure), for operators and tests.  Returns the
 -- number of anomaly records created.
-CREATE FUNCTION telemetry_check_anomalies() RETURNS integer
+CREATE FUNCTION @extschema@.telemetry_check_anomalies() RETURNS integer
 	LANGUAGE sql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$ SELECT (telemetry._check_anomalies(now(), false) ->> 'recorded')::integer $$;
-REVOKE ALL ON FUNCTION telemetry_check_anomalies() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_check_anomalies() FROM PUBLIC;
 
 -- The worker's anomaly job: a check of the event versions due at as_of
 -- (each at its spec's interval, see _anomaly_interval), and when the next
@@ -757,7 +757,7 @@ REVOKE ALL ON FUNCTION telemetry._check_aggregate(text, text, text, text, text[]
 REVOKE ALL ON FUNCTION telemetry._anomaly_actions(telemetry.anomalies) FROM PUBLIC;
 
 -- Mark an anomaly resolved.  Returns false when it was already resolved.
-CREATE FUNCTION telemetry_resolve_anomaly(id bigint, note text DEFAULT NULL) RETURNS boolean
+CREATE FUNCTION @extschema@.telemetry_resolve_anomaly(id bigint, note text DEFAULT NULL) RETURNS boolean
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
@@ -778,7 +778,7 @@ BEGIN
 	RETURN false;
 END
 $$;
-REVOKE ALL ON FUNCTION telemetry_resolve_anomaly(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_resolve_anomaly(bigint, text) FROM PUBLIC;
 
 -- Whether the role running the query sees the values of anomalies of every
 -- event: the extension's owner (and superusers), and the documented reader,
@@ -890,12 +890,12 @@ END
 $$;
 REVOKE ALL ON FUNCTION telemetry._event_metrics(timestamptz, timestamptz, text) FROM PUBLIC;
 
-CREATE FUNCTION telemetry_event_metrics(since timestamptz, until timestamptz DEFAULT now(), event text DEFAULT NULL)
+CREATE FUNCTION @extschema@.telemetry_event_metrics(since timestamptz, until timestamptz DEFAULT now(), event text DEFAULT NULL)
 RETURNS TABLE (event text, version text, hour timestamptz, stored bigint, estimated double precision, metrics jsonb)
 	LANGUAGE sql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$ SELECT * FROM telemetry._event_metrics(since, until, event) $$;
-REVOKE ALL ON FUNCTION telemetry_event_metrics(timestamptz, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_event_metrics(timestamptz, timestamptz, text) FROM PUBLIC;
 
 -- The last 24 hours (this hour and the 23 before it) of telemetry_event_metrics.
 CREATE VIEW telemetry.event_metrics AS

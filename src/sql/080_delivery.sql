@@ -96,11 +96,11 @@ $$;
 REVOKE ALL ON FUNCTION telemetry._delivery_config(jsonb) FROM PUBLIC;
 
 -- One delivery pass, in the caller's transaction (see README).
-CREATE FUNCTION telemetry_deliver() RETURNS integer
+CREATE FUNCTION @extschema@.telemetry_deliver() RETURNS integer
 	AS 'MODULE_PATHNAME', 'telemetry_deliver'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
-REVOKE ALL ON FUNCTION telemetry_deliver() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_deliver() FROM PUBLIC;
 
 -- A secret's hosts, checked and normalized (lower case; IPv6 addresses in
 -- canonical form without brackets): each is a host name, an IP address or
@@ -157,7 +157,7 @@ $$;
 -- A value that is a URL (for a url/endpoint/host setting) must point to one
 -- of the hosts.  Providers that used the secret and no longer may are
 -- named in a WARNING (delivery refuses them).
-CREATE FUNCTION telemetry_set_secret(name text, value text, hosts text[] DEFAULT NULL) RETURNS void
+CREATE FUNCTION @extschema@.telemetry_set_secret(name text, value text, hosts text[] DEFAULT NULL) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
@@ -210,7 +210,7 @@ $$;
 
 -- Send a provider's dead letters again (their events must still be stored);
 -- returns how many were requeued.
-CREATE FUNCTION telemetry_retry_dead_letters(provider text) RETURNS bigint
+CREATE FUNCTION @extschema@.telemetry_retry_dead_letters(provider text) RETURNS bigint
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
@@ -234,7 +234,7 @@ BEGIN
 	RETURN n;
 END
 $$;
-REVOKE ALL ON FUNCTION telemetry_retry_dead_letters(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_retry_dead_letters(text) FROM PUBLIC;
 
 -- Wake the worker (no-op when it is not running).
 CREATE FUNCTION telemetry._wake_worker_if_possible() RETURNS void
