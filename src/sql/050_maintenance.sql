@@ -38,12 +38,6 @@ CREATE FUNCTION telemetry._maintenance_batch_size() RETURNS integer
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	AS $$ SELECT 10000 $$;
 
--- Key of the advisory lock held by a maintenance run (one at a time).
-CREATE FUNCTION telemetry._maintenance_lock_key() RETURNS bigint
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
-	AS $$ SELECT hashtextextended('telemetry.maintenance', 0) $$;
-
 -- Start (UTC midnight) of the first day still kept by a retention of
 -- "days" days as of as_of: an event is expired when occurred_at is before
 -- it, i.e. when its UTC day is more than "days" days before as_of's UTC day.
@@ -370,7 +364,7 @@ DECLARE
 	r jsonb;
 	phase integer;
 BEGIN
-	IF NOT pg_try_advisory_xact_lock(telemetry._maintenance_lock_key()) THEN
+	IF NOT telemetry._run_lock('maintenance', false) THEN
 		RETURN jsonb_build_object('skipped', true, 'reason', 'another maintenance run is in progress');
 	END IF;
 	FOR phase IN 1..2 LOOP

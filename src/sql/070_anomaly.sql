@@ -652,7 +652,10 @@ BEGIN
 	IF as_of IS NULL OR NOT isfinite(as_of) THEN
 		RAISE EXCEPTION 'as_of must be a finite time' USING ERRCODE = 'datetime_field_overflow';
 	END IF;
-	PERFORM pg_advisory_xact_lock(hashtextextended('telemetry.check_anomalies', 0));
+	-- one check at a time; the worker's (due_only) does not wait for another
+	IF NOT telemetry._run_lock('anomaly', NOT due_only) THEN
+		RETURN jsonb_build_object('recorded', 0, 'checked', 0, 'failed', 0, 'skipped', true);
+	END IF;
 	-- a sample of the xid clock, a floor for the checks to come (floor.c)
 	SELECT c.at, c.next_xid INTO v_sample_at, v_sample_xid FROM telemetry._xid_clock() c;
 	-- after the lock, so (at read committed) this snapshot sees the state a
