@@ -8,6 +8,7 @@
  */
 #include "telemetry.h"
 
+#include "destination.h"
 #include "utils/guc.h"
 
 bool		telemetry_enabled = true;
@@ -26,6 +27,9 @@ int			telemetry_max_delivery_age = 24 * 3600;
 int			telemetry_max_tracked_events = 1000;
 int			telemetry_lock_timeout = 5000;
 char	   *telemetry_context = NULL;
+
+/* delivery (H-delivery) */
+int			telemetry_delivery_pass_bytes = 32 * 1024 * 1024;
 
 static const struct config_enum_entry on_invalid_options[] = {
 	{"error", TELEMETRY_ON_INVALID_ERROR, false},
@@ -104,6 +108,19 @@ telemetry_define_gucs(void)
 							   "JSON object used as the context of events tracked by telemetry_track_trigger.",
 							   NULL, &telemetry_context, "",
 							   PGC_USERSET, 0, NULL, NULL, NULL);
+
+	/* delivery (H-delivery): destination policy and memory of a pass */
+	DefineCustomStringVariable("telemetry.allowed_destinations",
+							   "Host names, IP addresses and CIDR ranges of private, loopback and other non-public destinations providers may send to.",
+							   "Public addresses are always allowed; a listed host name allows that name whatever it resolves to.",
+							   &telemetry_allowed_destinations, "",
+							   PGC_SIGHUP, GUC_LIST_INPUT,
+							   destination_check_hook, destination_assign_hook, NULL);
+	DefineCustomIntVariable("telemetry.delivery_pass_bytes",
+							"Most bytes of rendered events one delivery pass holds, counted while it reads.",
+							NULL, &telemetry_delivery_pass_bytes, 32 * 1024 * 1024,
+							1024 * 1024, 1024 * 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("telemetry");

@@ -27,6 +27,9 @@ extern int	telemetry_max_tracked_events;
 extern int	telemetry_lock_timeout;	/* milliseconds */
 extern char *telemetry_context;
 
+/* delivery (H-delivery) */
+extern int	telemetry_delivery_pass_bytes;
+
 #define TELEMETRY_ON_INVALID_ERROR		0
 #define TELEMETRY_ON_INVALID_QUARANTINE	1
 

@@ -146,6 +146,8 @@ BEGIN
 			IF u ~* '^https?://[^/?#\s]*@' THEN
 				PERFORM telemetry._invalid(path || '.config.' || k, 'must not contain user:password@ (use headers with {"secret": ...} instead)');
 			END IF;
+			-- a superuser's telemetry.allowed_destinations decides non-public hosts (42501)
+			PERFORM telemetry._check_destination(u, path || '.config.' || k);
 		END IF;
 	END LOOP;
 	IF cfg ? 'serviceName' THEN
