@@ -15,13 +15,13 @@ use HttpSink;
 my $sink = HttpSink->new;
 my $url = $sink->url;
 
-$ENV{TELEMETRY_TEST_SEGMENT_KEY} = 'seg-write-key';
 my $node = PostgreSQL::Test::Cluster->new('delivery_shapes');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'telemetry'
 telemetry.database = 'postgres'
 max_prepared_transactions = 4
+telemetry.allowed_destinations = '127.0.0.1'
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE DATABASE app');
@@ -55,6 +55,14 @@ sub store
 
 sub deliver { return $node->safe_psql('app', 'SELECT telemetry_deliver()'); }
 
+# A named secret the loopback sink may receive.
+sub set_secret
+{
+	my ($name, $value) = @_;
+	$node->safe_psql('app', "SELECT telemetry_set_secret('$name', '$value');
+		UPDATE telemetry.secrets SET hosts = '{127.0.0.1}' WHERE name = '$name'");
+}
+
 sub requests_to
 {
 	my ($path) = @_;
@@ -62,7 +70,7 @@ sub requests_to
 }
 
 # ---- PostHog ----
-$node->safe_psql('app', "SELECT telemetry_set_secret('ph_key', 'phc_secret_key')");
+set_secret('ph_key', 'phc_secret_key');
 register('ph', [ { type => 'posthog', config => { projectApiKey => { secret => 'ph_key' }, host => "$url/ph" } } ]);
 my $ph1 = store('ph', { n => 1, s => 'a' }, { userId => 'user-1', sessionId => 'sess-1' });
 my $ph2 = store('ph', { n => 2 }, { sessionId => 'sess-2' });
@@ -91,8 +99,9 @@ is($by_uuid{$ph1}{timestamp}, '2026-03-01T12:34:56.789000Z', 'posthog: timestamp
 is_deeply($by_uuid{$ph1}{properties}, { n => 1, s => 'a', version => '1.0.0', spec => 'ph@1.0.0' },
 	'posthog: properties plus version and spec');
 
-# ---- Segment, key from the server's environment ----
-register('seg', [ { type => 'segment', config => { writeKey => { env => 'TELEMETRY_TEST_SEGMENT_KEY' }, host => "$url/seg/" } } ]);
+# ---- Segment ----
+set_secret('seg_key', 'seg-write-key');
+register('seg', [ { type => 'segment', config => { writeKey => { secret => 'seg_key' }, host => "$url/seg/" } } ]);
 my $sg1 = store('seg', { n => 1 }, { userId => 'user-1', sessionId => 'sess-1' });
 my $sg2 = store('seg', { n => 2 }, { sessionId => 'sess-2' });
 my $sg3 = store('seg', { n => 3 }, {});
@@ -111,11 +120,23 @@ ok(!exists $sg{$sg2}{userId}, 'segment: no userId without context.userId');
 is($sg{$sg3}{anonymousId}, "telemetry:$sg3", 'segment: anonymousId derived from the event id');
 is($sg{$sg1}{timestamp}, '2026-03-01T12:34:56.789000Z', 'segment: timestamp');
 is($sg{$sg1}{properties}{spec}, 'seg@1.0.0', 'segment: properties carry the spec');
+# the body, byte for byte as the SQL rendering of earlier versions made it
+my $items = $node->safe_psql('app', q{
+	SELECT string_agg((pg_catalog.jsonb_build_object('type', 'track', 'event', e.event,
+		'properties', (e.properties || pg_catalog.jsonb_build_object('version', e.version, 'spec', e.spec)),
+		'timestamp', pg_catalog.to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+		'messageId', e.id) || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+		'userId', (e.context ->> 'userId'),
+		'anonymousId', CASE WHEN (e.context ->> 'userId') IS NULL
+			THEN COALESCE((e.context ->> 'sessionId'), ('telemetry:' || e.id::text))
+			ELSE (e.context ->> 'sessionId') END)))::text, ',' ORDER BY e.xid, e.id)
+	FROM telemetry.events e WHERE e.spec = 'seg@1.0.0'});
+is($sg[0]{body}, "{\"batch\":[$items]}", 'segment: the body is byte for byte what it was');
 
 # ---- Webhook (Standard Webhooks) ----
 my $key = join '', map { chr(int(rand(256))) } 1 .. 32;
 my $whsec = 'whsec_' . encode_base64($key, '');
-$node->safe_psql('app', "SELECT telemetry_set_secret('hook_secret', '$whsec')");
+set_secret('hook_secret', $whsec);
 register('wh', [ { type => 'webhook', config => { url => "$url/hook", secret => { secret => 'hook_secret' },
 	headers => { 'X-Team' => 'growth' } } } ]);
 my $wh1 = store('wh', { n => 7, s => 'x' }, { userId => 'u7' });

@@ -21,12 +21,20 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'telemetry'
 telemetry.database = 'postgres'
+telemetry.allowed_destinations = '127.0.0.1'
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE DATABASE app');
 $node->safe_psql('app', 'CREATE EXTENSION telemetry');
 my $whsec = 'whsec_' . encode_base64('0123456789abcdef0123456789abcdef', '');
-$node->safe_psql('app', "SELECT telemetry_set_secret('hook', '$whsec')");
+# A named secret the loopback sink may receive.
+sub set_secret
+{
+	my ($name, $value) = @_;
+	$node->safe_psql('app', "SELECT telemetry_set_secret('$name', '$value');
+		UPDATE telemetry.secrets SET hosts = '{127.0.0.1}' WHERE name = '$name'");
+}
+set_secret('hook', $whsec);
 
 # A spec "$key" with one provider; events are "$key.happened".
 sub register
@@ -213,7 +221,7 @@ store('sec');
 deliver();
 like(status('sec', 'last_error'), qr/^provider config: secret: secret "later" is not set/, 'missing secret: clear error');
 is(scalar(requests_to('/sec')), 0, 'missing secret: nothing sent');
-$node->safe_psql('app', "SELECT telemetry_set_secret('later', '$whsec')");
+set_secret('later', $whsec);
 wait_due('sec');
 is(deliver(), '1', 'secret set: delivered');
 unlike($node->safe_psql('app', q{SELECT string_agg(coalesce(error, ''), ' ') FROM telemetry.delivery_history}),

@@ -17,6 +17,8 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'telemetry'
 telemetry.database = 'postgres'
+# examples/shop.checkout.json sends to a loopback sink
+telemetry.allowed_destinations = '127.0.0.1'
 });
 $node->start;
 
