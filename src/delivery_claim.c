@@ -35,6 +35,7 @@ static const DeliveryFormat *const formats[DELIVERY_NFORMATS] = {
 static SPIPlanPtr cursor_plan_kept = NULL;
 static SPIPlanPtr requeued_plan_kept = NULL;
 static SPIPlanPtr first_sight_plan_kept = NULL;
+static SPIPlanPtr providers_plan_kept = NULL;
 static int	rotation = 0;
 
 /* The wire format of a provider type, or NULL (internal, unknown). */
@@ -209,28 +210,45 @@ static List *
 load_providers(MemoryContext cxt)
 {
 	List	   *provs = NIL;
-	int			rc;
+	SPIPlanPtr	plan = keep_plan(&providers_plan_kept,
+								 "SELECT p.spec_key, p.spec_version, p.name, p.type, "
+								 "telemetry._delivery_config(p.config), "
+								 "COALESCE(s.cursor_xid, '0')::text, "
+								 "COALESCE(s.cursor_id, '00000000-0000-0000-0000-000000000000')::text, "
+								 "COALESCE(s.failures, 0), "
+								 "EXISTS (SELECT 1 FROM telemetry.delivery_failures f "
+								 " WHERE (f.spec_key, f.spec_version, f.provider) = (p.spec_key, p.spec_version, p.name) "
+								 " AND f.state = 'retry'), "
+								 "s.spec_key IS NULL "
+								 "FROM telemetry.providers p "
+								 "LEFT JOIN telemetry.delivery_state s "
+								 " ON (s.spec_key, s.spec_version, s.provider) = (p.spec_key, p.spec_version, p.name) "
+								 "WHERE p.enabled AND p.type <> 'internal' "
+								 "AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= pg_catalog.now()) "
+								 "ORDER BY p.spec_key, p.spec_version, p.ordinal, p.name",
+								 0, NULL);
 
-	first_sight();
-	rc = SPI_execute(
-					 "SELECT p.spec_key, p.spec_version, p.name, p.type, "
-					 "telemetry._delivery_config(p.config), "
-					 "COALESCE(s.cursor_xid, '0')::text, "
-					 "COALESCE(s.cursor_id, '00000000-0000-0000-0000-000000000000')::text, "
-					 "COALESCE(s.failures, 0), "
-					 "EXISTS (SELECT 1 FROM telemetry.delivery_failures f "
-					 " WHERE (f.spec_key, f.spec_version, f.provider) = (p.spec_key, p.spec_version, p.name) "
-					 " AND f.state = 'retry') "
-					 "FROM telemetry.providers p "
-					 "LEFT JOIN telemetry.delivery_state s "
-					 " ON (s.spec_key, s.spec_version, s.provider) = (p.spec_key, p.spec_version, p.name) "
-					 "WHERE p.enabled AND p.type <> 'internal' "
-					 "AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= pg_catalog.now()) "
-					 "ORDER BY p.spec_key, p.spec_version, p.ordinal, p.name",
-					 false, 0);
-	MemoryContextSwitchTo(cxt);	/* SPI may leave its own context current */
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not read telemetry.providers: %s", SPI_result_code_string(rc));
+	for (int attempt = 0;; attempt++)
+	{
+		int			rc = SPI_execute_plan(plan, NULL, NULL, false, 0);
+		bool		unseen = false;
+
+		MemoryContextSwitchTo(cxt); /* SPI may leave its own context current */
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "could not read telemetry.providers: %s", SPI_result_code_string(rc));
+		for (uint64 i = 0; i < SPI_processed && attempt == 0; i++)
+		{
+			bool		isnull;
+
+			if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 10, &isnull)))
+				unseen = true;
+		}
+		if (!unseen)
+			break;
+		/* a provider without state: give it one, at its horizon, and read again */
+		SPI_freetuptable(SPI_tuptable);
+		first_sight();
+	}
 
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
