@@ -600,12 +600,27 @@ destination_check_hook(char **newval, void **extra, GucSource source)
 	return true;
 }
 
-/* GUC assign hook: install the parsed list; cached connections must go. */
+/* Whether two parsed lists allow the same destinations. */
+static bool
+same_list(const DestList *a, const DestList *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return a->n == b->n &&
+		memcmp(a->entries, b->entries, sizeof(DestEntry) * a->n) == 0;
+}
+
+/*
+ * GUC assign hook: install the parsed list.  When it allows other
+ * destinations than before, connections cached under the old list must go
+ * (a reload that changes nothing keeps them).
+ */
 void
 destination_assign_hook(const char *newval, void *extra)
 {
+	if (!same_list(dest_list, (DestList *) extra))
+		destination_policy_generation++;
 	dest_list = (DestList *) extra;
-	destination_policy_generation++;
 }
 
 /*
@@ -677,4 +692,37 @@ telemetry_check_destination(PG_FUNCTION_ARGS)
 				 errmsg("%s: not a URL with a host", path)));
 	check_host(host, path);
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(telemetry_url_host);
+PG_FUNCTION_INFO_V1(telemetry_host_matches);
+
+/*
+ * SQL: telemetry._url_host(url text) RETURNS text
+ *
+ * The host of a URL as delivery sees it (libcurl's parse, lower case, no
+ * brackets or trailing dot), NULL when libcurl does not accept the URL: so
+ * registration's checks of a secret's hosts compare the same names.
+ */
+Datum
+telemetry_url_host(PG_FUNCTION_ARGS)
+{
+	char	   *host = destination_url_host(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	if (host == NULL || *host == '\0')
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(host));
+}
+
+/*
+ * SQL: telemetry._host_matches(pattern text, host text) RETURNS boolean
+ *
+ * Whether a host is one of a secret's hosts entries (the same name, or
+ * "*.suffix"), as delivery decides it.
+ */
+Datum
+telemetry_host_matches(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(destination_host_matches(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+											text_to_cstring(PG_GETARG_TEXT_PP(1))));
 }

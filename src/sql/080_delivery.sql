@@ -174,6 +174,16 @@ CREATE FUNCTION telemetry._check_destination(url text, path text) RETURNS void
 	AS 'MODULE_PATHNAME', 'telemetry_check_destination'
 	LANGUAGE C STABLE;
 
+-- The host of a URL as delivery sees it, and whether a secret's hosts entry
+-- matches a host as delivery decides it: for registration's checks of
+-- secrets (the same names, the same rule).
+CREATE FUNCTION telemetry._url_host(url text) RETURNS text
+	AS 'MODULE_PATHNAME', 'telemetry_url_host'
+	LANGUAGE C IMMUTABLE STRICT;
+CREATE FUNCTION telemetry._host_matches(pattern text, host text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'telemetry_host_matches'
+	LANGUAGE C IMMUTABLE STRICT;
+
 -- The item a provider type sends for a stored event (the delivery code's
 -- rendering; NULL, with a notice, when the event is too large for it).
 CREATE FUNCTION telemetry._delivery_item(type text, e telemetry.events) RETURNS text
