@@ -190,7 +190,7 @@ GROUP BY t.type ORDER BY t.type;
 
 -- two of them, to read
 SELECT telemetry._delivery_item('posthog', e) FROM telemetry.events e WHERE e.id = '00000000-0000-4000-8000-000000000002';
-SELECT telemetry._delivery_item('opentelemetry', e) FROM telemetry.events e WHERE e.id = '00000000-0000-4000-8000-000000000005';
+SELECT telemetry._delivery_item('opentelemetry', e) FROM telemetry.events e WHERE e.id = '00000000-0000-4000-8000-000000000001';
 -- where the SQL of old failed: OpenTelemetry for non-object properties
 SELECT e.id, telemetry._delivery_item('opentelemetry', e) FROM telemetry.events e
 WHERE e.id IN ('00000000-0000-4000-8000-000000000006', '00000000-0000-4000-8000-000000000007') ORDER BY e.id;

@@ -651,10 +651,11 @@ check_host(const char *host, const char *path)
 	{
 		char		text[INET6_ADDRSTRLEN];
 
+		/* the address as it is, whatever the spelling */
 		destination_format(&a, text, sizeof(text));
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("%s: destination \"%s\" is not allowed", path, host),
+				 errmsg("%s: destination \"%s\" is not allowed", path, text),
 				 errdetail("%s is a %s address.", text, kind),
 				 errhint("A superuser can allow it in telemetry.allowed_destinations.")));
 	}
