@@ -28,6 +28,8 @@ telemetry.database = 'postgres'
 # worker on, the sigil spec's PostHog provider, which has no key here, keeps
 # it retrying on the same 2 cores; see the issue notes for those figures.)
 telemetry.enabled = off
+# the sigil spec names {"env": "POSTHOG_KEY"}
+telemetry.allowed_env = 'POSTHOG_KEY'
 CONF
 cp "$TELEMETRY_ROOT"/examples/sigil.telemetry.json "$TELEMETRY_ROOT"/bench/bench-spec.json "$WORK"/
 chown -R postgres "$WORK"

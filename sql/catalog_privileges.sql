@@ -13,15 +13,23 @@ SELECT f, has_function_privilege('regress_telemetry_plain', f, 'EXECUTE') AS pla
 FROM unnest(ARRAY['telemetry_register_spec(jsonb)', 'telemetry_load_spec(text)', 'telemetry_unregister_spec(text,text)',
 	'telemetry_spec(text,text)', 'telemetry_event_def(text,text)']) AS f;
 
--- A spec with literal secrets, environment references and named secrets.
+-- A spec with literal secrets, environment references and named secrets,
+-- and URLs whose paths and queries are bearer secrets.  Named secrets are
+-- the owner's, each with the hosts it may be sent to; a URL may itself be a
+-- named secret.
+SELECT telemetry_set_secret('hook_token', 'Bearer NAMED_TOKEN', ARRAY['hooks.example']);
+SELECT telemetry_set_secret('slack_url', 'https://hooks.slack.example/services/T0/B0/NAMED_PATH', ARRAY['hooks.slack.example']);
+SELECT telemetry_set_secret('slack_sign', 'whsec_TkFNRUQ=', ARRAY['hooks.slack.example']);
 SELECT telemetry_register_spec('{
   "meta": {"key": "app.secrets", "version": "1.0.0"},
   "config": {"providers": [
     {"type": "posthog", "config": {"projectApiKey": "phc_LITERAL_KEY", "host": "https://eu.posthog.example"}},
     {"type": "segment", "config": {"writeKey": {"env": "SEGMENT_WRITE_KEY"}}},
-    {"type": "webhook", "config": {"url": "https://hooks.example/t", "secret": "whsec_TElURVJBTA==",
+    {"type": "webhook", "config": {"url": "https://hooks.example/services/T0001/LITERAL_PATH?token=LITERAL_QUERY", "secret": "whsec_TElURVJBTA==",
                                    "headers": {"Authorization": "Bearer LITERAL_TOKEN", "X-Ref": {"secret": "hook_token"}}}},
-    {"type": "opentelemetry", "config": {"endpoint": "https://otel.example/v1/logs", "headers": {"api-key": "LITERAL_OTEL"}}}
+    {"type": "opentelemetry", "config": {"endpoint": "https://otel.example:4318/LITERAL_PATH/v1?api_key=LITERAL_QUERY#LITERAL_FRAGMENT",
+                                         "headers": {"api-key": "LITERAL_OTEL"}}},
+    {"type": "webhook", "name": "slack", "config": {"url": {"secret": "slack_url"}, "secret": {"secret": "slack_sign"}}}
   ]},
   "events": [{"key": "app.secrets.ev", "version": "1.0.0", "semantics": {"what": "w"}, "privacy": "public", "properties": {}}]}');
 
@@ -40,7 +48,8 @@ SELECT * FROM telemetry.secrets;
 -- nor read server files through the extension
 SELECT telemetry._read_spec_file('postgresql.conf');
 -- it reads the catalog view, event definitions and specs, with literal
--- secret values masked (references are not secrets and stay)
+-- secret values masked and URLs cut to scheme://host[:port] (references
+-- are not secrets and stay)
 SELECT event, version, spec FROM telemetry.event_catalog;
 SELECT telemetry_event_def('app.secrets.ev') ->> 'spec' AS spec;
 SELECT jsonb_pretty(telemetry_spec('app.secrets') #> '{config,providers}');

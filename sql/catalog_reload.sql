@@ -79,6 +79,8 @@ SELECT event, version, spec FROM telemetry.event_catalog ORDER BY event, version
 
 -- Loading from a file: the example reloads as a no-op, and the same
 -- document passed to telemetry_register_spec is the same spec.
+-- the example's webhook secret, allowed to the loopback sink it names
+SELECT telemetry_set_secret('checkout_webhook', 'whsec_ZXhhbXBsZQ==', ARRAY['127.0.0.1']);
 \set shop :abs_srcdir '/examples/shop.checkout.json'
 SELECT telemetry_load_spec(:'shop');
 SELECT telemetry_load_spec(:'shop');

@@ -2,6 +2,8 @@
 -- message naming the JSON path of the problem.
 CREATE EXTENSION telemetry;
 \set SHOW_CONTEXT never
+-- the base spec's named secret, allowed to its webhook's host
+SELECT telemetry_set_secret('hook', 'whsec_aG9vaw==', ARRAY['hooks.example.com']);
 
 -- As users see it: the message names the JSON path, and nothing is stored.
 SELECT telemetry_register_spec('{"meta": {"key": "a.b", "version": "1.0.0"}, "events": [{"key": "a.b.c", "version": "1.0.0",

@@ -33,6 +33,8 @@ SELECT telemetry_register_spec('{
 
 -- The newer generation: a checkout funnel with context, sampling, retention,
 -- hashed and dropped PII, a sensitive event and two providers.
+-- the example's webhook secret, allowed to the loopback sink it names
+SELECT telemetry_set_secret('checkout_webhook', 'whsec_ZXhhbXBsZQ==', ARRAY['127.0.0.1']);
 \set shop :abs_srcdir '/examples/shop.checkout.json'
 SELECT telemetry_load_spec(:'shop');
 SELECT event, version, scope, name, type, required, pii, redact, redaction

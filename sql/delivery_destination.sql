@@ -5,11 +5,14 @@
 CREATE EXTENSION telemetry;
 \set SHOW_CONTEXT never
 CREATE FUNCTION pg_temp.dest(url text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	detail text;
 BEGIN
 	PERFORM telemetry._check_destination(url, 'config.providers[0].config.url');
 	RETURN 'allowed';
 EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
+	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+	RETURN SQLSTATE || ': ' || SQLERRM || CASE WHEN detail <> '' THEN ' / ' || detail ELSE '' END;
 END
 $$;
 
@@ -69,14 +72,6 @@ SELECT u AS url, pg_temp.dest(u) AS result FROM unnest(ARRAY[
 	'http://1.2.3.4.5/',
 	'http://１２７.０.０.１/',
 	'http://exa mple.com/']) AS u;
-
--- the host delivery sees, and secrets' hosts entries (for registration's checks)
-SELECT u AS url, telemetry._url_host(u) AS host FROM unnest(ARRAY[
-	'https://Hooks.Example.COM./x', 'http://[::FFFF:127.0.0.1]:80/', 'http://0x7f.1/', 'http://a\@b/', 'nope']) AS u;
-SELECT p AS pattern, h AS host, telemetry._host_matches(p, h) AS matches FROM (VALUES
-	('hooks.example.com', 'HOOKS.example.com'), ('hooks.example.com.', 'hooks.example.com'),
-	('*.example.com', 'a.b.example.com'), ('*.example.com', 'example.com'), ('*.example.com', 'badexample.com'),
-	('[::1]', '::1'), ('example.com', 'example.com.evil')) AS t(p, h);
 
 -- registration refuses them too (through _validate_provider)
 SELECT telemetry_register_spec('{"meta": {"key": "ssrf", "version": "1.0.0"},

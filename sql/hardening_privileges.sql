@@ -4,7 +4,7 @@
 CREATE EXTENSION telemetry;
 \set SHOW_CONTEXT never
 SELECT telemetry_run_maintenance() ? 'created' AS maintained;
-INSERT INTO telemetry.secrets (name, value) VALUES ('hook', 'whsec_c2VjcmV0');
+INSERT INTO telemetry.secrets (name, value, hosts) VALUES ('hook', 'whsec_c2VjcmV0', '{api.segment.io}');
 
 -- Tables of the extension, including ones features add later and the
 -- partitions maintenance creates: every table in a schema that holds one
@@ -32,14 +32,16 @@ GRANT USAGE, CREATE ON SCHEMA regress_app TO regress_twriter;
 SELECT tbl AS public_may_change FROM pg_temp.ext_tables
 WHERE has_table_privilege('regress_tnobody', tbl, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
 ORDER BY 1::text COLLATE "C";
--- ... and reads no table but the ones documented in the README (the
--- anomaly history); never events, quarantine, secrets or the catalog.
+-- ... and reads none of its tables (PUBLIC reads views: the anomaly
+-- history through views that apply the events' privacy); never events,
+-- quarantine, secrets or the catalog.
 SELECT tbl AS public_may_read FROM pg_temp.ext_tables
 WHERE has_table_privilege('regress_tnobody', tbl, 'SELECT')
 ORDER BY 1::text COLLATE "C";
 -- The SECURITY DEFINER functions PUBLIC may call are exactly the documented
--- ones: tracking (and the trigger's helper) and reading specs, which masks
--- secrets.  A new one must be added here and to the README on purpose.
+-- ones: tracking (and the trigger's helper) and reading event definitions,
+-- which hold no secret.  A new one must be added here and to the README on
+-- purpose.
 SELECT p.oid::regprocedure AS undocumented_public_security_definer
 FROM pg_depend d JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
 WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
@@ -49,9 +51,31 @@ WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
 		'telemetry_track(text,text,jsonb,jsonb,timestamp with time zone)',
 		'telemetry_track(text,integer,jsonb,jsonb,timestamp with time zone)',
 		'telemetry._track_row(text,text,jsonb,jsonb,timestamp with time zone)',
-		'telemetry_spec(text,text)',
 		'telemetry_event_def(text,text)')
 ORDER BY 1::text COLLATE "C";
+-- Who is the owner is decided from the current effective user, which in a
+-- SECURITY DEFINER function of the extension is always the owner: no such
+-- function may ask (it would reveal secrets to, or approve, anyone).  The
+-- entry points that need their caller are not SECURITY DEFINER.
+SELECT p.oid::regprocedure AS security_definer_asking_for_the_owner
+FROM pg_depend d JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+	AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'telemetry')
+	AND p.prosecdef AND p.prosrc ~ '_caller_is_owner'
+ORDER BY 1::text COLLATE "C";
+SELECT p.oid::regprocedure AS entry_point, p.prosecdef AS security_definer, (SELECT l.lanname FROM pg_language l WHERE l.oid = p.prolang) AS language
+FROM pg_proc p
+WHERE p.oid IN ('telemetry_spec(text,text)'::regprocedure, 'telemetry_register_spec(jsonb)'::regprocedure,
+	'telemetry_set_secret(text,text,text[])'::regprocedure)
+ORDER BY 1::text COLLATE "C";
+-- The internal functions those entry points run as the owner, and the ones
+-- that read secrets, are not executable by PUBLIC (telemetry_set_secret is,
+-- on purpose: it refuses non-owners with an error that keeps the secret out
+-- of the server log).
+SELECT f AS internal_function, has_function_privilege('regress_tnobody', f, 'EXECUTE') AS public_may_execute
+FROM unnest(ARRAY['telemetry._register_spec(jsonb,text)', 'telemetry._spec_document(text,text,boolean)',
+	'telemetry._provider_refs_problem(text,jsonb,text)', 'telemetry._destination_url(text,jsonb)',
+	'telemetry._delivery_config(jsonb)', 'telemetry_set_secret(text,text,text[])']) AS f;
 
 -- The admin registers and unregisters specs; it reads no secret.
 SET ROLE regress_tadmin;
@@ -59,7 +83,8 @@ SELECT telemetry_register_spec('{"meta": {"key": "priv", "version": "1.0.0"},
 	"config": {"providers": [{"type": "webhook", "config": {"url": "https://h.example/x", "secret": "whsec_literal"}},
 		{"type": "segment", "config": {"writeKey": {"secret": "hook"}}}]},
 	"events": [{"key": "priv.e", "version": "1.0.0", "privacy": "pii", "semantics": {"what": "w"},
-		"properties": {"n": {"type": "number", "required": true}, "email": {"type": "string", "pii": true}}}]}');
+		"properties": {"n": {"type": "number", "required": true}, "email": {"type": "string", "pii": true},
+			"uid": {"type": "string", "redaction": "hash"}}}]}');
 SELECT telemetry_register_spec('{"meta": {"key": "priv.tmp", "version": "1.0.0"},
 	"events": [{"key": "priv.tmp.e", "version": "1.0.0", "privacy": "public", "semantics": {"what": "w"}, "properties": {}}]}');
 SELECT telemetry_unregister_spec('priv.tmp', '1.0.0');
@@ -106,6 +131,10 @@ SELECT event, properties FROM telemetry.events ORDER BY (properties ->> 'n')::nu
 SELECT event, version, properties FROM telemetry.event_catalog;
 SELECT event, stored FROM telemetry.track_stats WHERE event = 'priv.e';
 SELECT telemetry_spec('priv') #>> '{config,providers,0,config,secret}' AS masked;
+-- it may track, but not have chosen values hashed: it could compare the
+-- pseudonyms with stored ones (sql/track_hash_guard.sql has the details)
+SELECT telemetry_track('priv.e', '1.0.0', '{"n": 8}') IS NOT NULL AS tracked;
+SELECT telemetry_track('priv.e', '1.0.0', '{"n": 8, "uid": "guess@example.com"}');
 SELECT * FROM telemetry.secrets;
 SELECT key FROM telemetry.redaction_key;
 SELECT count(*) FROM telemetry.rejected_events;

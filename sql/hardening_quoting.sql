@@ -1,6 +1,9 @@
 -- Names from specs that reach SQL are quoted: keys built to break quoting
 -- either obey the key rule and stay plain data, or are refused by it.
 CREATE EXTENSION telemetry;
+-- named secrets the specs below use, allowed to their providers' hosts
+SELECT telemetry_set_secret('s--x', 'whsec_eA==', ARRAY['example.com']);
+SELECT telemetry_set_secret('s', 'w', ARRAY['api.segment.io']);
 \set SHOW_CONTEXT never
 CREATE FUNCTION pg_temp.try_register(doc jsonb) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN

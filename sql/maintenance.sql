@@ -65,10 +65,13 @@ SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, count(*) FROM telemetry.ev
 
 -- As of 2020-03-20 (any time of that UTC day), an event is expired when its
 -- UTC day is more than its retention days before 2020-03-20.  Retention
--- runs first, then the days waiting in events_default get their partitions.
+-- runs first, then the days waiting in events_default get their partitions;
+-- their expired rows are deleted (or archived) as they are drained, so one
+-- run leaves nothing expired anywhere, and a day whose rows all expired
+-- gets no partition.
 SELECT * FROM pg_temp.run('2020-03-20 00:00:01+00');
 SELECT count(*) AS left_in_default FROM telemetry.events_default;
--- the rows drained from events_default are subject to retention from the next run on
+-- nothing was left for a second run
 SELECT * FROM pg_temp.run('2020-03-20 23:59:59+00');
 SELECT tableoid::regclass AS part, event, occurred_at
 FROM telemetry.events WHERE occurred_at < '2020-03-20' ORDER BY occurred_at, event;
@@ -95,6 +98,24 @@ SELECT telemetry._maintenance_step('retention', 'telemetry.events_p20200401', '2
 SELECT telemetry._maintenance_step('retention', 'telemetry.events_p20200401', '2020-04-05');
 SELECT event, count(*) FROM telemetry.events_p20200401 GROUP BY 1 ORDER BY 1;
 
+-- Back-dated events for days more than 31 days before as_of share one
+-- partition per UTC month (cut where daily partitions begin), so
+-- back-dating cannot multiply partitions.
+SELECT telemetry_register_spec('{
+  "meta": {"key": "audit", "version": "1.0.0"},
+  "events": [{"key": "audit.keep", "version": "1.0.0", "privacy": "internal", "properties": {},
+              "semantics": {"what": "kept for ten years"}, "retention": {"days": 3650}}]}');
+SELECT pg_temp.ev('audit.keep', d) FROM unnest(ARRAY['2019-11-03 10:00+00', '2019-11-20 10:00+00',
+	'2019-11-30 23:00+00', '2019-12-01 00:00+00', '2020-03-10 10:00+00']::timestamptz[]) d;
+SELECT * FROM pg_temp.run('2020-04-02') WHERE key IN ('created', 'deleted');
+SELECT tableoid::regclass AS part, occurred_at FROM telemetry.events
+WHERE event = 'audit.keep' ORDER BY occurred_at;
+SELECT part, lo, hi FROM telemetry._event_partitions() WHERE lo < '2020-03-01' ORDER BY lo;
+-- a back-dated day in a month that already has daily partitions gets the gap before them
+SELECT pg_temp.ev('audit.keep', '2020-03-02 10:00+00');
+SELECT * FROM pg_temp.run('2020-05-20') WHERE key = 'created';
+SELECT part, lo, hi FROM telemetry._event_partitions() WHERE lo >= '2020-03-01' AND lo < '2020-03-12' ORDER BY lo;
+
 -- History tables are trimmed by telemetry.history_retention_days (30), to the day.
 SELECT * FROM telemetry.history_tables WHERE table_name = 'rejected_events';
 INSERT INTO telemetry.rejected_events (event, rejected_at, sqlstate, error) VALUES
@@ -104,12 +125,30 @@ SELECT telemetry_run_maintenance('2020-03-20 12:00+00') -> 'history_deleted' AS 
 SELECT error FROM telemetry.rejected_events;
 
 -- Bad input and privileges.
+\set VERBOSITY sqlstate
 SELECT telemetry_run_maintenance(NULL);
+SELECT telemetry_run_maintenance('infinity');
+SELECT telemetry_run_maintenance('-infinity');
 SELECT telemetry._maintenance_step('bogus', 'x', now());
+\set VERBOSITY default
+SELECT telemetry_run_maintenance('infinity');
 CREATE ROLE maintenance_nobody;
 SET ROLE maintenance_nobody;
 SELECT telemetry_run_maintenance();
 RESET ROLE;
+-- a grantee may run maintenance now, but not as of another time: a run
+-- as of a far future would drop partitions still within their retention
+CREATE ROLE maintenance_operator;
+GRANT EXECUTE ON FUNCTION telemetry_run_maintenance(timestamptz) TO maintenance_operator;
+SET ROLE maintenance_operator;
+SELECT telemetry_run_maintenance() ? 'created' AS ran;
+SELECT telemetry_run_maintenance(now() + interval '23 hours') ? 'created' AS ran;
+SELECT telemetry_run_maintenance('2200-01-01');
+SELECT telemetry_run_maintenance(now() - interval '2 days');
+SELECT telemetry_run_maintenance('infinity');
+RESET ROLE;
+DROP OWNED BY maintenance_operator;
+DROP ROLE maintenance_operator;
 DROP ROLE maintenance_nobody;
 
 -- The worker's status: one row per job.

@@ -138,6 +138,7 @@ typedef struct DeliveryProvider
 	char	   *service_name;
 	List	   *headers;		/* extra "Name: value" lines */
 	char	   *config_error;
+	char	   *refs_problem;	/* _provider_refs_problem(): not to be sent */
 
 	/* state */
 	char	   *cursor_xid;

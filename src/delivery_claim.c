@@ -219,7 +219,8 @@ load_providers(MemoryContext cxt)
 								 "EXISTS (SELECT 1 FROM telemetry.delivery_failures f "
 								 " WHERE (f.spec_key, f.spec_version, f.provider) = (p.spec_key, p.spec_version, p.name) "
 								 " AND f.state = 'retry'), "
-								 "s.spec_key IS NULL "
+								 "s.spec_key IS NULL, "
+								 "telemetry._provider_refs_problem(p.type, p.config, 'config') "
 								 "FROM telemetry.providers p "
 								 "LEFT JOIN telemetry.delivery_state s "
 								 " ON (s.spec_key, s.spec_version, s.provider) = (p.spec_key, p.spec_version, p.name) "
@@ -270,6 +271,8 @@ load_providers(MemoryContext cxt)
 		p->cursor_id = SPI_getvalue(tup, desc, 7);
 		p->failures = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
 		p->full = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));	/* has requeued */
+		/* secrets and variables the provider may not use (registration's rule) */
+		p->refs_problem = SPI_getvalue(tup, desc, 11);
 		p->format = delivery_format_for(p->type);
 		if (p->format != NULL)
 			provs = lappend(provs, p);
@@ -384,7 +387,12 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		per_batch = Min(telemetry_batch_size, p->format->max_batch_events);
 
 		old = MemoryContextSwitchTo(cxt);
+		/* the config's own error first (the clearer), else registration's rule */
 		p->config_error = delivery_configure(p);
+		if (p->config_error == NULL && p->refs_problem != NULL)
+			p->config_error = p->refs_problem;
+		else
+			p->refs_problem = NULL;
 		MemoryContextSwitchTo(old);
 
 		args[0] = CStringGetTextDatum(p->spec_key);

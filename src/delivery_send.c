@@ -87,7 +87,9 @@ prepare(DeliveryBatch *b)
 	if (b->prov->config_error != NULL)
 	{
 		b->outcome = DELIVERY_RETRY;
-		b->error = psprintf("provider config: %s", b->prov->config_error);
+		b->error = b->prov->refs_problem
+			? psprintf("provider %s", b->prov->refs_problem)
+			: psprintf("provider config: %s", b->prov->config_error);
 		b->public_error = b->error;
 		return false;
 	}

@@ -221,19 +221,19 @@ static const char *
 ipv4_kind(const uint8 *b)
 {
 	if (b[0] == 0)
-		return "unspecified";
+		return "an unspecified address";
 	if (b[0] == 127)
-		return "loopback";
+		return "a loopback address";
 	if (b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168))
-		return "private";
+		return "a private address";
 	if (b[0] == 100 && (b[1] & 0xc0) == 64)
-		return "shared (carrier-grade NAT)";
+		return "a shared (carrier-grade NAT) address";
 	if (b[0] == 169 && b[1] == 254)
-		return "link-local";
+		return "a link-local address";
 	if (b[0] >= 224 && b[0] <= 239)
-		return "multicast";
+		return "a multicast address";
 	if (b[0] >= 240)
-		return "reserved or broadcast";
+		return "a reserved or broadcast address";
 	return NULL;
 }
 
@@ -273,19 +273,19 @@ restricted_kind(const DestAddr *a)
 	if (a->family == AF_INET)
 		return ipv4_kind(b);
 	if (memcmp(b, zero, 16) == 0)
-		return "unspecified";
+		return "an unspecified address";
 	if (memcmp(b, zero, 15) == 0 && b[15] == 1)
-		return "loopback";
+		return "a loopback address";
 	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
-		return "link-local";
+		return "a link-local address";
 	if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0)
-		return "site-local";
+		return "a site-local address";
 	if ((b[0] & 0xfe) == 0xfc)
-		return "unique-local";
+		return "a unique-local address";
 	if (b[0] == 0xff)
-		return "multicast";
+		return "a multicast address";
 	if (b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4] == 0 && b[5] == 1)
-		return "private";		/* local-use NAT64, 64:ff9b:1::/48 */
+		return "a private address";		/* local-use NAT64, 64:ff9b:1::/48 */
 	if (embedded_ipv4(a, v4))
 		return ipv4_kind(v4);
 	return NULL;
@@ -374,7 +374,7 @@ destination_host_listed(const char *host)
 /*
  * Whether connecting to an address is allowed: a public address, a listed
  * address, or any address of a listed host name.  Otherwise *kind says what
- * the address is ("loopback", ...).
+ * the address is ("a loopback address", ...).
  */
 bool
 destination_address_allowed(const DestAddr *addr, bool host_listed, const char **kind)
@@ -445,10 +445,18 @@ destination_url_host(const char *url)
 		}
 		if (len > 0 && start[len - 1] == '.')
 			len--;
-		result = palloc(len + 1);
+		result = palloc(Max(len + 1, INET6_ADDRSTRLEN));
 		for (size_t i = 0; i < len; i++)
 			result[i] = pg_ascii_tolower((unsigned char) start[i]);
 		result[len] = '\0';
+		/* an IPv6 address in its canonical form, as secrets' hosts have it */
+		if (strchr(result, ':') != NULL)
+		{
+			uint8		bytes[16];
+
+			if (inet_pton(AF_INET6, result, bytes) == 1)
+				inet_ntop(AF_INET6, bytes, result, INET6_ADDRSTRLEN);
+		}
 	}
 	if (host)
 		curl_free(host);
@@ -625,7 +633,9 @@ destination_assign_hook(const char *newval, void *extra)
 
 /*
  * Refuse a host at registration: a restricted address that is not listed
- * (42501), or a host that is no valid name or address (22023).
+ * (42501), or a host that is no valid name or address (22023).  The errors
+ * name the setting and the kind of address, never the host: the URL may be
+ * a secret's value.
  */
 static void
 check_host(const char *host, const char *path)
@@ -639,32 +649,26 @@ check_host(const char *host, const char *path)
 	if (!valid_name(host) && strchr(host, ':') == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: host \"%s\" is not a valid host name", path, host),
+				 errmsg("%s: the destination's host is not a valid host name", path),
 				 errhint("Host names are ASCII letters, digits, \".\", \"-\" and \"_\"; "
 						 "write an internationalized name in its \"xn--\" form.")));
 	r = parse_ip(host, &a);
 	if (r < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: host \"%s\" is not a valid IP address or host name", path, host)));
+				 errmsg("%s: the destination's host is neither a valid IP address nor a valid host name", path)));
 	if (r > 0 && !destination_address_allowed(&a, false, &kind))
-	{
-		char		text[INET6_ADDRSTRLEN];
-
-		/* the address as it is, whatever the spelling */
-		destination_format(&a, text, sizeof(text));
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("%s: destination \"%s\" is not allowed", path, text),
-				 errdetail("%s is a %s address.", text, kind),
+				 errmsg("%s: destination not allowed", path),
+				 errdetail("The destination is %s.", kind),
 				 errhint("A superuser can allow it in telemetry.allowed_destinations.")));
-	}
 	if (r == 0 && (strcmp(host, "localhost") == 0 ||
 				   (strlen(host) > 10 && strcmp(host + strlen(host) - 10, ".localhost") == 0)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("%s: destination \"%s\" is not allowed", path, host),
-				 errdetail("\"localhost\" names are loopback addresses."),
+				 errmsg("%s: destination not allowed", path),
+				 errdetail("The destination is a \"localhost\" name, a loopback address."),
 				 errhint("A superuser can allow it in telemetry.allowed_destinations.")));
 }
 
@@ -695,35 +699,3 @@ telemetry_check_destination(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-PG_FUNCTION_INFO_V1(telemetry_url_host);
-PG_FUNCTION_INFO_V1(telemetry_host_matches);
-
-/*
- * SQL: telemetry._url_host(url text) RETURNS text
- *
- * The host of a URL as delivery sees it (libcurl's parse, lower case, no
- * brackets or trailing dot), NULL when libcurl does not accept the URL: so
- * registration's checks of a secret's hosts compare the same names.
- */
-Datum
-telemetry_url_host(PG_FUNCTION_ARGS)
-{
-	char	   *host = destination_url_host(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-
-	if (host == NULL || *host == '\0')
-		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(cstring_to_text(host));
-}
-
-/*
- * SQL: telemetry._host_matches(pattern text, host text) RETURNS boolean
- *
- * Whether a host is one of a secret's hosts entries (the same name, or
- * "*.suffix"), as delivery decides it.
- */
-Datum
-telemetry_host_matches(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(destination_host_matches(text_to_cstring(PG_GETARG_TEXT_PP(0)),
-											text_to_cstring(PG_GETARG_TEXT_PP(1))));
-}

@@ -11,6 +11,8 @@
  */
 #include "event_check.h"
 
+#include <ctype.h>
+
 #include "common/hmac.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -68,8 +70,8 @@ jsonb_value_type_name(const JsonbValue *v)
 }
 
 /* Whether a string parses as timestamptz, without raising an error. */
-static bool
-is_timestamptz(const char *s, int len)
+bool
+event_is_timestamptz(const char *s, int len)
 {
 	char		str[MAXDATELEN + 1];
 	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
@@ -130,6 +132,23 @@ container_depth(JsonbContainer *c)
 	return max;
 }
 
+/*
+ * Whether an undeclared key may be named in a message: only a name that
+ * could have been declared (the catalog's key rule), such as a typo of a
+ * property name.  Anything else (an email, a card number used as a key)
+ * may be the data itself, and messages reach the quarantine and the log.
+ */
+static bool
+key_is_nameable(const char *s, int len)
+{
+	if (len <= 0 || len > 128 || !isalpha((unsigned char) s[0]))
+		return false;
+	for (int i = 1; i < len; i++)
+		if (!isalnum((unsigned char) s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+			return false;
+	return true;
+}
+
 /* Whether a value has the declared type (null is handled by the caller). */
 static bool
 value_has_type(const JsonbValue *v, PropType t)
@@ -144,7 +163,7 @@ value_has_type(const JsonbValue *v, PropType t)
 			return v->type == jbvBool;
 		case PROP_TIMESTAMP:
 			return v->type == jbvString &&
-				is_timestamptz(v->val.string.val, v->val.string.len);
+				event_is_timestamptz(v->val.string.val, v->val.string.len);
 		case PROP_JSON:
 			return true;
 	}
@@ -156,11 +175,13 @@ value_has_type(const JsonbValue *v, PropType t)
  * keys must have their type, required keys must be present and not null;
  * undeclared properties are an error unless drop_undeclared (the trigger
  * path), undeclared context keys are allowed.  *needs_rewrite is set when
- * the object must go through event_redact_object before it is stored.
+ * the object must go through event_redact_object before it is stored, and
+ * *hashes (never cleared) when a hash redaction applies to a present value.
  */
 bool
 event_check_object(const CompiledEvent *ev, EventPart part, Jsonb *obj,
-				   bool drop_undeclared, bool *needs_rewrite, TrackError *err)
+				   bool drop_undeclared, bool *needs_rewrite, bool *hashes,
+				   TrackError *err)
 {
 	const CompiledPropSet *set = part == PART_CONTEXT ? &ev->context : &ev->props;
 	const char *what = part == PART_CONTEXT ? "context key" : "property";
@@ -207,11 +228,15 @@ event_check_object(const CompiledEvent *ev, EventPart part, Jsonb *obj,
 				}
 				if (v.type == jbvBinary && container_depth(v.val.binary.data) > MAX_JSON_DEPTH)
 				{
-					track_error(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-								"event \"%s\" %s: context key \"%.*s\" is nested deeper than %d levels",
-								ev->event, ev->version,
-								pg_mbcliplen(k.val.string.val, k.val.string.len, 128),
-								k.val.string.val, MAX_JSON_DEPTH);
+					if (key_is_nameable(k.val.string.val, k.val.string.len))
+						track_error(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+									"event \"%s\" %s: context key \"%.*s\" is nested deeper than %d levels",
+									ev->event, ev->version,
+									k.val.string.len, k.val.string.val, MAX_JSON_DEPTH);
+					else
+						track_error(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+									"event \"%s\" %s: a context key is nested deeper than %d levels",
+									ev->event, ev->version, MAX_JSON_DEPTH);
 					return false;
 				}
 				continue;
@@ -221,11 +246,15 @@ event_check_object(const CompiledEvent *ev, EventPart part, Jsonb *obj,
 				*needs_rewrite = true;
 				continue;
 			}
-			track_error(err, ERRCODE_INVALID_PARAMETER_VALUE,
-						"event \"%s\" %s: property \"%.*s\" is not declared",
-						ev->event, ev->version,
-						pg_mbcliplen(k.val.string.val, k.val.string.len, 128),
-						k.val.string.val);
+			if (key_is_nameable(k.val.string.val, k.val.string.len))
+				track_error(err, ERRCODE_INVALID_PARAMETER_VALUE,
+							"event \"%s\" %s: property \"%.*s\" is not declared",
+							ev->event, ev->version,
+							k.val.string.len, k.val.string.val);
+			else
+				track_error(err, ERRCODE_INVALID_PARAMETER_VALUE,
+							"event \"%s\" %s: a property is not declared, and its name is not a valid property name (not shown)",
+							ev->event, ev->version);
 			return false;
 		}
 
@@ -234,6 +263,8 @@ event_check_object(const CompiledEvent *ev, EventPart part, Jsonb *obj,
 
 		if (v.type == jbvNull)
 			continue;			/* counts as absent; required is checked below */
+		if (p->redaction == REDACT_HASH)
+			*hashes = true;
 		if (p->required)
 			required_seen++;
 		if (!value_has_type(&v, p->type))
@@ -280,7 +311,13 @@ event_check_object(const CompiledEvent *ev, EventPart part, Jsonb *obj,
 	return true;
 }
 
-/* Push the seed's mask of a value: strings, numbers, booleans, arrays, objects. */
+/*
+ * Push the mask of a value.  Nothing of the value is kept but its JSON type
+ * and, for an array, its length: string "REDACTED", number 0, boolean
+ * false, null null, array one "REDACTED" per element (whatever the
+ * element), object {} (no key is kept: keys can hold the data, as in
+ * {"4111111111111111": "visa"}).
+ */
 static void
 push_mask(JsonbParseState **state, const JsonbValue *v)
 {
@@ -302,30 +339,24 @@ push_mask(JsonbParseState **state, const JsonbValue *v)
 			pushJsonbValue(state, WJB_VALUE, &m);
 			return;
 		case jbvBinary:
+			if (JsonContainerIsArray(v->val.binary.data))
 			{
-				/* each element of an array, each value of an object, masked */
-				JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
-				JsonbValue	e;
-				JsonbIteratorToken tok;
-				bool		isarray = JsonContainerIsArray(v->val.binary.data);
+				int			n = JsonContainerSize(v->val.binary.data);
 
-				pushJsonbValue(state, isarray ? WJB_BEGIN_ARRAY : WJB_BEGIN_OBJECT, NULL);
-				(void) JsonbIteratorNext(&it, &e, true);	/* the BEGIN token */
-				while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
-				{
-					if (tok == WJB_KEY)
-						pushJsonbValue(state, WJB_KEY, &e);
-					else if (tok == WJB_ELEM || tok == WJB_VALUE)
-					{
-						m.type = jbvString;
-						m.val.string.val = "REDACTED";
-						m.val.string.len = 8;
-						pushJsonbValue(state, tok, &m);
-					}
-				}
-				pushJsonbValue(state, isarray ? WJB_END_ARRAY : WJB_END_OBJECT, NULL);
-				return;
+				pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+				m.type = jbvString;
+				m.val.string.val = "REDACTED";
+				m.val.string.len = 8;
+				for (int i = 0; i < n; i++)
+					pushJsonbValue(state, WJB_ELEM, &m);
+				pushJsonbValue(state, WJB_END_ARRAY, NULL);
 			}
+			else
+			{
+				pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+				pushJsonbValue(state, WJB_END_OBJECT, NULL);
+			}
+			return;
 		default:
 			m.type = jbvString;
 			m.val.string.val = "REDACTED";
@@ -394,14 +425,26 @@ push_hash(JsonbParseState **state, const JsonbValue *v)
 	pushJsonbValue(state, WJB_VALUE, &m);
 }
 
+/* Whether a set of declared keys hashes any of them. */
+bool
+propset_has_hash(const CompiledPropSet *set)
+{
+	for (int i = 0; i < set->n; i++)
+		if (set->props[i].redaction == REDACT_HASH)
+			return true;
+	return false;
+}
+
 /*
  * Build the object that is stored: declared keys redacted by their mode,
- * undeclared ones dropped (drop_undeclared) or masked (mask_undeclared, for
- * quarantined events whose undeclared keys may hold anything).
+ * undeclared ones dropped (drop_undeclared: the trigger path, and
+ * quarantined properties, whose undeclared keys may hold anything) or kept.
+ * Without may_hash (quarantine in a session that may not hash, see
+ * hash_guard.c) hashed keys are dropped instead.
  */
 Jsonb *
 event_redact_object(const CompiledPropSet *set, Jsonb *obj,
-					bool drop_undeclared, bool mask_undeclared)
+					bool drop_undeclared, bool may_hash)
 {
 	JsonbParseState *state = NULL;
 	JsonbIterator *it;
@@ -428,10 +471,10 @@ event_redact_object(const CompiledPropSet *set, Jsonb *obj,
 			mode = p->redaction;
 		else if (drop_undeclared)
 			mode = REDACT_DROP;
-		else if (mask_undeclared)
-			mode = REDACT_MASK;
 		else
 			mode = REDACT_NONE;
+		if (mode == REDACT_HASH && !may_hash)
+			mode = REDACT_DROP;
 
 		if (mode == REDACT_DROP)
 			continue;

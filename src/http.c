@@ -109,7 +109,7 @@ http_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
 {
 	HttpRequest *req = (HttpRequest *) arg;
 	DestAddr	a;
-	const char *kind = "non-IP";
+	const char *kind = "not an IP address";
 	int			type = address->socktype;
 
 	if (purpose != CURLSOCKTYPE_IPCXN ||
@@ -121,7 +121,7 @@ http_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
 		if (address->addr.sa_family == AF_INET || address->addr.sa_family == AF_INET6)
 			destination_format(&a, text, sizeof(text));
 		req->refused = true;
-		snprintf(req->error, sizeof(req->error), "%s is a %s address", text, kind);
+		snprintf(req->error, sizeof(req->error), "%s is %s", text, kind);
 		return CURL_SOCKET_BAD;
 	}
 #ifdef SOCK_CLOEXEC

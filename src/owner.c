@@ -1,11 +1,19 @@
 /*
  * owner.c
- *		Who owns the extension, and whether the caller acts as that owner.
+ *		Who owns the extension, whether the current role acts as that owner,
+ *		and how the extension's C entry points act as the owner.
  *
- * Secret values (provider keys, the redaction key) are shown only to the
- * extension's owner.  Functions that read them run as SECURITY DEFINER, so
- * the check looks at the "outer" user: the role in effect outside every
- * SECURITY DEFINER function, which SET ROLE changes but fmgr does not.
+ * Privilege decisions look at the current effective user (GetUserId()):
+ * inside a SECURITY DEFINER function that is the function's owner, inside a
+ * security-restricted operation (an index expression evaluated by ANALYZE,
+ * a materialized view refresh, ...) the owner of the table or view.  The
+ * "outer" user is never used: in those operations it can be a superuser
+ * while the code that runs was written by someone else.
+ *
+ * A SECURITY DEFINER function cannot learn who called it (GetUserId() is its
+ * own owner), so an entry point that must know the caller is a plain C (or
+ * SQL) function: it decides at entry, then acts as the owner through
+ * telemetry_become_owner() or telemetry_call_as_owner().
  */
 #include "telemetry.h"
 
@@ -15,6 +23,7 @@
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -23,7 +32,6 @@
 #include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(telemetry_caller_is_owner);
-PG_FUNCTION_INFO_V1(telemetry_caller);
 
 /* The owner of the telemetry extension, or InvalidOid when not installed. */
 Oid
@@ -47,13 +55,29 @@ telemetry_extension_owner(void)
 	return owner;
 }
 
+/*
+ * Whether the current effective user has the privileges of the extension's
+ * owner, outside any security-restricted operation.  This is the test for
+ * everything that reveals a secret or needs the owner's approval.  Called
+ * from a SECURITY DEFINER function of the extension it is always true, so
+ * such functions must not use it (sql/hardening_privileges.sql checks).
+ */
+bool
+telemetry_current_user_is_owner(void)
+{
+	Oid			owner;
+
+	if (InSecurityRestrictedOperation())
+		return false;
+	owner = telemetry_extension_owner();
+	return OidIsValid(owner) && has_privs_of_role(GetUserId(), owner);
+}
+
 /* SQL: telemetry._caller_is_owner() RETURNS boolean */
 Datum
 telemetry_caller_is_owner(PG_FUNCTION_ARGS)
 {
-	Oid			owner = telemetry_extension_owner();
-
-	PG_RETURN_BOOL(OidIsValid(owner) && has_privs_of_role(GetOuterUserId(), owner));
+	PG_RETURN_BOOL(telemetry_current_user_is_owner());
 }
 
 /*
@@ -90,15 +114,41 @@ telemetry_restore_user(TelemetryOwnerContext *ctx)
 }
 
 /*
- * SQL: telemetry._caller() RETURNS name
- *
- * The role that called into the extension: inside a SECURITY DEFINER
- * function current_user is the owner, so records of who did what use this.
+ * Run a one-value query as the extension's owner, with search_path pinned,
+ * and return its value (copied into the caller's memory context).  This is
+ * how C entry points that decided something about their caller run the
+ * internal SQL function (revoked from PUBLIC) that does the work: the query
+ * must name everything with its schema.
  */
 Datum
-telemetry_caller(PG_FUNCTION_ARGS)
+telemetry_call_as_owner(const char *query, int nargs, Oid *argtypes,
+						Datum *values, const char *nulls, bool read_only,
+						bool *isnull)
 {
-	char	   *name = GetUserNameFromId(GetOuterUserId(), false);
+	TelemetryOwnerContext octx;
+	Oid			owner = telemetry_extension_owner();
+	Datum		result = (Datum) 0;
+	int			ret;
 
-	PG_RETURN_DATUM(DirectFunctionCall1(namein, CStringGetDatum(name)));
+	if (!OidIsValid(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"telemetry\" is not installed in this database")));
+
+	telemetry_become_owner(&octx, owner, true);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args(query, nargs, argtypes, values, nulls, read_only, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "telemetry: internal query failed: %s", SPI_result_code_string(ret));
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+	if (!*isnull)
+	{
+		Form_pg_attribute att = TupleDescAttr(SPI_tuptable->tupdesc, 0);
+
+		result = SPI_datumTransfer(result, att->attbyval, att->attlen);
+	}
+	SPI_finish();
+	telemetry_restore_user(&octx);
+	return result;
 }

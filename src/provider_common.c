@@ -14,7 +14,6 @@
 #include "delivery.h"
 #include "destination.h"
 
-#include "utils/guc.h"
 #include "utils/jsonb.h"
 
 /* Look up a key of the provider's (resolved) config. */
@@ -37,36 +36,6 @@ member_text(JsonbValue *obj, const char *key)
 	if (v == NULL || v->type != jbvString)
 		return NULL;
 	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
-/*
- * Whether telemetry.allowed_env lists an environment variable.  The
- * setting is read by name: it belongs to the registration checks.
- */
-static bool
-env_allowed(const char *name)
-{
-	const char *list = GetConfigOption("telemetry.allowed_env", true, false);
-	char	   *copy;
-	char	   *tok;
-	char	   *save = NULL;
-
-	if (list == NULL || *list == '\0')
-		return false;
-	copy = pstrdup(list);
-	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save))
-	{
-		char	   *end;
-
-		while (*tok == ' ' || *tok == '\t')
-			tok++;
-		end = tok + strlen(tok);
-		while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-		if (strcmp(tok, name) == 0)
-			return true;
-	}
-	return false;
 }
 
 /* Whether a resolved secret's hosts include a host. */
@@ -118,7 +87,7 @@ value_text(DeliveryProvider *prov, JsonbValue *v, const char *what, const char *
 		{
 			char	   *val;
 
-			if (!env_allowed(env))
+			if (!telemetry_env_allowed(env))
 			{
 				*error = psprintf("%s: environment variable \"%s\" is not listed in telemetry.allowed_env",
 								  what, env);

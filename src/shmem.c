@@ -8,17 +8,15 @@
  */
 #include "telemetry.h"
 #include "shmem.h"
+#include "worker.h"
 
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 
-const char *const telemetry_job_names[TELEMETRY_NJOBS] = {
-	"maintenance", "anomaly", "delivery"
-};
-
 TelemetrySharedState *telemetry_shared = NULL;
 HTAB	   *telemetry_stats_hash = NULL;
+HTAB	   *telemetry_stats_db_hash = NULL;
 
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -34,6 +32,10 @@ telemetry_shmem_size(void)
 
 	size = add_size(size, hash_estimate_size(telemetry_max_tracked_events,
 											 sizeof(TelemetryStatsEntry)));
+	/* a database holds at least one entry, so as many databases at most */
+	size = add_size(size, hash_estimate_size(telemetry_max_tracked_events,
+											 sizeof(TelemetryStatsDb)));
+	size = add_size(size, telemetry_worker_shmem_size());
 	return size;
 }
 
@@ -67,7 +69,6 @@ telemetry_shmem_startup(void)
 		SpinLockInit(&telemetry_shared->mutex);
 		telemetry_shared->stats_lock = &(GetNamedLWLockTranche("telemetry"))->lock;
 		pg_atomic_init_u64(&telemetry_shared->stats_overflow, 0);
-		pg_atomic_init_u32(&telemetry_shared->delivery_wanted, 0);
 	}
 
 	memset(&info, 0, sizeof(info));
@@ -77,6 +78,15 @@ telemetry_shmem_startup(void)
 										 telemetry_max_tracked_events,
 										 telemetry_max_tracked_events,
 										 &info, HASH_ELEM | HASH_BLOBS);
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(Oid);
+	info.entrysize = sizeof(TelemetryStatsDb);
+	telemetry_stats_db_hash = ShmemInitHash("telemetry event counters per database",
+											telemetry_max_tracked_events,
+											telemetry_max_tracked_events,
+											&info, HASH_ELEM | HASH_BLOBS);
+	telemetry_worker_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -92,44 +102,4 @@ telemetry_shmem_init_hooks(void)
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = telemetry_shmem_startup;
-}
-
-/* Set the worker's latch, if a worker runs; cheap enough for every commit. */
-void
-telemetry_wake_worker(void)
-{
-	Latch	   *latch;
-
-	if (telemetry_shared == NULL)
-		return;
-	SpinLockAcquire(&telemetry_shared->mutex);
-	latch = telemetry_shared->worker_latch;
-	SpinLockRelease(&telemetry_shared->mutex);
-	if (latch)
-		SetLatch(latch);
-}
-
-/*
- * Wake the worker for delivery at the commit of a tracking transaction.
- * Only the first committer since the worker last started delivering sets
- * its latch (a syscall); the others find the flag already set, so a
- * thousand commits a second cost the worker a few wake-ups, not a thousand.
- */
-void
-telemetry_wake_worker_for_delivery(void)
-{
-	if (telemetry_shared == NULL)
-		return;
-	if (pg_atomic_read_u32(&telemetry_shared->delivery_wanted) != 0 ||
-		pg_atomic_exchange_u32(&telemetry_shared->delivery_wanted, 1) != 0)
-		return;
-	telemetry_wake_worker();
-}
-
-/* The worker is about to deliver (or idles): later commits must wake it. */
-void
-telemetry_delivery_wake_consumed(void)
-{
-	if (telemetry_shared != NULL)
-		pg_atomic_write_u32(&telemetry_shared->delivery_wanted, 0);
 }

@@ -1,6 +1,7 @@
 /*
  * shmem.h
- *		The telemetry extension's shared memory: worker state and counters.
+ *		The telemetry extension's shared memory: counters (the workers'
+ *		state is in worker.h).
  *
  * Only atomics, latches, pids, timestamps and plain counters live here;
  * nothing process-local (handles, pointers into a backend's memory) is ever
@@ -15,40 +16,9 @@
 #include "storage/spin.h"
 #include "utils/hsearch.h"
 
-/* Jobs the worker runs; each has a status row in telemetry.worker_status. */
-typedef enum TelemetryJob
-{
-	TELEMETRY_JOB_MAINTENANCE = 0,
-	TELEMETRY_JOB_ANOMALY,
-	TELEMETRY_JOB_DELIVERY,
-	TELEMETRY_NJOBS
-} TelemetryJob;
-
-extern const char *const telemetry_job_names[TELEMETRY_NJOBS];
-
-#define TELEMETRY_STATUS_LEN 256
-
-typedef struct TelemetryJobStatus
-{
-	TimestampTz last_run;		/* start of the last run, 0 if never */
-	TimestampTz next_run;		/* when the worker plans the next one */
-	char		last_outcome[TELEMETRY_STATUS_LEN]; /* "ok: ..." or "error" */
-	char		last_error[TELEMETRY_STATUS_LEN];	/* message of the last failure */
-} TelemetryJobStatus;
-
 typedef struct TelemetrySharedState
 {
-	slock_t		mutex;			/* protects the worker fields and jobs */
-	pid_t		worker_pid;		/* 0 when no worker runs */
-	Latch	   *worker_latch;	/* the worker's procLatch, NULL when none */
-	TimestampTz worker_started_at;
-	bool		worker_connected;	/* the worker is connected to its database */
-	bool		worker_db_gone; /* telemetry.database is being dropped or renamed */
-	int			worker_connect_failures;	/* failed connection attempts in a row */
-	TelemetryJobStatus jobs[TELEMETRY_NJOBS];
-
-	pg_atomic_uint32 delivery_wanted;	/* set by committers, cleared by the
-										 * worker when it starts delivering */
+	slock_t		mutex;			/* not used by the workers (see worker.h) */
 
 	LWLock	   *stats_lock;		/* protects the stats hash table's layout */
 	pg_atomic_uint64 stats_overflow;	/* events not counted: table full */
@@ -80,8 +50,23 @@ typedef struct TelemetryStatsEntry
 	TimestampTz last_tracked;	/* approximate; written without a lock */
 } TelemetryStatsEntry;
 
+/*
+ * Per database: how many entries of the shared table it holds, and what it
+ * lost to a full table (stats.c: each database is guaranteed its fair
+ * share).  Changed only under stats_lock held exclusively.
+ */
+typedef struct TelemetryStatsDb
+{
+	Oid			dbid;			/* hash key, must be first */
+	int			entries;		/* entries of the stats table it holds */
+	uint64		not_counted;	/* calls not counted: table full, share used */
+	uint64		evicted;		/* its entries removed for another's share */
+	TimestampTz stats_reset;	/* last telemetry_reset_stats(), 0 if never */
+} TelemetryStatsDb;
+
 extern TelemetrySharedState *telemetry_shared;
 extern HTAB *telemetry_stats_hash;
+extern HTAB *telemetry_stats_db_hash;
 
 extern void telemetry_shmem_init_hooks(void);
 extern Size telemetry_shmem_size(void);
@@ -90,7 +75,7 @@ extern Size telemetry_shmem_size(void);
 extern void telemetry_count(const char *event, const char *version,
 							TelemetryCounter counter);
 
-/* worker wake-ups */
+/* worker wake-ups (worker_shmem.c) */
 extern void telemetry_wake_worker(void);
 extern void telemetry_wake_worker_for_delivery(void);
 extern void telemetry_delivery_wake_consumed(void);

@@ -42,6 +42,7 @@ static bool cache_valid = false;
 static bool callback_registered = false;
 static Oid	catalog_relid = InvalidOid;
 static Oid	default_partition_relid = InvalidOid;
+static Oid	events_relid = InvalidOid;
 static Oid	extension_owner = InvalidOid;
 static unsigned char *redaction_key = NULL;
 static int	redaction_key_len = 0;
@@ -81,6 +82,7 @@ spec_cache_reset(void)
 	redaction_key_len = 0;
 	catalog_relid = get_relname_relid("event_defs", get_namespace_oid("telemetry", true));
 	default_partition_relid = get_relname_relid("events_default", get_namespace_oid("telemetry", true));
+	events_relid = get_relname_relid("events", get_namespace_oid("telemetry", true));
 	extension_owner = telemetry_extension_owner();
 	cache_valid = true;
 }
@@ -348,6 +350,15 @@ spec_cache_default_partition(void)
 	if (!cache_valid || cache == NULL)
 		spec_cache_reset();
 	return default_partition_relid;
+}
+
+/* telemetry.events (InvalidOid if missing). */
+Oid
+spec_cache_events_relation(void)
+{
+	if (!cache_valid || cache == NULL)
+		spec_cache_reset();
+	return events_relid;
 }
 
 /* The per-database key used by "redaction": "hash", loaded once. */

@@ -60,6 +60,7 @@ extern const CompiledProperty *propset_find(const CompiledPropSet *set,
 extern const unsigned char *spec_cache_redaction_key(int *len);
 extern const char *prop_type_name(PropType t);
 extern Oid	spec_cache_default_partition(void);
+extern Oid	spec_cache_events_relation(void);
 extern Oid	spec_cache_owner(void);
 
 #endif							/* TELEMETRY_SPEC_CACHE_H */

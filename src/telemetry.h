@@ -7,11 +7,14 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 /* GUCs (guc.c) */
 extern bool telemetry_enabled;
-extern char *telemetry_database;
+extern char *telemetry_database;	/* filter: databases served, "" = all */
+extern int	telemetry_max_workers;
+extern int	telemetry_rescan_interval;	/* seconds */
 extern int	telemetry_maintenance_interval;	/* seconds */
 extern int	telemetry_premake_days;
 extern int	telemetry_default_retention_days;
@@ -25,17 +28,30 @@ extern int	telemetry_http_timeout;	/* milliseconds */
 extern int	telemetry_max_delivery_age;	/* seconds */
 extern int	telemetry_max_tracked_events;
 extern int	telemetry_lock_timeout;	/* milliseconds */
+extern int	telemetry_max_backdate_days;
+extern int	telemetry_insert_path;
+extern int	telemetry_max_batch_events;
+extern int	telemetry_max_batch_bytes;
 extern char *telemetry_context;
 
+/* anomaly check bounds (guc.c), read by the SQL of 070_anomaly.sql */
+extern int	telemetry_anomaly_max_window;	/* seconds */
+extern int	telemetry_anomaly_min_interval;	/* milliseconds */
+extern int	telemetry_anomaly_batch_size;
+extern int	telemetry_anomaly_max_aggregates;
+extern bool telemetry_anomaly_notify;
 /* delivery (H-delivery) */
 extern int	telemetry_delivery_pass_bytes;
 
 #define TELEMETRY_ON_INVALID_ERROR		0
 #define TELEMETRY_ON_INVALID_QUARANTINE	1
 
+#define TELEMETRY_INSERT_AUTO		0
+#define TELEMETRY_INSERT_EXECUTOR	1
+
 extern void telemetry_define_gucs(void);
 
-/* worker.c */
+/* worker_launcher.c */
 extern void telemetry_worker_register(void);
 
 /* delivery.c */
@@ -54,9 +70,25 @@ typedef struct TelemetryOwnerContext
 } TelemetryOwnerContext;
 
 extern Oid	telemetry_extension_owner(void);
+extern bool telemetry_current_user_is_owner(void);
 extern void telemetry_become_owner(TelemetryOwnerContext *ctx, Oid owner,
 								   bool pin_search_path);
 extern void telemetry_restore_user(TelemetryOwnerContext *ctx);
+extern Datum telemetry_call_as_owner(const char *query, int nargs, Oid *argtypes,
+									 Datum *values, const char *nulls,
+									 bool read_only, bool *isnull);
+
+/* GUCs of the catalog and privacy checks (guc.c, H-catalog) */
+extern char *telemetry_allowed_env;
+extern bool telemetry_readers_may_hash;
+
+/* secret_policy.c: telemetry.allowed_env */
+extern bool telemetry_env_allowed(const char *name);
+extern bool telemetry_allowed_env_check(char **newval, void **extra, GucSource source);
+
+/* hash_guard.c: the hash-pseudonym oracle */
+extern bool telemetry_may_hash(void);
+extern void telemetry_check_may_hash(const char *event, const char *version);
 
 /* semver.c */
 extern bool semver_is_valid(const char *s);

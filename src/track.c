@@ -11,14 +11,20 @@
  */
 #include "telemetry.h"
 #include "event_check.h"
+#include "floor.h"
+#include "insert.h"
+#include "track.h"
 #include "shmem.h"
 
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
@@ -28,9 +34,13 @@ PG_FUNCTION_INFO_V1(telemetry_track);
 PG_FUNCTION_INFO_V1(telemetry_track_int);
 PG_FUNCTION_INFO_V1(telemetry_track_row);
 
-#define INSERT_NARGS 10
+#define INSERT_NARGS EVENT_NCOLUMNS
+
+/* longest event name or version tracking accepts (and quarantine keeps) */
+#define TELEMETRY_MAX_NAME_BYTES 128
 
 static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr late_plan = NULL;
 static SPIPlanPtr reject_plan = NULL;
 static bool xact_callback_registered = false;
 static bool tracked_in_xact = false;
@@ -113,35 +123,41 @@ retention_cutoff(TimestampTz now, int days)
 	return day_start - (int64) days * USECS_PER_DAY;
 }
 
-/* Store a quarantined event (already redacted) and warn. */
+/*
+ * Store a quarantined event (already redacted) and warn.  The event name
+ * and version are cut at 128 bytes on a character boundary, like the
+ * names tracking accepts: the quarantine keeps nothing tracking would
+ * refuse.  The role is the current effective user, the one who tracked.
+ */
 static void
 store_rejected(const char *event, const char *version, Jsonb *props, Jsonb *ctx,
 			   TimestampTz occurred_at, const TrackError *err)
 {
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int			ret;
 	TelemetryOwnerContext octx;
+	Oid			owner = spec_cache_owner();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (reject_plan == NULL)
 	{
-		Oid			types[7] = {TEXTOID, TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
+		Oid			types[8] = {TEXTOID, TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, NAMEOID};
 		SPIPlanPtr	plan;
 
 		plan = SPI_prepare("INSERT INTO telemetry.rejected_events "
 						   "(event, version, properties, context, occurred_at, sqlstate, error, role) "
-						   "VALUES ($1, $2, $3, $4, $5, $6, $7, session_user)",
-						   7, types);
+						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+						   8, types);
 		if (plan == NULL)
 			elog(ERROR, "telemetry: could not prepare the quarantine insert: %s",
 				 SPI_result_code_string(SPI_result));
 		SPI_keepplan(plan);
 		reject_plan = plan;
 	}
-	values[0] = CStringGetTextDatum(event);
-	values[1] = version ? CStringGetTextDatum(version) : (Datum) 0;
+	values[0] = PointerGetDatum(cstring_to_text_with_len(event, pg_mbcliplen(event, strlen(event), TELEMETRY_MAX_NAME_BYTES)));
+	values[1] = version ? PointerGetDatum(cstring_to_text_with_len(version, pg_mbcliplen(version, strlen(version), TELEMETRY_MAX_NAME_BYTES))) : (Datum) 0;
 	nulls[1] = version ? ' ' : 'n';
 	values[2] = props ? JsonbPGetDatum(props) : (Datum) 0;
 	nulls[2] = props ? ' ' : 'n';
@@ -150,7 +166,8 @@ store_rejected(const char *event, const char *version, Jsonb *props, Jsonb *ctx,
 	values[4] = TimestampTzGetDatum(occurred_at);
 	values[5] = CStringGetTextDatum(unpack_sql_state(err->sqlstate));
 	values[6] = CStringGetTextDatum(err->message);
-	telemetry_become_owner(&octx, spec_cache_owner(), false);
+	values[7] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	telemetry_become_owner(&octx, owner, false);
 	ret = SPI_execute_plan(reject_plan, values, nulls, false, 0);
 	telemetry_restore_user(&octx);
 	if (ret != SPI_OK_INSERT)
@@ -160,74 +177,91 @@ store_rejected(const char *event, const char *version, Jsonb *props, Jsonb *ctx,
 	ereport(WARNING,
 			(errcode(err->sqlstate),
 			 errmsg("%s", err->message),
-			 errdetail("The event was quarantined in telemetry.rejected_events (telemetry.on_invalid = quarantine).")));
+			 errdetail("The event was quarantined in telemetry.rejected_events (telemetry.on_invalid = quarantine)."),
+			 errhidestmt(true)));
 }
 
-/* Raise or quarantine a validation failure; returns only in quarantine mode. */
+/*
+ * Raise or quarantine a validation failure; returns only in quarantine mode.
+ * The error hides the statement (errhidestmt): its literals are the raw
+ * values that redaction keeps off disk, and log_min_error_statement would
+ * write them to the server log.
+ */
 static void
 fail_event(const CompiledEvent *ev, const char *event, const char *request,
 		   Jsonb *props, Jsonb *ctx, TimestampTz occurred_at, const TrackError *err)
 {
+	bool		may_hash = true;
+
 	if (ev)
 		telemetry_count(ev->event, ev->version, TELEMETRY_COUNT_REJECTED);
 
 	if (telemetry_on_invalid != TELEMETRY_ON_INVALID_QUARANTINE)
-		ereport(ERROR, (errcode(err->sqlstate), errmsg("%s", err->message)));
+		ereport(ERROR,
+				(errcode(err->sqlstate),
+				 errmsg("%s", err->message),
+				 errhidestmt(true)));
 
 	/*
-	 * Redact what is known; for an unknown event nothing is known, and of an
-	 * event over telemetry.max_event_bytes nothing is kept either (the
-	 * quarantine must not store what tracking would refuse), so nothing of
-	 * their payload is kept.
+	 * Redact what is known: declared keys by their redaction, undeclared
+	 * properties dropped (they may hold anything), undeclared context keys
+	 * kept as tracking keeps them.  For an unknown event nothing is known,
+	 * and of an event over telemetry.max_event_bytes nothing is kept either
+	 * (the quarantine must not store what tracking would refuse), so nothing
+	 * of their payload is kept.  A session that may not hash (hash_guard.c)
+	 * gets its hashed keys dropped rather than an error: quarantine never
+	 * aborts the caller.
 	 */
 	if (ev && (Size) VARSIZE(props) + VARSIZE(ctx) <= (Size) telemetry_max_event_bytes)
 	{
-		props = event_redact_object(&ev->props, props, false, true);
-		ctx = event_redact_object(&ev->context, ctx, false, false);
+		if (propset_has_hash(&ev->props) || propset_has_hash(&ev->context))
+			may_hash = telemetry_may_hash();
+		props = event_redact_object(&ev->props, props, true, may_hash);
+		ctx = event_redact_object(&ev->context, ctx, false, may_hash);
 	}
 	else
 		props = ctx = NULL;
 	store_rejected(event, ev ? ev->version : request, props, ctx, occurred_at, err);
 }
 
-/* Insert the final row with the prepared plan. */
-static void
-insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
-			 Jsonb *props, Jsonb *ctx)
+/* Prepare (once) and keep the INSERT of an event row into table. */
+static SPIPlanPtr
+event_insert_plan(SPIPlanPtr *slot, const char *table)
 {
-	Datum		values[INSERT_NARGS];
-	int			ret;
-	Oid			default_part;
-	TelemetryOwnerContext octx;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (insert_plan == NULL)
+	if (*slot == NULL)
 	{
 		Oid			types[INSERT_NARGS] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID, JSONBOID, JSONBOID, FLOAT8OID, XID8OID};
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("INSERT INTO telemetry.events "
-						   "(id, event, version, spec, occurred_at, received_at, properties, context, sample_rate, xid) "
-						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+		plan = SPI_prepare(psprintf("INSERT INTO %s "
+									"(id, event, version, spec, occurred_at, received_at, properties, context, sample_rate, xid) "
+									"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", table),
 						   INSERT_NARGS, types);
 		if (plan == NULL)
 			elog(ERROR, "telemetry: could not prepare the event insert: %s",
 				 SPI_result_code_string(SPI_result));
 		SPI_keepplan(plan);
-		insert_plan = plan;
+		*slot = plan;
 	}
-	values[0] = UUIDPGetDatum(id);
-	values[1] = CStringGetTextDatum(ev->event);
-	values[2] = CStringGetTextDatum(ev->version);
-	values[3] = CStringGetTextDatum(ev->spec);
-	values[4] = TimestampTzGetDatum(occurred_at);
-	values[5] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	values[6] = JsonbPGetDatum(props);
-	values[7] = JsonbPGetDatum(ctx);
-	values[8] = Float8GetDatum(ev->sample_rate > 1.0 ? 1.0 : ev->sample_rate);
-	values[9] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+	return *slot;
+}
+
+/*
+ * Store the final row (the executor path).  Also used when the direct path
+ * (insert.c) does not apply.
+ */
+static void
+insert_event_executor(const EventRow *row, bool late)
+{
+	int			ret;
+	Oid			default_part;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	event_insert_plan(&insert_plan, "telemetry.events");
+	if (late)
+		event_insert_plan(&late_plan, "telemetry.late_events");
 
 	/*
 	 * Hold the default partition before the executor routes the row: a
@@ -238,28 +272,100 @@ insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
 	if (OidIsValid(default_part))
 		LockRelationOid(default_part, RowExclusiveLock);
 
-	telemetry_become_owner(&octx, spec_cache_owner(), false);
-	ret = SPI_execute_plan(insert_plan, values, NULL, false, 0);
-	telemetry_restore_user(&octx);
+	ret = SPI_execute_plan(insert_plan, (Datum *) row->values, NULL, false, 0);
+	if (ret == SPI_OK_INSERT && late)
+		ret = SPI_execute_plan(late_plan, (Datum *) row->values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "telemetry: event insert failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
 }
 
 /*
- * The whole tracking pipeline.  Returns the new event's id, or NULL when
- * the event was sampled out, expired or quarantined.
+ * Store the final row, as the extension's owner: straight into its
+ * partition where the table allows it (insert.c), else with an INSERT.  A
+ * late event (occurred_at more than TELEMETRY_LATE_WINDOW before
+ * received_at) is also copied to telemetry.late_events, where readers after
+ * a cursor find it without a partition scan (floor.c).
  */
-static pg_uuid_t *
+static void
+insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
+			 TimestampTz received_at, Jsonb *props, Jsonb *ctx, TrackBatch *batch)
+{
+	EventRow	row;
+	TelemetryOwnerContext octx;
+	bool		late = occurred_at < received_at - TELEMETRY_LATE_WINDOW;
+	bool		done = false;
+
+	row.values[EVENT_COL_ID] = UUIDPGetDatum(id);
+	row.values[EVENT_COL_EVENT] = CStringGetTextDatum(ev->event);
+	row.values[EVENT_COL_VERSION] = CStringGetTextDatum(ev->version);
+	row.values[EVENT_COL_SPEC] = CStringGetTextDatum(ev->spec);
+	row.values[EVENT_COL_OCCURRED_AT] = TimestampTzGetDatum(occurred_at);
+	row.values[EVENT_COL_RECEIVED_AT] = TimestampTzGetDatum(received_at);
+	row.values[EVENT_COL_PROPERTIES] = JsonbPGetDatum(props);
+	row.values[EVENT_COL_CONTEXT] = JsonbPGetDatum(ctx);
+	row.values[EVENT_COL_SAMPLE_RATE] = Float8GetDatum(ev->sample_rate > 1.0 ? 1.0 : ev->sample_rate);
+	row.values[EVENT_COL_XID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+
+	telemetry_become_owner(&octx, spec_cache_owner(), false);
+	if (event_insert_direct_ok(spec_cache_events_relation()))
+	{
+		if (batch == NULL)
+		{
+			EventInserter *ins = event_inserter_begin(false);
+
+			done = event_inserter_put(ins, &row, late);
+			event_inserter_end(ins);
+		}
+		else
+		{
+			/* a batch's rows are written together when it ends */
+			if (batch->ins == NULL)
+				batch->ins = event_inserter_begin(true);
+			done = event_inserter_put(batch->ins, &row, late);
+		}
+	}
+	if (!done)
+		insert_event_executor(&row, late);
+	telemetry_restore_user(&octx);
+}
+
+/*
+ * Whether the caller may back-date events without limit: the extension's
+ * owner (acting as itself, not inside a security-restricted operation).
+ */
+static bool
+caller_may_backdate(void)
+{
+	return !InSecurityRestrictedOperation() &&
+		has_privs_of_role(GetUserId(), spec_cache_owner());
+}
+
+/* A batch item's errors name its position in the array. */
+static void
+label_error(TrackError *err, TrackBatch *batch)
+{
+	if (batch != NULL)
+		err->message = psprintf("events[%d]: %s", batch->index, err->message);
+}
+
+/*
+ * The whole tracking pipeline.  Returns the new event's id, or NULL when
+ * the event was sampled out, expired or quarantined.  With a batch, rows go
+ * to its inserter (written when the batch ends) and errors name the item.
+ */
+pg_uuid_t *
 track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
-			TimestampTz occurred_at, bool from_row)
+			TimestampTz occurred_at, bool from_row, TrackBatch *batch)
 {
 	CompiledEvent *ev;
 	TrackError	err = {0};
 	bool		props_rewrite = false;
 	bool		ctx_rewrite = false;
+	bool		hashes = false;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	int			retention;
+	TimestampTz received_at;
 	pg_uuid_t  *id;
 
 	if (!xact_callback_registered)
@@ -275,12 +381,13 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 		if (request)
 			track_error(&err, ERRCODE_UNDEFINED_OBJECT,
 						"telemetry event \"%.*s\" has no registered version matching \"%.*s\"",
-						pg_mbcliplen(event, strlen(event), 128), event,
-						pg_mbcliplen(request, strlen(request), 128), request);
+						pg_mbcliplen(event, strlen(event), TELEMETRY_MAX_NAME_BYTES), event,
+						pg_mbcliplen(request, strlen(request), TELEMETRY_MAX_NAME_BYTES), request);
 		else
 			track_error(&err, ERRCODE_UNDEFINED_OBJECT,
 						"telemetry event \"%.*s\" is not registered",
-						pg_mbcliplen(event, strlen(event), 128), event);
+						pg_mbcliplen(event, strlen(event), TELEMETRY_MAX_NAME_BYTES), event);
+		label_error(&err, batch);
 		fail_event(NULL, event, request, props, ctx, occurred_at, &err);
 		return NULL;
 	}
@@ -290,19 +397,31 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 					"event \"%s\" %s: %zu bytes is more than telemetry.max_event_bytes (%d)",
 					ev->event, ev->version, (Size) VARSIZE(props) + VARSIZE(ctx),
 					telemetry_max_event_bytes);
-	else if (event_check_object(ev, PART_PROPERTIES, props, from_row, &props_rewrite, &err))
-		event_check_object(ev, PART_CONTEXT, ctx, false, &ctx_rewrite, &err);
+	else if (event_check_object(ev, PART_PROPERTIES, props, from_row, &props_rewrite, &hashes, &err))
+		event_check_object(ev, PART_CONTEXT, ctx, false, &ctx_rewrite, &hashes, &err);
 
 	if (err.sqlstate == 0 && occurred_at > now + USECS_PER_DAY)
 		track_error(&err, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
 					"event \"%s\" %s: occurred_at is more than 1 day in the future",
 					ev->event, ev->version);
+	/* back-dating beyond telemetry.max_backdate_days is the owner's alone */
+	if (err.sqlstate == 0 &&
+		occurred_at < retention_cutoff(now, telemetry_max_backdate_days) &&
+		!caller_may_backdate())
+		track_error(&err, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+					"event \"%s\" %s: occurred_at is more than %d days in the past (telemetry.max_backdate_days)",
+					ev->event, ev->version, telemetry_max_backdate_days);
 
 	if (err.sqlstate != 0)
 	{
+		label_error(&err, batch);
 		fail_event(ev, event, request, props, ctx, occurred_at, &err);
 		return NULL;
 	}
+
+	/* no hash pseudonyms of chosen values for roles that can read them */
+	if (hashes)
+		telemetry_check_may_hash(ev->event, ev->version);
 
 	retention = ev->retention_days > 0 ? ev->retention_days : telemetry_default_retention_days;
 	if (occurred_at < retention_cutoff(now, retention))
@@ -318,12 +437,18 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 	}
 
 	if (props_rewrite)
-		props = event_redact_object(&ev->props, props, from_row, false);
+		props = event_redact_object(&ev->props, props, from_row, true);
 	if (ctx_rewrite)
-		ctx = event_redact_object(&ev->context, ctx, false, false);
+		ctx = event_redact_object(&ev->context, ctx, false, true);
 
-	id = telemetry_uuid7(GetCurrentTimestamp());
-	insert_event(ev, id, occurred_at, props, ctx);
+	/*
+	 * received_at is read after the transaction has its id, so that it is
+	 * later than any xid clock sample (floor.c) taken before that id.
+	 */
+	(void) GetTopFullTransactionId();
+	received_at = GetCurrentTimestamp();
+	id = telemetry_uuid7(received_at);
+	insert_event(ev, id, occurred_at, received_at, props, ctx, batch);
 	tracked_in_xact = true;
 	telemetry_count(ev->event, ev->version, TELEMETRY_COUNT_STORED);
 	return id;
@@ -342,7 +467,8 @@ track_fmgr(FunctionCallInfo fcinfo, char *request, bool from_row)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("telemetry event name must not be null")));
+				 errmsg("telemetry event name must not be null"),
+				 errhidestmt(true)));
 	event = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	props = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
 	ctx = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
@@ -353,7 +479,7 @@ track_fmgr(FunctionCallInfo fcinfo, char *request, bool from_row)
 	if (ctx == NULL)
 		ctx = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 
-	id = track_event(event, request, props, ctx, occurred_at, from_row);
+	id = track_event(event, request, props, ctx, occurred_at, from_row, NULL);
 	if (id == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_UUID_P(id);

@@ -1,27 +1,30 @@
 /*
  * worker.c
- *		The telemetry background worker: registration and main loop.
+ *		A database worker: the process that serves one database.
  *
- * One worker per cluster, connected to telemetry.database, modelled on
- * contrib/pg_prewarm/autoprewarm.c.  It sleeps on its latch with a timeout
- * until the next job is due (or a committing backend wakes it for
- * delivery), runs the jobs that are due, each guarded so that one failing
- * job neither stops the others nor crash-loops the worker, and goes back to
- * sleep.  SIGHUP reloads the configuration, SIGTERM ends it (die), and the
- * postmaster restarts it a few seconds after it exits with an error.
+ * Started by the launcher (worker_launcher.c) in a slot of shared memory
+ * that names the database and the extension's owner, the role it acts as.
+ * It connects, makes its session one the database's owner cannot steer
+ * (worker_session.c), checks that the extension is there with the owner it
+ * was started for, and then runs its jobs from a small table: each job has
+ * a regular interval, may ask to run sooner, and is guarded so that one
+ * failing job neither stops the others nor takes the worker down.  Between
+ * jobs it sleeps on its latch until the next one is due, or until a
+ * committing transaction wakes it for delivery.
  *
- * It stays quiet while there is nothing to do: the extension not installed
- * (or still being created, or dropped), telemetry.enabled off, or its
- * database being dropped (see worker_hook.c: it then disconnects so that
- * DROP DATABASE is not blocked, and waits unconnected until a database of
- * that name exists again).  It only starts once recovery has finished, so a
- * standby never runs it.
+ * It leaves (exit code 0, a reason in its slot, so the launcher knows not to
+ * restart it) when the extension is dropped or changes owner, and when it
+ * is asked to: DROP or RENAME of its database (worker_hook.c),
+ * telemetry.enabled = off, or its database no longer listed in
+ * telemetry.database.  Any other exit (an error, pg_terminate_backend) is a
+ * failure the launcher restarts with a growing delay.
  */
 #include "telemetry.h"
 #include "worker.h"
 #include "shmem.h"
 
-#include "access/xlog.h"
+#include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -32,101 +35,109 @@
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 
-/* How long the worker sleeps when there is nothing to do at all. */
-#define WORKER_IDLE_MS			10000
-/* Delivery runs at least this often, and whenever the worker is woken. */
+/* Delivery runs at least this often, and whenever the worker is woken... */
 #define WORKER_DELIVERY_MS		1000
 /*
  * ... but wake-ups (one per committing tracking transaction) are coalesced:
  * a woken delivery starts no sooner than this after the previous one ended,
- * so thousands of commits a second cost the worker a few passes, not one
- * transaction each.
+ * so thousands of commits a second cost the worker a few passes.
  */
 #define WORKER_DELIVERY_GAP_MS	100
-/* Longest wait before retrying a connection that failed. */
-#define WORKER_MAX_BACKOFF_MS	300000
 
-/* Set while the connection to telemetry.database is being made. */
-static bool worker_connecting = false;
+TelemetryWorkerSlot *MyWorkerSlot = NULL;
 
-/* Register the worker with the postmaster; called from _PG_init. */
-void
-telemetry_worker_register(void)
+/* Regular intervals of the jobs. */
+static long
+maintenance_interval_ms(void)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 5;
-	strlcpy(worker.bgw_library_name, "telemetry", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "telemetry_worker_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "telemetry worker", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "telemetry worker", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
-
-	telemetry_worker_install_hooks();
+	return telemetry_maintenance_interval * 1000L;
 }
 
-/* Whether telemetry.database is being dropped or renamed away. */
-bool
-telemetry_worker_db_gone(void)
+static long
+anomaly_interval_ms(void)
 {
-	bool		gone;
+	return telemetry_anomaly_interval;
+}
 
-	SpinLockAcquire(&telemetry_shared->mutex);
-	gone = telemetry_shared->worker_db_gone;
-	SpinLockRelease(&telemetry_shared->mutex);
-	return gone;
+static long
+delivery_interval_ms(void)
+{
+	return WORKER_DELIVERY_MS;
+}
+
+/* The table of jobs. */
+typedef struct WorkerJobDef
+{
+	TelemetryJob id;
+	TelemetryJobFn run;
+	long		(*interval_ms) (void);	/* longest time between two runs */
+	int			wake_gap_ms;	/* >= 0: a wake-up makes the job due this
+								 * long after its last run ended */
+} WorkerJobDef;
+
+static const WorkerJobDef worker_jobs[TELEMETRY_NJOBS] = {
+	{TELEMETRY_JOB_MAINTENANCE, worker_job_maintenance, maintenance_interval_ms, -1},
+	{TELEMETRY_JOB_ANOMALY, worker_job_anomaly, anomaly_interval_ms, -1},
+	{TELEMETRY_JOB_DELIVERY, worker_job_delivery, delivery_interval_ms, WORKER_DELIVERY_GAP_MS},
+};
+
+/* When each job last ran, ended, asked to run again, and is due. */
+typedef struct WorkerJobState
+{
+	TimestampTz last_run;
+	TimestampTz ended;
+	TimestampTz due;
+	long		interval;		/* interval_ms() at the last run */
+} WorkerJobState;
+
+/* Whether the worker has been asked to leave (checked between steps). */
+bool
+telemetry_worker_should_stop(void)
+{
+	bool		stop;
+
+	if (MyWorkerSlot == NULL)
+		return false;
+	SpinLockAcquire(&telemetry_workers->mutex);
+	stop = MyWorkerSlot->stop;
+	SpinLockRelease(&telemetry_workers->mutex);
+	return stop;
 }
 
 /*
- * Exit callback: unpublish pid and latch before the PGPROC goes away, and
- * count a connection attempt that failed (the database does not exist), so
- * the next incarnation backs off instead of filling the log.
+ * Exit callback: unpublish pid and latch before the PGPROC goes away, say
+ * that the worker has left, and wake the launcher.
  */
 static void
 worker_detach(int code, Datum arg)
 {
-	SpinLockAcquire(&telemetry_shared->mutex);
-	if (telemetry_shared->worker_pid == MyProcPid)
-	{
-		telemetry_shared->worker_pid = 0;
-		telemetry_shared->worker_latch = NULL;
-		telemetry_shared->worker_connected = false;
-	}
-	if (worker_connecting && telemetry_shared->worker_connect_failures < 30)
-		telemetry_shared->worker_connect_failures++;
-	SpinLockRelease(&telemetry_shared->mutex);
+	Latch	   *launcher;
+
+	SpinLockAcquire(&telemetry_workers->mutex);
+	MyWorkerSlot->pid = 0;
+	MyWorkerSlot->latch = NULL;
+	MyWorkerSlot->connected = false;
+	MyWorkerSlot->exited = true;
+	if (MyWorkerSlot->stop)
+		MyWorkerSlot->exit_reason = WORKER_EXIT_STOP;
+	launcher = telemetry_workers->launcher_latch;
+	SpinLockRelease(&telemetry_workers->mutex);
+	if (launcher)
+		SetLatch(launcher);
 }
 
-/*
- * Publish pid, latch and start time so backends can wake the worker and
- * telemetry.worker_status can show it.  A second copy (which the postmaster
- * never starts, but a stray dynamic registration could) exits at once.
- */
+/* Leave cleanly, telling the launcher why. */
 static void
-worker_attach(void)
+worker_leave(WorkerExit reason, const char *why)
 {
-	pid_t		other;
+	TelemetryJob job;
 
-	SpinLockAcquire(&telemetry_shared->mutex);
-	other = telemetry_shared->worker_pid;
-	if (other == 0 || other == MyProcPid)
-	{
-		telemetry_shared->worker_pid = MyProcPid;
-		telemetry_shared->worker_latch = MyLatch;
-		telemetry_shared->worker_started_at = GetCurrentTimestamp();
-	}
-	SpinLockRelease(&telemetry_shared->mutex);
-
-	if (other != 0 && other != MyProcPid)
-	{
-		ereport(LOG,
-				(errmsg("telemetry worker already running under PID %d", (int) other)));
-		proc_exit(0);
-	}
-	before_shmem_exit(worker_detach, (Datum) 0);
+	for (job = 0; job < TELEMETRY_NJOBS; job++)
+		worker_job_record(job, MyWorkerSlot->jobs[job].last_run, 0, why, NULL);
+	SpinLockAcquire(&telemetry_workers->mutex);
+	MyWorkerSlot->exit_reason = reason;
+	SpinLockRelease(&telemetry_workers->mutex);
+	proc_exit(0);
 }
 
 /* Sleep on the latch, then handle interrupts and reload requests. */
@@ -134,11 +145,9 @@ static int
 worker_wait(long timeout_ms)
 {
 	int			rc;
-	int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
 
-	if (timeout_ms >= 0)
-		events |= WL_TIMEOUT;
-	rc = WaitLatch(MyLatch, events, timeout_ms, PG_WAIT_EXTENSION);
+	rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+				   Max(timeout_ms, 0), PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();
 	if (ConfigReloadPending)
@@ -149,196 +158,132 @@ worker_wait(long timeout_ms)
 	return rc;
 }
 
-/*
- * Before connecting: wait, unconnected, while telemetry.database is known
- * to be gone (until CREATE DATABASE or a rename brings the name back), and
- * back off after failed connection attempts.
- */
+/* Leave when the extension is gone or has another owner, or when asked to. */
 static void
-worker_wait_for_database(void)
+worker_check_still_wanted(Oid owner, const char *dbname)
 {
-	int			failures;
-	TimestampTz until;
+	Oid			now_owner;
 
-	if (telemetry_worker_db_gone())
-	{
-		char		why[TELEMETRY_STATUS_LEN];
-		TelemetryJob job;
-
-		snprintf(why, sizeof(why), "idle: database \"%s\" does not exist", telemetry_database);
-		for (job = 0; job < TELEMETRY_NJOBS; job++)
-			worker_job_record(job, telemetry_shared->jobs[job].last_run, 0, why, NULL);
-		while (telemetry_worker_db_gone())
-			worker_wait(-1);
-	}
-
-	SpinLockAcquire(&telemetry_shared->mutex);
-	failures = telemetry_shared->worker_connect_failures;
-	SpinLockRelease(&telemetry_shared->mutex);
-	if (failures == 0)
-		return;
-
-	/* the postmaster already waited bgw_restart_time: 5 s, 10 s, ... 5 min */
-	until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-										Min((long) 5000 << Min(failures - 1, 10),
-											WORKER_MAX_BACKOFF_MS) - 5000);
-	for (;;)
-	{
-		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
-
-		SpinLockAcquire(&telemetry_shared->mutex);
-		failures = telemetry_shared->worker_connect_failures;
-		SpinLockRelease(&telemetry_shared->mutex);
-		if (left <= 0 || failures == 0)
-			break;
-		worker_wait(left);
-	}
+	if (telemetry_worker_should_stop())
+		worker_leave(WORKER_EXIT_STOP, "idle: asked to leave");
+	if (!telemetry_enabled)
+		worker_leave(WORKER_EXIT_STOP, "idle: telemetry.enabled is off");
+	if (!telemetry_database_listed(dbname))
+		worker_leave(WORKER_EXIT_STOP, "idle: not listed in telemetry.database");
+	now_owner = worker_extension_owner();
+	if (!OidIsValid(now_owner))
+		worker_leave(WORKER_EXIT_NO_EXTENSION, "idle: extension not installed");
+	if (now_owner != owner)
+		worker_leave(WORKER_EXIT_OWNER_CHANGED, "idle: the extension's owner changed");
 }
 
-/* Earliest of the given times. */
-static TimestampTz
-earliest(TimestampTz a, TimestampTz b)
-{
-	return a < b ? a : b;
-}
-
-/* Entry point of the worker process. */
+/* Entry point of a database worker; main_arg is its slot number. */
 void
 telemetry_worker_main(Datum main_arg)
 {
-	TimestampTz next_run[TELEMETRY_NJOBS] = {0};
-	TimestampTz last_run[TELEMETRY_NJOBS] = {0};
-	int			last_maintenance_interval;
-	int			last_anomaly_interval;
+	int			slotno = DatumGetInt32(main_arg);
+	WorkerJobState jobs[TELEMETRY_NJOBS];
+	Oid			dboid;
+	Oid			owner;
+	bool		as_owner;
 	bool		woken = true;
-	TimestampTz delivery_ended = 0;
+	char	   *dbname;
 	MemoryContext loop_cxt;
+	int			i;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	if (telemetry_shared == NULL)
-		proc_exit(0);			/* cannot happen: registered from preload */
-	worker_attach();
+	if (telemetry_workers == NULL || slotno < 0 || slotno >= telemetry_max_workers)
+		proc_exit(0);			/* cannot happen: started by the launcher */
+	MyWorkerSlot = &telemetry_workers->slots[slotno];
 
-	worker_wait_for_database();
-	worker_connecting = true;
-	BackgroundWorkerInitializeConnection(telemetry_database, NULL, 0);
-	worker_connecting = false;
-	SpinLockAcquire(&telemetry_shared->mutex);
-	telemetry_shared->worker_connect_failures = 0;
-	telemetry_shared->worker_connected = true;
-	SpinLockRelease(&telemetry_shared->mutex);
+	SpinLockAcquire(&telemetry_workers->mutex);
+	dboid = MyWorkerSlot->dboid;
+	owner = MyWorkerSlot->owner;
+	as_owner = MyWorkerSlot->owner_can_login;
+	if (MyWorkerSlot->pid != 0 || !OidIsValid(dboid))
+		dboid = InvalidOid;		/* a stray start: leave the slot alone */
+	else
+	{
+		MyWorkerSlot->pid = MyProcPid;
+		MyWorkerSlot->latch = MyLatch;
+		MyWorkerSlot->started_at = GetCurrentTimestamp();
+	}
+	SpinLockRelease(&telemetry_workers->mutex);
+	if (!OidIsValid(dboid))
+	{
+		MyWorkerSlot = NULL;
+		proc_exit(0);
+	}
+	before_shmem_exit(worker_detach, (Datum) 0);
+
+	/* connect as the extension's owner, and take the session back */
+	worker_session_snapshot_gucs();
+	BackgroundWorkerInitializeConnectionByOid(dboid, as_owner ? owner : InvalidOid, 0);
+	worker_session_harden(owner, as_owner);
+	SpinLockAcquire(&telemetry_workers->mutex);
+	MyWorkerSlot->connected = true;
+	SpinLockRelease(&telemetry_workers->mutex);
 
 	pgstat_report_appname("telemetry worker");
 	pgstat_report_activity(STATE_IDLE, NULL);
+	StartTransactionCommand();
+	dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
+	CommitTransactionCommand();
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "telemetry worker",
 									 ALLOCSET_DEFAULT_SIZES);
-	last_maintenance_interval = telemetry_maintenance_interval;
-	last_anomaly_interval = worker_anomaly_interval_ms();
+	memset(jobs, 0, sizeof(jobs));
+	for (i = 0; i < TELEMETRY_NJOBS; i++)
+		jobs[i].interval = worker_jobs[i].interval_ms();
 
 	for (;;)
 	{
-		TimestampTz now;
-		TimestampTz wake_at;
-		long		timeout;
+		TimestampTz wake_at = DT_NOEND;
 		int			rc;
 
 		MemoryContextSwitchTo(loop_cxt);
 		MemoryContextReset(loop_cxt);
+		worker_check_still_wanted(owner, dbname);
 
-		/* disconnect so that DROP DATABASE (or a rename) can proceed */
-		if (telemetry_worker_db_gone())
-			proc_exit(1);
-
-		/* a changed interval applies from the last run on */
-		if (last_maintenance_interval != telemetry_maintenance_interval &&
-			last_run[TELEMETRY_JOB_MAINTENANCE] != 0)
-			next_run[TELEMETRY_JOB_MAINTENANCE] =
-				TimestampTzPlusMilliseconds(last_run[TELEMETRY_JOB_MAINTENANCE],
-											telemetry_maintenance_interval * 1000L);
-		last_maintenance_interval = telemetry_maintenance_interval;
-		if (last_anomaly_interval != worker_anomaly_interval_ms() &&
-			last_run[TELEMETRY_JOB_ANOMALY] != 0)
-			next_run[TELEMETRY_JOB_ANOMALY] =
-				TimestampTzPlusMilliseconds(last_run[TELEMETRY_JOB_ANOMALY],
-											worker_anomaly_interval_ms());
-		last_anomaly_interval = worker_anomaly_interval_ms();
-
-		if (!telemetry_enabled || RecoveryInProgress() || !worker_extension_present())
+		for (i = 0; i < TELEMETRY_NJOBS; i++)
 		{
-			const char *why = !telemetry_enabled ? "idle: telemetry.enabled is off" :
-				RecoveryInProgress() ? "idle: recovery in progress" :
-				"idle: extension not installed";
-			TelemetryJob job;
+			const WorkerJobDef *def = &worker_jobs[i];
+			WorkerJobState *st = &jobs[def->id];
+			TimestampTz now;
+			TimestampTz next;
 
-			/* nothing to do; say so, and look again later (or when woken) */
-			now = GetCurrentTimestamp();
-			for (job = 0; job < TELEMETRY_NJOBS; job++)
+			if (telemetry_worker_should_stop())
+				worker_leave(WORKER_EXIT_STOP, "idle: asked to leave");
+
+			/* a changed interval counts from the job's last run */
+			if (def->interval_ms() != st->interval)
 			{
-				if (next_run[job] < now)
-					next_run[job] = now;	/* run as soon as there is work */
-				worker_job_record(job, last_run[job],
-								  TimestampTzPlusMilliseconds(now, WORKER_IDLE_MS),
-								  why, NULL);
+				st->interval = def->interval_ms();
+				if (st->last_run != 0)
+					st->due = TimestampTzPlusMilliseconds(st->last_run, st->interval);
 			}
-			/*
-			 * The delivery wake-up flag stays as it is: an idle worker
-			 * delivers nothing, so committers need not signal it.  Wakes
-			 * that matter here (extension created, database back) set the
-			 * latch unconditionally.
-			 */
-			worker_wait(WORKER_IDLE_MS);
-			woken = true;
-			continue;
+			if (woken && def->wake_gap_ms >= 0)
+				st->due = Min(st->due, TimestampTzPlusMilliseconds(st->ended, def->wake_gap_ms));
+
+			now = GetCurrentTimestamp();
+			if (now >= st->due)
+			{
+				if (def->id == TELEMETRY_JOB_DELIVERY)
+					telemetry_delivery_wake_consumed();
+				st->last_run = now;
+				next = TimestampTzPlusMilliseconds(now, st->interval);
+				worker_run_guarded(def->id, def->run, now, &next);
+				st->due = next;
+				st->ended = GetCurrentTimestamp();
+				MemoryContextSwitchTo(loop_cxt);
+			}
+			wake_at = Min(wake_at, st->due);
 		}
 
-		now = GetCurrentTimestamp();
-		if (now >= next_run[TELEMETRY_JOB_MAINTENANCE])
-		{
-			last_run[TELEMETRY_JOB_MAINTENANCE] = now;
-			next_run[TELEMETRY_JOB_MAINTENANCE] =
-				TimestampTzPlusMilliseconds(now, telemetry_maintenance_interval * 1000L);
-			worker_run_guarded(TELEMETRY_JOB_MAINTENANCE, worker_job_maintenance, now,
-							   next_run[TELEMETRY_JOB_MAINTENANCE]);
-		}
-
-		now = GetCurrentTimestamp();
-		if (now >= next_run[TELEMETRY_JOB_ANOMALY])
-		{
-			last_run[TELEMETRY_JOB_ANOMALY] = now;
-			/* the job itself works out the interval the specs ask for */
-			worker_run_guarded(TELEMETRY_JOB_ANOMALY, worker_job_anomaly, now,
-							   TimestampTzPlusMilliseconds(now, worker_anomaly_interval_ms()));
-			last_anomaly_interval = worker_anomaly_interval_ms();
-			next_run[TELEMETRY_JOB_ANOMALY] =
-				TimestampTzPlusMilliseconds(now, last_anomaly_interval);
-			worker_job_set_next(TELEMETRY_JOB_ANOMALY, next_run[TELEMETRY_JOB_ANOMALY]);
-		}
-
-		now = GetCurrentTimestamp();
-		if (woken)
-			next_run[TELEMETRY_JOB_DELIVERY] =
-				earliest(next_run[TELEMETRY_JOB_DELIVERY],
-						 TimestampTzPlusMilliseconds(delivery_ended, WORKER_DELIVERY_GAP_MS));
-		if (now >= next_run[TELEMETRY_JOB_DELIVERY])
-		{
-			telemetry_delivery_wake_consumed();
-			last_run[TELEMETRY_JOB_DELIVERY] = now;
-			next_run[TELEMETRY_JOB_DELIVERY] =
-				TimestampTzPlusMilliseconds(now, WORKER_DELIVERY_MS);
-			worker_run_guarded(TELEMETRY_JOB_DELIVERY, worker_job_delivery, now,
-							   next_run[TELEMETRY_JOB_DELIVERY]);
-			delivery_ended = GetCurrentTimestamp();
-		}
-
-		wake_at = earliest(next_run[TELEMETRY_JOB_MAINTENANCE],
-						   earliest(next_run[TELEMETRY_JOB_ANOMALY],
-									next_run[TELEMETRY_JOB_DELIVERY]));
-		timeout = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake_at);
-		rc = worker_wait(timeout);
+		rc = worker_wait(TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake_at));
 		woken = (rc & WL_LATCH_SET) != 0;
 	}
 }

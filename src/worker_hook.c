@@ -1,92 +1,54 @@
 /*
  * worker_hook.c
- *		Keep the worker out of the way of DROP DATABASE.
+ *		What other backends tell the launcher and the database workers:
+ *		a database about to be dropped or renamed, a database or an
+ *		extension created or dropped.
  *
  * DROP DATABASE (and ALTER DATABASE ... RENAME) fails while another
  * session is connected to the database, and PostgreSQL only terminates
  * autovacuum workers for it.  A utility hook in every backend therefore
- * tells the worker, before the command runs, that its database is going
- * away: the worker disconnects (exits; the postmaster restarts it) and
- * waits unconnected until CREATE DATABASE or a rename brings the name back.
- * If the command fails, the flag is cleared again and the worker
- * reconnects.
+ * makes the database's worker leave before the command runs, and keeps the
+ * launcher from starting a worker or a probe there until the command's
+ * transaction ends.  Only a command that is going to be allowed does so:
+ * the current user owns the database (or is a superuser; for a rename,
+ * may also create databases and the new name is free), the database
+ * exists and is not the current one.  Anyone else's DROP DATABASE leaves
+ * the worker alone.
  *
- * The same hook wakes the worker when CREATE or DROP EXTENSION telemetry
- * commits.
+ * At commit, CREATE EXTENSION telemetry asks the launcher to probe this
+ * database at once, DROP EXTENSION wakes this database's worker so it
+ * leaves, and CREATE DATABASE / ALTER DATABASE ask the launcher to read
+ * pg_database again.
  */
 #include "telemetry.h"
 #include "worker.h"
+#include "shmem.h"
 
 #include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
-/* Set when this transaction creates or drops the extension. */
-static bool wake_at_commit = false;
-
-/* Set when this transaction creates (or renames to) the worker's database. */
-static bool db_back_at_commit = false;
-
-/* Set or clear the "database gone" flag and wake the worker. */
-void
-telemetry_worker_set_db_gone(bool gone)
-{
-	if (telemetry_shared == NULL)
-		return;
-	SpinLockAcquire(&telemetry_shared->mutex);
-	telemetry_shared->worker_db_gone = gone;
-	if (!gone)
-		telemetry_shared->worker_connect_failures = 0;
-	SpinLockRelease(&telemetry_shared->mutex);
-	telemetry_wake_worker();
-}
-
-/*
- * Wait until the worker has left its database, which it does at its next
- * step boundary; a worker stuck in a long step (a slow HTTP call, a big
- * drain) gets SIGTERM, so DROP DATABASE never runs into its 5 s limit.
- */
-static void
-wait_for_worker_to_leave(void)
-{
-	int			i;
-
-	for (i = 0; i < 30; i++)
-	{
-		bool		connected;
-
-		SpinLockAcquire(&telemetry_shared->mutex);
-		connected = telemetry_shared->worker_connected;
-		SpinLockRelease(&telemetry_shared->mutex);
-		if (!connected)
-			return;
-		CHECK_FOR_INTERRUPTS();
-		pg_usleep(100 * 1000L);
-	}
-
-	SpinLockAcquire(&telemetry_shared->mutex);
-	if (telemetry_shared->worker_connected && telemetry_shared->worker_pid != 0)
-		kill(telemetry_shared->worker_pid, SIGTERM);
-	SpinLockRelease(&telemetry_shared->mutex);
-}
-
-/* Whether a database name is the worker's. */
-static bool
-is_worker_db(const char *name)
-{
-	return name != NULL && telemetry_database != NULL &&
-		strcmp(name, telemetry_database) == 0;
-}
+/* What to do when the current transaction ends. */
+static bool probe_at_commit = false;	/* CREATE EXTENSION telemetry */
+static bool wake_at_commit = false; /* DROP EXTENSION telemetry */
+static bool rescan_at_commit = false;	/* CREATE / ALTER DATABASE */
+static Oid	held_db = InvalidOid;	/* DROP / RENAME DATABASE */
 
 /* Whether a statement creates or drops the telemetry extension. */
 static bool
-is_telemetry_extension_ddl(Node *parsetree)
+is_telemetry_extension_ddl(Node *parsetree, bool *create)
 {
+	*create = false;
 	if (IsA(parsetree, CreateExtensionStmt))
+	{
+		*create = true;
 		return strcmp(((CreateExtensionStmt *) parsetree)->extname, "telemetry") == 0;
+	}
 	if (IsA(parsetree, DropStmt) &&
 		((DropStmt *) parsetree)->removeType == OBJECT_EXTENSION)
 	{
@@ -102,28 +64,69 @@ is_telemetry_extension_ddl(Node *parsetree)
 }
 
 /*
- * Wake the worker when a transaction that created or dropped the extension
- * commits, so it starts (or stops) its jobs at once instead of at its next
- * idle check; let it connect again when its database is back.
+ * The database a DROP DATABASE or ALTER DATABASE ... RENAME is about to
+ * take away from its worker, if PostgreSQL is going to allow the command;
+ * else InvalidOid.  The checks are PostgreSQL's own, made before it makes
+ * them, with the current effective user.
+ */
+static Oid
+database_leaving(Node *parsetree)
+{
+	const char *name = NULL;
+	const char *newname = NULL;
+	Oid			dboid;
+
+	if (IsA(parsetree, DropdbStmt))
+		name = ((DropdbStmt *) parsetree)->dbname;
+	else if (IsA(parsetree, RenameStmt) &&
+			 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+	{
+		name = ((RenameStmt *) parsetree)->subname;
+		newname = ((RenameStmt *) parsetree)->newname;
+	}
+	if (name == NULL)
+		return InvalidOid;
+
+	dboid = get_database_oid(name, true);
+	if (!OidIsValid(dboid) || dboid == MyDatabaseId)
+		return InvalidOid;
+	if (!pg_database_ownercheck(dboid, GetUserId()))
+		return InvalidOid;
+	if (newname != NULL &&
+		(!have_createdb_privilege() || OidIsValid(get_database_oid(newname, true))))
+		return InvalidOid;
+	return dboid;
+}
+
+/*
+ * At the end of a transaction: let the launcher go on in a database that
+ * was held (the command committed or failed; it looks at pg_database again
+ * and restarts the worker if the database is still there), and pass on
+ * what was created or dropped.
  */
 static void
 telemetry_xact_callback(XactEvent event, void *arg)
 {
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	if (OidIsValid(held_db))
+		telemetry_worker_hold_db(held_db, false);
 	if (event == XACT_EVENT_COMMIT)
 	{
-		if (db_back_at_commit)
-			telemetry_worker_set_db_gone(false);
-		else if (wake_at_commit)
+		if (probe_at_commit || rescan_at_commit)
+			telemetry_launcher_wake(rescan_at_commit,
+									probe_at_commit ? MyDatabaseId : InvalidOid);
+		if (wake_at_commit)
 			telemetry_wake_worker();
 	}
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
-	{
-		wake_at_commit = false;
-		db_back_at_commit = false;
-	}
+	held_db = InvalidOid;
+	probe_at_commit = false;
+	wake_at_commit = false;
+	rescan_at_commit = false;
 }
 
-/* The utility hook: flag the worker's database before it is dropped or renamed away. */
+/* The utility hook. */
 static void
 telemetry_process_utility(PlannedStmt *pstmt, const char *queryString,
 						  bool readOnlyTree, ProcessUtilityContext context,
@@ -131,52 +134,38 @@ telemetry_process_utility(PlannedStmt *pstmt, const char *queryString,
 						  DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
-	const char *leaving = NULL;
-	const char *arriving = NULL;
-	bool		ours;
+	bool		create;
 
-	if (IsA(parsetree, DropdbStmt))
-		leaving = ((DropdbStmt *) parsetree)->dbname;
-	else if (IsA(parsetree, CreatedbStmt))
-		arriving = ((CreatedbStmt *) parsetree)->dbname;
-	else if (IsA(parsetree, RenameStmt) &&
-			 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+	if (telemetry_workers != NULL)
 	{
-		leaving = ((RenameStmt *) parsetree)->subname;
-		arriving = ((RenameStmt *) parsetree)->newname;
-	}
-	if (is_telemetry_extension_ddl(parsetree))
-		wake_at_commit = true;
-	ours = is_worker_db(leaving) && telemetry_shared != NULL;
-	if (ours)
-	{
-		telemetry_worker_set_db_gone(true);
-		wait_for_worker_to_leave();
+		Oid			leaving = database_leaving(parsetree);
+
+		if (OidIsValid(leaving))
+		{
+			held_db = leaving;
+			telemetry_worker_hold_db(leaving, true);
+			telemetry_worker_request_stop(leaving, true);
+		}
+		if (is_telemetry_extension_ddl(parsetree, &create))
+		{
+			if (create)
+				probe_at_commit = true;
+			else
+				wake_at_commit = true;
+		}
+		if (IsA(parsetree, CreatedbStmt) || IsA(parsetree, AlterDatabaseStmt))
+			rescan_at_commit = true;
 	}
 
-	PG_TRY();
-	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
-	}
-	PG_CATCH();
-	{
-		if (ours)
-			telemetry_worker_set_db_gone(false);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-
-	/* the worker can connect once the new name is committed */
-	if (is_worker_db(arriving))
-		db_back_at_commit = true;
 }
 
-/* Install the hook; called from _PG_init (shared_preload_libraries). */
+/* Install the hooks; called from _PG_init (shared_preload_libraries). */
 void
 telemetry_worker_install_hooks(void)
 {

@@ -1,36 +1,48 @@
 /*
  * worker_jobs.c
- *		The worker's jobs (maintenance, anomaly checks, delivery) and the
- *		guard that keeps a failing job from taking the worker down.
+ *		A database worker's jobs (maintenance, anomaly checks, delivery),
+ *		the transaction wrapper they share, and the guard that keeps a
+ *		failing job from taking the worker down.
  *
- * Every job starts and ends with no transaction open.  Maintenance runs
- * the steps of telemetry._maintenance_plan() one transaction each, so a
- * partition's DDL holds its locks only for that step; statistics are
- * reported after every commit so autovacuum sees what the worker wrote.
+ * Every job starts and ends with no transaction open.  The SQL they run
+ * calls only functions of schema telemetry (where no role but the
+ * extension's owner can create objects), names every object with its
+ * schema and resolves no operator or type by name; the session's
+ * search_path is pinned as well (worker_session.c).
  */
 #include "telemetry.h"
 #include "worker.h"
+#include "shmem.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "pgstat.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
-/* Interval of the anomaly job, as last worked out from GUC and specs. */
-static int	anomaly_interval_ms = -1;
+/* Memory context of the job that called telemetry_worker_tx_begin. */
+static MemoryContext job_cxt = NULL;
 
-/* Start a transaction with a snapshot and an SPI connection. */
-static void
-tx_begin(const char *activity)
+/*
+ * Start one of the worker's short transactions, with an SPI connection and
+ * a snapshot, and say in pg_stat_activity what it does.  Every job of the
+ * worker (delivery included) uses this pair.
+ */
+void
+telemetry_worker_tx_begin(const char *activity)
 {
+	job_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -39,62 +51,113 @@ tx_begin(const char *activity)
 	pgstat_report_activity(STATE_RUNNING, activity);
 }
 
-/* Commit what tx_begin started, report statistics, return to ctx. */
-static void
-tx_commit(MemoryContext ctx)
+/*
+ * Commit what telemetry_worker_tx_begin started, report statistics (so
+ * autovacuum sees what the worker wrote) and return to the job's memory
+ * context.
+ */
+void
+telemetry_worker_tx_commit(void)
 {
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
-	MemoryContextSwitchTo(ctx);
+	if (job_cxt)
+		MemoryContextSwitchTo(job_cxt);
 }
 
 /*
- * Whether the extension is installed (and committed) in this database.
- * A CREATE EXTENSION still in progress is invisible here, as is one being
- * dropped once the drop commits.
+ * The owner of the extension in this database, InvalidOid when it is not
+ * installed (or its CREATE has not committed, or its DROP has).  The one
+ * place the worker asks; works inside and outside a transaction.
  */
-bool
-worker_extension_present(void)
+Oid
+worker_extension_owner(void)
 {
 	MemoryContext ctx = CurrentMemoryContext;
-	bool		present;
+	bool		own_xact = !IsTransactionState();
+	Oid			owner;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	present = OidIsValid(get_extension_oid("telemetry", true));
-	CommitTransactionCommand();
+	if (own_xact)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+	}
+	owner = creating_extension ? InvalidOid : telemetry_extension_owner();
+	if (own_xact)
+		CommitTransactionCommand();
 	MemoryContextSwitchTo(ctx);
-	return present;
+	return owner;
 }
 
-/* Copy a text or jsonb result column into ctx (NULL stays NULL). */
+/* Copy a result column as text into the job's context (NULL stays NULL). */
 static char *
-spi_getstr(int row, int col, MemoryContext ctx)
+spi_getstr(int row, int col)
 {
 	char	   *v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
 
-	return v ? MemoryContextStrdup(ctx, v) : NULL;
+	return v ? MemoryContextStrdup(job_cxt, v) : NULL;
 }
 
-/* Store a job's status in shared memory. */
+/* A key of a jsonb object as text, or NULL (no operator resolved by name). */
+static char *
+jsonb_key_text(Jsonb *jb, const char *key)
+{
+	JsonbValue *v;
+
+	if (jb == NULL || !JB_ROOT_IS_OBJECT(jb))
+		return NULL;
+	v = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	if (v->type == jbvString)
+		return pnstrdup(v->val.string.val, v->val.string.len);
+	if (v->type == jbvBool)
+		return pstrdup(v->val.boolean ? "true" : "false");
+	if (v->type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out,
+												   NumericGetDatum(v->val.numeric)));
+	return NULL;
+}
+
+/* Column col of row 0 as a jsonb copied into the job's context, or NULL. */
+static Jsonb *
+spi_getjsonb(int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+	MemoryContext old;
+	Jsonb	   *jb;
+
+	if (isnull)
+		return NULL;
+	old = MemoryContextSwitchTo(job_cxt);
+	jb = DatumGetJsonbPCopy(d);
+	MemoryContextSwitchTo(old);
+	return jb;
+}
+
+/* Store a job's status in this worker's slot. */
 void
 worker_job_record(TelemetryJob job, TimestampTz last_run, TimestampTz next_run,
 				  const char *outcome, const char *error)
 {
-	TelemetryJobStatus *st = &telemetry_shared->jobs[job];
+	TelemetryJobStatus *st;
 	int			olen;
 	int			elen = 0;
 
+	if (MyWorkerSlot == NULL)
+		return;
+	st = &MyWorkerSlot->jobs[job];
 	/* clip on a character boundary: the status is shown as text */
 	outcome = outcome ? outcome : "";
 	olen = pg_mbcliplen(outcome, strlen(outcome), TELEMETRY_STATUS_LEN - 1);
 	if (error)
 		elen = pg_mbcliplen(error, strlen(error), TELEMETRY_STATUS_LEN - 1);
 
-	SpinLockAcquire(&telemetry_shared->mutex);
+	SpinLockAcquire(&telemetry_workers->mutex);
 	st->last_run = last_run;
 	st->next_run = next_run;
 	memcpy(st->last_outcome, outcome, olen);
@@ -104,36 +167,30 @@ worker_job_record(TelemetryJob job, TimestampTz last_run, TimestampTz next_run,
 		memcpy(st->last_error, error, elen);
 		st->last_error[elen] = '\0';
 	}
-	SpinLockRelease(&telemetry_shared->mutex);
-}
-
-/* Correct a job's next run once the job itself has worked it out. */
-void
-worker_job_set_next(TelemetryJob job, TimestampTz next_run)
-{
-	SpinLockAcquire(&telemetry_shared->mutex);
-	telemetry_shared->jobs[job].next_run = next_run;
-	SpinLockRelease(&telemetry_shared->mutex);
+	SpinLockRelease(&telemetry_workers->mutex);
 }
 
 /*
  * Run one job, catching its errors: the transaction is aborted, advisory
  * locks the job held at session level are released, the error is recorded
  * in the job's status and logged once (not again while it repeats).
- * Returns whether the job succeeded.
+ * *next_run comes in as the job's regular next run and goes out as the
+ * earlier of that and the time the job asked for.  Returns whether the job
+ * succeeded.
  */
 bool
 worker_run_guarded(TelemetryJob job, TelemetryJobFn fn, TimestampTz started,
-				   TimestampTz next_run)
+				   TimestampTz *next_run)
 {
 	MemoryContext ctx = CurrentMemoryContext;
 	char		outcome[TELEMETRY_STATUS_LEN];
+	volatile TimestampTz asked = 0;
 	volatile bool ok = true;
 
 	outcome[0] = '\0';
 	PG_TRY();
 	{
-		fn(outcome, sizeof(outcome));
+		asked = fn(outcome, sizeof(outcome));
 	}
 	PG_CATCH();
 	{
@@ -150,25 +207,25 @@ worker_run_guarded(TelemetryJob job, TelemetryJobFn fn, TimestampTz started,
 		RESUME_INTERRUPTS();
 
 		/* the extension was dropped under the job: nothing to report */
-		if (!worker_extension_present())
+		if (!OidIsValid(worker_extension_owner()))
 		{
-			worker_job_record(job, started, next_run,
+			worker_job_record(job, started, *next_run,
 							  "idle: extension not installed", NULL);
 			FreeErrorData(edata);
 			MemoryContextSwitchTo(ctx);
 			return false;
 		}
 
-		SpinLockAcquire(&telemetry_shared->mutex);
-		repeated = strncmp(telemetry_shared->jobs[job].last_error,
+		SpinLockAcquire(&telemetry_workers->mutex);
+		repeated = strncmp(MyWorkerSlot->jobs[job].last_error,
 						   edata->message ? edata->message : "",
 						   TELEMETRY_STATUS_LEN - 1) == 0;
-		SpinLockRelease(&telemetry_shared->mutex);
+		SpinLockRelease(&telemetry_workers->mutex);
 		if (!repeated)
 			ereport(LOG,
 					(errmsg("telemetry worker: %s job failed: %s",
 							telemetry_job_names[job], edata->message)));
-		worker_job_record(job, started, next_run, "error",
+		worker_job_record(job, started, *next_run, "error",
 						  edata->message ? edata->message : "unknown error");
 		FreeErrorData(edata);
 		ok = false;
@@ -176,38 +233,59 @@ worker_run_guarded(TelemetryJob job, TelemetryJobFn fn, TimestampTz started,
 	PG_END_TRY();
 
 	if (ok)
-		worker_job_record(job, started, next_run, outcome, NULL);
+	{
+		if (asked != 0 && asked < *next_run)
+			*next_run = asked;
+		worker_job_record(job, started, *next_run, outcome, NULL);
+	}
 	MemoryContextSwitchTo(ctx);
 	return ok;
+}
+
+/*
+ * Take or release the maintenance run's advisory lock at session level:
+ * the lock pg_try_advisory_xact_lock(telemetry._maintenance_lock_key())
+ * takes in telemetry_run_maintenance(), built in C.
+ */
+static bool
+maintenance_lock(int64 key, bool take)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, 1);
+	if (take)
+		return LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+	return LockRelease(&tag, ExclusiveLock, true);
 }
 
 /*
  * Maintenance: take the maintenance lock for the session, then run phase
  * 1 (retention, history) and phase 2 (drain the default partition,
  * premake), one transaction per step, repeating a step while it says
- * "more".  Stops early when the extension goes away or the database is
- * being dropped.
+ * "more".  Stops early when the extension goes away or the worker is asked
+ * to leave.
  */
-void
+TimestampTz
 worker_job_maintenance(char *outcome, size_t len)
 {
-	MemoryContext ctx = CurrentMemoryContext;
 	Datum		as_of = TimestampTzGetDatum(GetCurrentTimestamp());
-	char	   *acc = "{}";
-	bool		locked;
+	Jsonb	   *acc;
+	int64		key;
 	int			phase;
 	bool		stopped = false;
+	char	   *summary;
 
-	tx_begin("telemetry maintenance: lock");
-	if (SPI_execute("SELECT pg_try_advisory_lock(telemetry._maintenance_lock_key())",
-					false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not take the maintenance lock");
-	locked = strcmp(spi_getstr(0, 1, ctx), "t") == 0;
-	tx_commit(ctx);
-	if (!locked)
+	telemetry_worker_tx_begin("telemetry maintenance: lock");
+	if (SPI_execute("SELECT telemetry._maintenance_lock_key(), telemetry._maintenance_merge('{}', '{}')",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not find the maintenance lock");
+	key = pg_strtoint64(spi_getstr(0, 1));
+	acc = spi_getjsonb(2);
+	telemetry_worker_tx_commit();
+	if (!maintenance_lock(key, true))
 	{
 		snprintf(outcome, len, "skipped: another maintenance run is in progress");
-		return;
+		return 0;
 	}
 
 	for (phase = 1; phase <= 2 && !stopped; phase++)
@@ -219,19 +297,19 @@ worker_job_maintenance(char *outcome, size_t len)
 		char	  **targets;
 		int			i;
 
-		tx_begin("telemetry maintenance: plan");
-		if (SPI_execute_with_args("SELECT kind, target FROM telemetry._maintenance_plan($1, $2)",
+		telemetry_worker_tx_begin("telemetry maintenance: plan");
+		if (SPI_execute_with_args("SELECT p.kind, p.target FROM telemetry._maintenance_plan($1, $2) AS p",
 								  2, plan_types, plan_args, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not plan maintenance");
 		nsteps = (int) SPI_processed;
-		kinds = MemoryContextAlloc(ctx, sizeof(char *) * Max(nsteps, 1));
-		targets = MemoryContextAlloc(ctx, sizeof(char *) * Max(nsteps, 1));
+		kinds = MemoryContextAlloc(job_cxt, sizeof(char *) * Max(nsteps, 1));
+		targets = MemoryContextAlloc(job_cxt, sizeof(char *) * Max(nsteps, 1));
 		for (i = 0; i < nsteps; i++)
 		{
-			kinds[i] = spi_getstr(i, 1, ctx);
-			targets[i] = spi_getstr(i, 2, ctx);
+			kinds[i] = spi_getstr(i, 1);
+			targets[i] = spi_getstr(i, 2);
 		}
-		tx_commit(ctx);
+		telemetry_worker_tx_commit();
 
 		for (i = 0; i < nsteps && !stopped; i++)
 		{
@@ -239,11 +317,12 @@ worker_job_maintenance(char *outcome, size_t len)
 
 			while (more)
 			{
-				Oid			types[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
+				Oid			types[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, JSONBOID};
 				Datum		args[4];
+				char	   *m;
 
 				CHECK_FOR_INTERRUPTS();
-				if (telemetry_worker_db_gone())
+				if (telemetry_worker_should_stop())
 				{
 					stopped = true;
 					break;
@@ -251,100 +330,78 @@ worker_job_maintenance(char *outcome, size_t len)
 				args[0] = CStringGetTextDatum(kinds[i]);
 				args[1] = CStringGetTextDatum(targets[i]);
 				args[2] = as_of;
-				args[3] = CStringGetTextDatum(acc);
+				args[3] = JsonbPGetDatum(acc);
 
-				tx_begin("telemetry maintenance");
-				if (!OidIsValid(get_extension_oid("telemetry", true)))
+				telemetry_worker_tx_begin("telemetry maintenance");
+				if (!OidIsValid(worker_extension_owner()))
 				{
-					tx_commit(ctx);
+					telemetry_worker_tx_commit();
 					stopped = true;
 					break;
 				}
-				if (SPI_execute_with_args("SELECT coalesce((r->>'more')::boolean, false),"
-										  " telemetry._maintenance_merge($4::jsonb, r)"
-										  " FROM telemetry._maintenance_step($1, $2, $3) r",
+				if (SPI_execute_with_args("SELECT r, telemetry._maintenance_merge($4, r)"
+										  " FROM telemetry._maintenance_step($1, $2, $3) AS r",
 										  4, types, args, NULL, false, 1) != SPI_OK_SELECT ||
 					SPI_processed != 1)
 					elog(ERROR, "maintenance step failed");
-				more = strcmp(spi_getstr(0, 1, ctx), "t") == 0;
-				acc = spi_getstr(0, 2, ctx);
-				tx_commit(ctx);
+				m = jsonb_key_text(spi_getjsonb(1), "more");
+				more = m != NULL && strcmp(m, "true") == 0;
+				acc = spi_getjsonb(2);
+				telemetry_worker_tx_commit();
 			}
 		}
 	}
 
-	tx_begin("telemetry maintenance: unlock");
-	SPI_execute("SELECT pg_advisory_unlock(telemetry._maintenance_lock_key())", false, 1);
-	tx_commit(ctx);
-
-	snprintf(outcome, len, "%s: %s", stopped ? "stopped" : "ok", acc);
+	maintenance_lock(key, false);
+	summary = acc ? JsonbToCString(NULL, &acc->root, VARSIZE(acc)) : "{}";
+	snprintf(outcome, len, "%s: %s", stopped ? "stopped" : "ok", summary);
+	return 0;
 }
 
-/* The anomaly job's interval: telemetry.anomaly_interval, or less where a spec asks. */
-int
-worker_anomaly_interval_ms(void)
+/* Whether telemetry._anomaly_job exists (not in older versions). */
+static bool
+anomaly_job_exists(void)
 {
-	if (anomaly_interval_ms <= 0)
-		return telemetry_anomaly_interval;
-	return Min(anomaly_interval_ms, telemetry_anomaly_interval);
+	List	   *name = list_make2(makeString("telemetry"), makeString("_anomaly_job"));
+
+	return OidIsValid(LookupFuncName(name, -1, NULL, true));
 }
 
 /*
- * Anomaly checks: call telemetry_check_anomalies() in the extension's
- * schema if that function exists, and work out the interval to the next
- * check from the specs' checkIntervalMs.
+ * Anomaly checks: telemetry._anomaly_job() checks and says when the next
+ * check is due; that time is honoured (the caller bounds it by
+ * telemetry.anomaly_interval).
  */
-void
+TimestampTz
 worker_job_anomaly(char *outcome, size_t len)
 {
-	MemoryContext ctx = CurrentMemoryContext;
-	char	   *schema;
-	char	   *fn = NULL;
-	char	   *result = NULL;
-	char	   *ms;
+	Jsonb	   *result;
+	char	   *recorded;
+	char	   *next;
+	TimestampTz next_at = 0;
 
-	tx_begin("telemetry anomaly checks");
-	if (SPI_execute("SELECT n.nspname FROM pg_catalog.pg_extension e"
-					" JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
-					" WHERE e.extname = 'telemetry'", true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not find the extension's schema");
-	if (SPI_processed == 0)
+	telemetry_worker_tx_begin("telemetry anomaly checks");
+	if (!anomaly_job_exists())
 	{
-		tx_commit(ctx);
-		snprintf(outcome, len, "idle: extension not installed");
-		return;
+		telemetry_worker_tx_commit();
+		snprintf(outcome, len, "idle: telemetry._anomaly_job() not installed");
+		return 0;
 	}
-	schema = spi_getstr(0, 1, ctx);
-	fn = psprintf("%s.telemetry_check_anomalies()", quote_identifier(schema));
+	if (SPI_execute("SELECT telemetry._anomaly_job()", false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "telemetry._anomaly_job() failed");
+	result = spi_getjsonb(1);
+	telemetry_worker_tx_commit();
 
-	if (SPI_execute("SELECT min(anomaly_check_interval_ms) FROM telemetry.specs"
-					" WHERE anomaly_enabled AND anomaly_check_interval_ms > 0",
-					true, 1) == SPI_OK_SELECT && SPI_processed == 1 &&
-		(ms = spi_getstr(0, 1, ctx)) != NULL)
-		anomaly_interval_ms = Max(100, pg_strtoint32(ms));
-	else
-		anomaly_interval_ms = -1;
-
-	{
-		Oid			types[1] = {TEXTOID};
-		Datum		args[1] = {CStringGetTextDatum(fn)};
-
-		if (SPI_execute_with_args("SELECT to_regprocedure($1) IS NOT NULL",
-								  1, types, args, NULL, true, 1) != SPI_OK_SELECT ||
-			strcmp(spi_getstr(0, 1, ctx), "t") != 0)
-		{
-			tx_commit(ctx);
-			snprintf(outcome, len, "idle: telemetry_check_anomalies() not installed");
-			return;
-		}
-	}
-
-	if (SPI_execute(psprintf("SELECT %s::text", fn), false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "telemetry_check_anomalies() failed");
-	if (SPI_processed == 1)
-		result = spi_getstr(0, 1, ctx);
-	tx_commit(ctx);
-	snprintf(outcome, len, "ok%s%s", result ? ": " : "", result ? result : "");
+	recorded = jsonb_key_text(result, "recorded");
+	next = jsonb_key_text(result, "next_check_at");
+	if (next != NULL)
+		next_at = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+														  CStringGetDatum(next),
+														  ObjectIdGetDatum(InvalidOid),
+														  Int32GetDatum(-1)));
+	snprintf(outcome, len, "ok: %s recorded", recorded ? recorded : "0");
+	return next_at;
 }
 
 /*
@@ -352,7 +409,7 @@ worker_job_anomaly(char *outcome, size_t len)
  * transactions, while it says more work is waiting (bounded, so the other
  * jobs get their turn).
  */
-void
+TimestampTz
 worker_job_delivery(char *outcome, size_t len)
 {
 	bool		more = true;
@@ -362,7 +419,7 @@ worker_job_delivery(char *outcome, size_t len)
 	for (passes = 0; more && passes < 100; passes++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (telemetry_worker_db_gone())
+		if (telemetry_worker_should_stop())
 			break;
 		more = false;
 		delivered += telemetry_delivery_worker_pass(&more);
@@ -372,4 +429,5 @@ worker_job_delivery(char *outcome, size_t len)
 	}
 	snprintf(outcome, len, "ok: " INT64_FORMAT " delivered%s", delivered,
 			 more ? ", more waiting" : "");
+	return 0;
 }

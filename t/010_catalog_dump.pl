@@ -17,6 +17,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'telemetry'
 telemetry.database = 'postgres'
+telemetry.allowed_env = 'POSTHOG_KEY, SEGMENT_WRITE_KEY'
 # examples/shop.checkout.json sends to a loopback sink
 telemetry.allowed_destinations = '127.0.0.1'
 });
@@ -24,14 +25,15 @@ $node->start;
 
 $node->safe_psql('postgres', 'CREATE DATABASE app');
 $node->safe_psql('app', 'CREATE EXTENSION telemetry');
+# the example's webhook secret must exist (and allow its host) to register it
+$node->safe_psql('app',
+	"SELECT telemetry_set_secret('checkout_webhook', 'whsec_dGVzdA==', ARRAY['127.0.0.1'])");
 my @files = sort glob("$src/examples/*.json");
 ok(@files >= 2, 'examples found');
 for my $f (@files)
 {
 	$node->safe_psql('app', "SELECT telemetry_load_spec('$f')");
 }
-$node->safe_psql('app',
-	"INSERT INTO telemetry.secrets (name, value) VALUES ('checkout_webhook', 'whsec_dGVzdA==')");
 
 # every row of every catalog table, in a stable order
 my $snapshot = q{
@@ -65,6 +67,12 @@ is($node->safe_psql('restored', 'SELECT count(*) FROM telemetry.secrets'), '0',
 unlike(slurp_file($dump), qr/whsec_dGVzdA/, 'the secret value appears nowhere in the dump');
 
 my $shop = "$src/examples/shop.checkout.json";
+# a spec naming a secret registers only where the secret exists: set it again
+($rc, $stdout, $stderr) = $node->psql('restored', "SELECT telemetry_load_spec('$shop')");
+like($stderr, qr/secret "checkout_webhook" does not exist or may not be sent/,
+	'before the secret is set again, the example is refused in the restored database');
+$node->safe_psql('restored',
+	"SELECT telemetry_set_secret('checkout_webhook', 'whsec_dGVzdA==', ARRAY['127.0.0.1'])");
 is($node->safe_psql('restored', "SELECT telemetry_load_spec('$shop')"),
 	'shop.checkout@2.1.0', 'reloading an example in the restored database is a no-op');
 ($rc, $stdout, $stderr) = $node->psql('restored',

@@ -18,6 +18,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'telemetry'
 telemetry.database = 'postgres'
+telemetry.allowed_env = 'POSTHOG_KEY'
 });
 $node->start;
 

@@ -15,12 +15,14 @@ use HttpSink;
 my $sink = HttpSink->new;
 my $url = $sink->url;
 
+$ENV{TELEMETRY_TEST_SEGMENT_KEY} = 'seg-write-key';
 my $node = PostgreSQL::Test::Cluster->new('delivery_shapes');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'telemetry'
 telemetry.database = 'postgres'
 max_prepared_transactions = 4
+telemetry.allowed_env = 'TELEMETRY_TEST_SEGMENT_KEY'
 telemetry.allowed_destinations = '127.0.0.1'
 });
 $node->start;
@@ -55,14 +57,6 @@ sub store
 
 sub deliver { return $node->safe_psql('app', 'SELECT telemetry_deliver()'); }
 
-# A named secret the loopback sink may receive.
-sub set_secret
-{
-	my ($name, $value) = @_;
-	$node->safe_psql('app', "SELECT telemetry_set_secret('$name', '$value');
-		UPDATE telemetry.secrets SET hosts = '{127.0.0.1}' WHERE name = '$name'");
-}
-
 sub requests_to
 {
 	my ($path) = @_;
@@ -70,7 +64,7 @@ sub requests_to
 }
 
 # ---- PostHog ----
-set_secret('ph_key', 'phc_secret_key');
+$node->safe_psql('app', "SELECT telemetry_set_secret('ph_key', 'phc_secret_key', ARRAY['127.0.0.1'])");
 register('ph', [ { type => 'posthog', config => { projectApiKey => { secret => 'ph_key' }, host => "$url/ph" } } ]);
 my $ph1 = store('ph', { n => 1, s => 'a' }, { userId => 'user-1', sessionId => 'sess-1' });
 my $ph2 = store('ph', { n => 2 }, { sessionId => 'sess-2' });
@@ -99,9 +93,8 @@ is($by_uuid{$ph1}{timestamp}, '2026-03-01T12:34:56.789000Z', 'posthog: timestamp
 is_deeply($by_uuid{$ph1}{properties}, { n => 1, s => 'a', version => '1.0.0', spec => 'ph@1.0.0' },
 	'posthog: properties plus version and spec');
 
-# ---- Segment ----
-set_secret('seg_key', 'seg-write-key');
-register('seg', [ { type => 'segment', config => { writeKey => { secret => 'seg_key' }, host => "$url/seg/" } } ]);
+# ---- Segment, key from the server's environment ----
+register('seg', [ { type => 'segment', config => { writeKey => { env => 'TELEMETRY_TEST_SEGMENT_KEY' }, host => "$url/seg/" } } ]);
 my $sg1 = store('seg', { n => 1 }, { userId => 'user-1', sessionId => 'sess-1' });
 my $sg2 = store('seg', { n => 2 }, { sessionId => 'sess-2' });
 my $sg3 = store('seg', { n => 3 }, {});
@@ -136,7 +129,7 @@ is($sg[0]{body}, "{\"batch\":[$items]}", 'segment: the body is byte for byte wha
 # ---- Webhook (Standard Webhooks) ----
 my $key = join '', map { chr(int(rand(256))) } 1 .. 32;
 my $whsec = 'whsec_' . encode_base64($key, '');
-set_secret('hook_secret', $whsec);
+$node->safe_psql('app', "SELECT telemetry_set_secret('hook_secret', '$whsec', ARRAY['127.0.0.1'])");
 register('wh', [ { type => 'webhook', config => { url => "$url/hook", secret => { secret => 'hook_secret' },
 	headers => { 'X-Team' => 'growth' } } } ]);
 my $wh1 = store('wh', { n => 7, s => 'x' }, { userId => 'u7' });

@@ -27,14 +27,7 @@ $node->start;
 $node->safe_psql('postgres', 'CREATE DATABASE app');
 $node->safe_psql('app', 'CREATE EXTENSION telemetry');
 my $whsec = 'whsec_' . encode_base64('0123456789abcdef0123456789abcdef', '');
-# A named secret the loopback sink may receive.
-sub set_secret
-{
-	my ($name, $value) = @_;
-	$node->safe_psql('app', "SELECT telemetry_set_secret('$name', '$value');
-		UPDATE telemetry.secrets SET hosts = '{127.0.0.1}' WHERE name = '$name'");
-}
-set_secret('hook', $whsec);
+$node->safe_psql('app', "SELECT telemetry_set_secret('hook', '$whsec', ARRAY['127.0.0.1'])");
 
 # A spec "$key" with one provider; events are "$key.happened".
 sub register
@@ -216,12 +209,15 @@ like($node->safe_psql('app', q{SELECT error FROM telemetry.delivery_failures WHE
 is(scalar(requests_to('/sz')), 1, 'the oversized event was never sent');
 
 # ---- a missing secret: retried (never sent), then sent once set ----
+# (registration needs the secret; the owner then removes it)
+$node->safe_psql('app', "SELECT telemetry_set_secret('later', '$whsec', ARRAY['127.0.0.1'])");
 register('sec', 'webhook', { url => "$url/sec", secret => { secret => 'later' } });
+$node->safe_psql('app', "DELETE FROM telemetry.secrets WHERE name = 'later'");
 store('sec');
 deliver();
 like(status('sec', 'last_error'), qr/^provider config: secret: secret "later" is not set/, 'missing secret: clear error');
 is(scalar(requests_to('/sec')), 0, 'missing secret: nothing sent');
-set_secret('later', $whsec);
+$node->safe_psql('app', "SELECT telemetry_set_secret('later', '$whsec', ARRAY['127.0.0.1'])");
 wait_due('sec');
 is(deliver(), '1', 'secret set: delivered');
 unlike($node->safe_psql('app', q{SELECT string_agg(coalesce(error, ''), ' ') FROM telemetry.delivery_history}),

@@ -44,10 +44,12 @@ for (1 .. 50)
 	last if $have_worker;
 	select undef, undef, undef, 0.2;
 }
-unless ($have_worker)
+# a missing worker is a failure, not a reason to skip
+unless (ok($have_worker, 'the telemetry worker is running'))
 {
 	$node->stop;
-	plan skip_all => 'the telemetry worker is not running in this build';
+	done_testing();
+	exit;
 }
 
 my $spec = encode_json({

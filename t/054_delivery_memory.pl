@@ -26,7 +26,6 @@ shared_preload_libraries = 'telemetry'
 telemetry.database = 'postgres'
 telemetry.allowed_destinations = '127.0.0.1'
 telemetry.delivery_pass_bytes = '8MB'
-telemetry.enabled = off
 shared_buffers = '16MB'
 });
 $node->start;
@@ -64,6 +63,8 @@ my $spec = encode_json({
 		semantics => { what => 'an event with a large JSON property' }, privacy => 'internal',
 		properties => { x => { type => 'json' } } } ] });
 $node->safe_psql('postgres', "SELECT telemetry_register_spec(\$j\$$spec\$j\$::jsonb)");
+# the provider waits while the backlog is tracked
+$node->safe_psql('postgres', q{UPDATE telemetry.providers SET enabled = false WHERE spec_key = 'amp'});
 $node->safe_psql('postgres', 'GRANT USAGE ON SCHEMA telemetry TO app_user');
 
 # The issue's repro as PUBLIC tracks it today (within telemetry.max_event_bytes):
@@ -87,7 +88,8 @@ cmp_ok($node->safe_psql('postgres', q{SELECT max(pg_column_size(properties)) FRO
 
 my $pid = worker_pid();
 my $rss_before = proc_kb($pid, 'RssAnon');
-$node->safe_psql('postgres', 'ALTER SYSTEM SET telemetry.enabled = on; SELECT pg_reload_conf()');
+$node->safe_psql('postgres', q{UPDATE telemetry.providers SET enabled = true WHERE spec_key = 'amp';
+	SELECT telemetry._wake_worker_if_possible()});
 
 # sample the worker's private memory while it drains the backlog
 my $rss_max = 0;

@@ -33,10 +33,13 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'telemetry'
 telemetry.database = 'postgres'
 max_stack_depth = '2MB'
+telemetry.allowed_env = 'POSTHOG_KEY, SEGMENT_WRITE_KEY'
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE DATABASE fuzz');
 $node->safe_psql('fuzz', 'CREATE EXTENSION telemetry');
+# the examples' webhook secret, so their providers register
+$node->safe_psql('fuzz', q{SELECT telemetry_set_secret('checkout_webhook', 'whsec_ZnV6eg==', ARRAY['127.0.0.1'])});
 my $pid_before = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
 
 # ---------------------------------------------------------------------------

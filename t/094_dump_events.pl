@@ -17,6 +17,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'telemetry'
 telemetry.database = 'postgres'
+telemetry.allowed_env = 'POSTHOG_KEY, SEGMENT_WRITE_KEY'
 # examples/shop.checkout.json sends to a loopback sink
 telemetry.allowed_destinations = '127.0.0.1'
 });
@@ -24,11 +25,12 @@ $node->start;
 
 $node->safe_psql('postgres', 'CREATE DATABASE app');
 $node->safe_psql('app', 'CREATE EXTENSION telemetry');
+# the example's webhook secret must exist (and allow its host) to register it
+$node->safe_psql('app', q{INSERT INTO telemetry.secrets (name, value, hosts) VALUES ('checkout_webhook', 'whsec_c2VjcmV0', '{127.0.0.1}')});
 for my $f (sort(glob("$src/examples/*.json")), "$src/test/track-spec.json")
 {
 	$node->safe_psql('app', "SELECT telemetry_load_spec('$f')");
 }
-$node->safe_psql('app', q{INSERT INTO telemetry.secrets (name, value) VALUES ('checkout_webhook', 'whsec_c2VjcmV0')});
 $node->safe_psql('app', q{
 SELECT telemetry_run_maintenance();
 -- now and in 12 hours: premade partitions; 20 days ago: a day without a

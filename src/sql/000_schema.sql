@@ -120,9 +120,14 @@ CREATE TRIGGER redaction_key_replace BEFORE INSERT ON telemetry.redaction_key
 INSERT INTO telemetry.redaction_key (key)
 	SELECT sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text || clock_timestamp()::text, 'UTF8'));
 
+-- Named secrets for {"secret": name} provider settings, set by the owner
+-- with telemetry_set_secret().  A secret is sent only to the hosts listed
+-- with it (exact names or IP addresses, or "*.suffix"); without hosts it
+-- is sent nowhere.
 CREATE TABLE telemetry.secrets (
 	name text PRIMARY KEY,
 	value text NOT NULL,
+	hosts text[] NOT NULL DEFAULT '{}',
 	updated_at timestamptz NOT NULL DEFAULT now()
 );
 

@@ -8,15 +8,25 @@ CREATE FUNCTION telemetry._semver_valid(text) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'telemetry_semver_valid'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
--- Whether the role outside any SECURITY DEFINER function has the privileges
--- of the extension's owner (used to decide who may see secret values).
+-- Whether the current effective user has the privileges of the extension's
+-- owner, outside any security-restricted operation: the test for revealing
+-- secrets and for owner-only actions.  Inside a SECURITY DEFINER function of
+-- the extension it is always true, so only functions that run as their
+-- caller may use it (sql/hardening_privileges.sql checks).
 CREATE FUNCTION telemetry._caller_is_owner() RETURNS boolean
 	AS 'MODULE_PATHNAME', 'telemetry_caller_is_owner'
-	LANGUAGE C STABLE STRICT;
+	LANGUAGE C STABLE;
 
--- The role that called into the extension (outside SECURITY DEFINER functions).
-CREATE FUNCTION telemetry._caller() RETURNS name
-	AS 'MODULE_PATHNAME', 'telemetry_caller'
+-- Raise an error with the statement hidden from the server log (the
+-- statement may hold a spec with literal secrets, or a secret): SQLSTATE,
+-- message, optional detail and hint.
+CREATE FUNCTION telemetry._raise(sqlstate text, message text, detail text DEFAULT NULL, hint text DEFAULT NULL) RETURNS void
+	AS 'MODULE_PATHNAME', 'telemetry_raise'
+	LANGUAGE C;
+
+-- Whether telemetry.allowed_env lists an environment variable name.
+CREATE FUNCTION telemetry._env_allowed(name text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'telemetry_env_allowed_sql'
 	LANGUAGE C STABLE STRICT;
 
 -- A spec file on the server, at most 1 MB; checks pg_read_server_files itself.
@@ -40,15 +50,11 @@ CREATE FUNCTION telemetry._q(v text) RETURNS text
 	SELECT '"' || CASE WHEN length(v) > 64 THEN left(v, 61) || '...' ELSE v END || '"'
 $$;
 
--- Raise the catalog's validation error: SQLSTATE 22023, "<json path>: <problem>".
+-- Raise the catalog's validation error: SQLSTATE 22023, "<json path>: <problem>",
+-- with the statement hidden from the server log.
 CREATE FUNCTION telemetry._invalid(path text, problem text) RETURNS void
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-BEGIN
-	RAISE EXCEPTION '%: %', path, problem USING ERRCODE = 'invalid_parameter_value';
-END
-$$;
+	AS 'MODULE_PATHNAME', 'telemetry_invalid'
+	LANGUAGE C;
 
 -- A member name appended to a JSON path, cut so hostile names keep messages short.
 CREATE FUNCTION telemetry._member(path text, name text) RETURNS text

@@ -55,8 +55,51 @@ BEGIN
 END
 $$;
 
--- A secret-bearing provider setting: a literal string, {"env": NAME} or {"secret": NAME}.
-CREATE FUNCTION telemetry._check_secret_value(v jsonb, path text) RETURNS void
+-- The host of an http(s) URL: lower case, an IPv6 address in its canonical
+-- form without brackets.  NULL when the text is not such a URL or when its
+-- authority is anything but host[:port] (no user:password@, no character a
+-- URL parser could read another way), so the host checked here is the host
+-- libcurl connects to.  Not PARALLEL SAFE: its exception block is a
+-- subtransaction.
+CREATE FUNCTION telemetry._url_host(url text) RETURNS text
+	LANGUAGE plpgsql IMMUTABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	m text[];
+BEGIN
+	m := regexp_match(url, '^[Hh][Tt][Tt][Pp][Ss]?://(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?))(?::[0-9]{1,5})?(?:[/?#]|$)');
+	IF m IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF m[1] IS NOT NULL THEN
+		BEGIN
+			RETURN host(m[1]::inet);
+		EXCEPTION WHEN invalid_text_representation THEN
+			RETURN NULL;
+		END;
+	END IF;
+	RETURN lower(m[2]);
+END
+$$;
+
+-- Whether a host (as _url_host returns it) is among a secret's hosts: equal
+-- ignoring case, or under a "*.suffix" entry (a.example.com and
+-- a.b.example.com are under *.example.com; example.com itself is not).
+CREATE FUNCTION telemetry._host_allowed(host text, hosts text[]) RETURNS boolean
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT host IS NOT NULL AND host <> '' AND EXISTS (
+		SELECT FROM unnest(hosts) AS h
+		WHERE lower(h) = lower(host)
+		   OR (starts_with(h, '*.') AND length(host) > length(h) - 1
+		       AND right(lower(host), length(h) - 1) = lower(substr(h, 2))))
+$$;
+
+-- A secret-bearing provider setting: a literal string, {"env": NAME} or
+-- {"secret": NAME}; URL settings (allow_env false) take no {"env": ...}.
+CREATE FUNCTION telemetry._check_secret_value(v jsonb, path text, allow_env boolean DEFAULT true) RETURNS void
 	LANGUAGE plpgsql IMMUTABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
@@ -68,17 +111,115 @@ BEGIN
 		RETURN;
 	END IF;
 	IF jsonb_typeof(v) = 'object' AND (SELECT count(*) FROM jsonb_object_keys(v)) = 1
-		AND jsonb_typeof(COALESCE(v -> 'env', v -> 'secret')) = 'string' THEN
+		AND jsonb_typeof(COALESCE(v -> 'env', v -> 'secret')) = 'string'
+		AND (allow_env OR v ? 'secret') THEN
 		PERFORM telemetry._check_key(COALESCE(v ->> 'env', v ->> 'secret'), path || CASE WHEN v ? 'env' THEN '.env' ELSE '.secret' END);
 		RETURN;
 	END IF;
-	PERFORM telemetry._invalid(path, 'must be a string, {"env": "NAME"} or {"secret": "name"}');
+	IF allow_env THEN
+		PERFORM telemetry._invalid(path, 'must be a string, {"env": "NAME"} or {"secret": "name"}');
+	ELSE
+		PERFORM telemetry._invalid(path, 'must be an http:// or https:// URL or {"secret": "name"}');
+	END IF;
 END
 $$;
 
+-- The provider setting that holds the URL a provider type sends to.
+CREATE FUNCTION telemetry._destination_key(ptype text) RETURNS text
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT CASE ptype WHEN 'posthog' THEN 'host' WHEN 'segment' THEN 'host'
+		WHEN 'webhook' THEN 'url' WHEN 'opentelemetry' THEN 'endpoint' END
+$$;
+
+-- The URL a provider sends to: its URL setting, the value of the secret it
+-- names there, or the type's default host.  NULL when it sends nothing
+-- (internal) or the secret is missing.  Reads telemetry.secrets: internal,
+-- the owner's only.
+CREATE FUNCTION telemetry._destination_url(ptype text, cfg jsonb) RETURNS text
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT CASE
+		WHEN d IS NULL OR jsonb_typeof(d) = 'null' THEN
+			CASE ptype WHEN 'posthog' THEN 'https://us.i.posthog.com' WHEN 'segment' THEN 'https://api.segment.io' END
+		WHEN jsonb_typeof(d) = 'string' THEN d #>> '{}'
+		WHEN jsonb_typeof(d) = 'object' AND jsonb_typeof(d -> 'secret') = 'string' THEN
+			(SELECT s.value FROM telemetry.secrets s WHERE s.name = d ->> 'secret')
+		END
+	FROM (SELECT cfg -> telemetry._destination_key(ptype) AS d) AS x
+$$;
+REVOKE ALL ON FUNCTION telemetry._destination_url(text, jsonb) FROM PUBLIC;
+
+-- Whether a provider config may use the secrets and environment variables
+-- it names: NULL when it may, else the problem, naming the setting (under
+-- path) and never a value.  A {"secret": n} needs n to exist and its hosts
+-- to include the provider's destination host (when the URL itself is that
+-- secret, the host of its value); an {"env": NAME} needs NAME listed in
+-- telemetry.allowed_env.  Registration refuses a problem with 42501;
+-- delivery asks again before sending.
+CREATE FUNCTION telemetry._provider_refs_problem(ptype text, cfg jsonb, path text) RETURNS text
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	dkey text := telemetry._destination_key(ptype);
+	d jsonb;
+	host text;
+	shown text;
+	k text;
+	v jsonb;
+BEGIN
+	IF dkey IS NULL OR jsonb_typeof(cfg) <> 'object' THEN
+		RETURN NULL;			-- sends nothing
+	END IF;
+	d := cfg -> dkey;
+	host := telemetry._url_host(telemetry._destination_url(ptype, cfg));
+	IF jsonb_typeof(d) = 'object' THEN
+		-- the URL is a secret: its value's host must be one of its hosts
+		IF NOT EXISTS (SELECT FROM telemetry.secrets s WHERE s.name = d ->> 'secret'
+				AND telemetry._host_allowed(host, s.hosts)) THEN
+			RETURN path || '.' || dkey || ': secret ' || telemetry._q(COALESCE(d ->> 'secret', ''))
+				|| ' does not exist, is not an http(s) URL, or its host is not among the hosts it may be sent to';
+		END IF;
+		shown := 'this provider''s destination';
+	ELSIF host IS NULL THEN
+		RETURN path || '.' || dkey || ': not an http:// or https:// URL with a host';
+	ELSE
+		shown := 'host ' || telemetry._q(host);
+	END IF;
+	FOR k, v IN
+		SELECT e.key, e.value FROM jsonb_each(cfg) AS e WHERE e.key NOT IN ('headers', dkey)
+		UNION ALL
+		SELECT 'headers.' || e.key, e.value
+		FROM jsonb_each(CASE WHEN jsonb_typeof(cfg -> 'headers') = 'object' THEN cfg -> 'headers' ELSE '{}' END) AS e
+		ORDER BY 1
+	LOOP
+		CONTINUE WHEN jsonb_typeof(v) <> 'object';
+		IF v ? 'env' THEN
+			IF NOT COALESCE(telemetry._env_allowed(v ->> 'env'), false) THEN
+				RETURN telemetry._member(path, k) || ': environment variable ' || telemetry._q(COALESCE(v ->> 'env', ''))
+					|| ' is not listed in telemetry.allowed_env';
+			END IF;
+		ELSIF v ? 'secret' THEN
+			IF NOT EXISTS (SELECT FROM telemetry.secrets s WHERE s.name = v ->> 'secret'
+					AND telemetry._host_allowed(host, s.hosts)) THEN
+				RETURN telemetry._member(path, k) || ': secret ' || telemetry._q(COALESCE(v ->> 'secret', ''))
+					|| ' does not exist or may not be sent to ' || shown;
+			END IF;
+		END IF;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION telemetry._provider_refs_problem(text, jsonb, text) FROM PUBLIC;
+
 -- Validate one provider entry {type, name?, config}; return it normalized.
+-- STABLE, not IMMUTABLE: the secrets and environment variables a provider
+-- may use depend on telemetry.secrets and telemetry.allowed_env.
 CREATE FUNCTION telemetry._validate_provider(p jsonb, path text) RETURNS jsonb
-	LANGUAGE plpgsql IMMUTABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
@@ -89,6 +230,9 @@ DECLARE
 	secrets text[];
 	k text;
 	u text;
+	problem text;
+	dest_url text;
+	dest_path text;
 BEGIN
 	PERFORM telemetry._expect(p, 'object', path);
 	PERFORM telemetry._allowed_keys(p, ARRAY['type', 'name', 'config'], path);
@@ -136,18 +280,19 @@ BEGIN
 			PERFORM telemetry._check_secret_value(cfg -> k, path || '.config.' || k);
 		END IF;
 	END LOOP;
+	-- URL settings: a literal http(s) URL, or {"secret": name} whose value is one
 	FOREACH k IN ARRAY ARRAY['host', 'url', 'endpoint'] LOOP
-		IF cfg ? k THEN
+		IF cfg ? k AND jsonb_typeof(cfg -> k) = 'object' THEN
+			PERFORM telemetry._check_secret_value(cfg -> k, path || '.config.' || k, false);
+		ELSIF cfg ? k THEN
 			u := telemetry._opt_text(cfg, k, path || '.config', 2048);
-			IF u !~* '^https?://[^/?#\s]+([/?#]|$)' THEN
-				PERFORM telemetry._invalid(path || '.config.' || k, 'must be an http:// or https:// URL');
-			END IF;
 			-- credentials would be readable by everyone in the spec document
 			IF u ~* '^https?://[^/?#\s]*@' THEN
 				PERFORM telemetry._invalid(path || '.config.' || k, 'must not contain user:password@ (use headers with {"secret": ...} instead)');
 			END IF;
-			-- a superuser's telemetry.allowed_destinations decides non-public hosts (42501)
-			PERFORM telemetry._check_destination(u, path || '.config.' || k);
+			IF telemetry._url_host(u) IS NULL OR u ~ '[[:space:][:cntrl:]]' THEN
+				PERFORM telemetry._invalid(path || '.config.' || k, 'must be an http:// or https:// URL');
+			END IF;
 		END IF;
 	END LOOP;
 	IF cfg ? 'serviceName' THEN
@@ -162,13 +307,36 @@ BEGIN
 			PERFORM telemetry._check_secret_value(cfg -> 'headers' -> k, telemetry._member(path || '.config.headers', k));
 		END LOOP;
 	END IF;
+
+	-- Secrets go only where the owner approved them, environment variables
+	-- only when a superuser listed them (finding 3 of issue 10).
+	problem := telemetry._provider_refs_problem(ptype, cfg, path || '.config');
+	IF problem IS NOT NULL THEN
+		PERFORM telemetry._raise('42501', problem, NULL,
+			'Named secrets are sent only to the hosts the extension''s owner gave them with telemetry_set_secret(name, value, hosts); '
+			'environment variables only when a superuser lists them in telemetry.allowed_env.');
+	END IF;
+
+	-- Destination policy (telemetry.allowed_destinations): the URL this
+	-- provider sends to (a literal, a secret's value or the type's default)
+	-- may reach a non-public address only when a superuser listed it (42501).
+	-- The errors name dest_path and the kind of address, never the URL (it
+	-- may be a secret).  Connect time checks the resolved addresses again.
+	dest_url := telemetry._destination_url(ptype, cfg);
+	dest_path := path || '.config.' || COALESCE(telemetry._destination_key(ptype), 'type');
+	PERFORM telemetry._check_destination(dest_url, dest_path);
+
 	RETURN jsonb_build_object('type', ptype, 'name', p -> 'name', 'config', cfg);
 END
 $$;
 
--- Validate one anomaly threshold of an event; props are its normalized properties.
+-- Validate one anomaly threshold of an event; props are its normalized
+-- properties.  STABLE, not IMMUTABLE: the longest window allowed is the
+-- superuser-only telemetry.anomaly_max_window (the library is loaded by
+-- then: _validate_spec has called its C functions for the versions, so a
+-- placeholder value set by another role has been discarded).
 CREATE FUNCTION telemetry._validate_threshold(t jsonb, path text, props jsonb, sensitive boolean) RETURNS jsonb
-	LANGUAGE plpgsql IMMUTABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
@@ -179,6 +347,7 @@ DECLARE
 	win text;
 	w interval;
 	prop jsonb;
+	problem text;
 BEGIN
 	PERFORM telemetry._expect(t, 'object', path);
 	PERFORM telemetry._allowed_keys(t, ARRAY['metric', 'min', 'max', 'aggregate', 'window'], path);
@@ -208,8 +377,11 @@ BEGIN
 		EXCEPTION WHEN OTHERS THEN
 			PERFORM telemetry._invalid(path || '.window', 'invalid interval ' || telemetry._q(win));
 		END;
-		IF w <= interval '0' OR w > interval '7 days' THEN
-			PERFORM telemetry._invalid(path || '.window', 'must be more than 0 and at most 7 days');
+		-- its real span: no months or years, no negative part, within the
+		-- owner's bound (the same test runs again at every check)
+		problem := telemetry._window_problem(w, telemetry._anomaly_max_window());
+		IF problem IS NOT NULL THEN
+			PERFORM telemetry._invalid(path || '.window', problem);
 		END IF;
 	END IF;
 	IF metric IS NULL AND COALESCE(agg, '') <> 'count' THEN
@@ -237,7 +409,7 @@ $$;
 -- Validate a whole spec document; return it normalized:
 -- {key, version, meta..., config..., providers: [...], context: [...], events: [...]}.
 CREATE FUNCTION telemetry._validate_spec(spec jsonb) RETURNS jsonb
-	LANGUAGE plpgsql IMMUTABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE

@@ -1,8 +1,17 @@
 -- telemetry: the catalog's SQL API (register, load, unregister, resolve, read).
 
--- Register a spec document.  Returns '<key>@<version>'.
+-- Register a spec document.  Returns '<key>@<version>'.  Not SECURITY
+-- DEFINER: the C entry point records its caller (the current effective
+-- user) and runs telemetry._register_spec as the extension's owner with
+-- search_path pinned.  EXECUTE on it is the spec admin's grant.
 CREATE FUNCTION telemetry_register_spec(spec jsonb) RETURNS text
-	LANGUAGE plpgsql SECURITY DEFINER
+	AS 'MODULE_PATHNAME', 'telemetry_register_spec'
+	LANGUAGE C VOLATILE;
+
+-- The body of telemetry_register_spec, run as the owner; registered_by is
+-- the caller.  Internal: revoked from PUBLIC.
+CREATE FUNCTION telemetry._register_spec(spec jsonb, registered_by text) RETURNS text
+	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
@@ -47,12 +56,11 @@ BEGIN
 			IF telemetry._validate_spec(existing) = n THEN
 				RETURN skey || '@' || sver;
 			END IF;
-		EXCEPTION WHEN invalid_parameter_value THEN
+		EXCEPTION WHEN invalid_parameter_value OR insufficient_privilege THEN
 			NULL;				-- stored under older rules: not identical
 		END;
-		RAISE EXCEPTION 'spec "%@%" is already registered with a different document', skey, sver
-			USING ERRCODE = 'duplicate_object',
-			HINT = 'Publish the change under a new version, or unregister the old one first with telemetry_unregister_spec().';
+		PERFORM telemetry._raise('42710', format('spec "%s@%s" is already registered with a different document', skey, sver), NULL,
+			'Publish the change under a new version, or unregister the old one first with telemetry_unregister_spec().');
 	END IF;
 
 	SELECT e.value ->> 'key', e.value ->> 'version', d.spec_key || '@' || d.spec_version
@@ -61,9 +69,8 @@ BEGIN
 		JOIN telemetry.event_defs d ON d.event = e.value ->> 'key' AND d.version = e.value ->> 'version'
 		ORDER BY e.ord LIMIT 1;
 	IF FOUND THEN
-		RAISE EXCEPTION 'event "%@%" is already defined by spec "%"', ekey, ever, other
-			USING ERRCODE = 'duplicate_object',
-			HINT = 'An event version belongs to one spec; give the event a new version.';
+		PERFORM telemetry._raise('42710', format('event "%s@%s" is already defined by spec "%s"', ekey, ever, other), NULL,
+			'An event version belongs to one spec; give the event a new version.');
 	END IF;
 
 	INSERT INTO telemetry.specs (key, version, version_key, title, description, domain, owners, tags, stability,
@@ -71,15 +78,14 @@ BEGIN
 	VALUES (skey, sver, telemetry._semver_key(sver), n ->> 'title', n ->> 'description', n ->> 'domain',
 		ARRAY(SELECT jsonb_array_elements_text(n -> 'owners')), ARRAY(SELECT jsonb_array_elements_text(n -> 'tags')),
 		n ->> 'stability', (n ->> 'defaultRetentionDays')::integer, (n ->> 'defaultSamplingRate')::float8,
-		(n ->> 'anomalyEnabled')::boolean, (n ->> 'checkIntervalMs')::integer, spec, telemetry._caller());
+		(n ->> 'anomalyEnabled')::boolean, (n ->> 'checkIntervalMs')::integer, spec, registered_by);
 
 	i := 0;
 	FOR p IN SELECT value FROM jsonb_array_elements(n -> 'providers') LOOP
 		pname := COALESCE(p ->> 'name', p ->> 'type');
 		IF EXISTS (SELECT 1 FROM telemetry.providers WHERE spec_key = skey AND spec_version = sver AND name = pname) THEN
 			IF p ? 'name' AND jsonb_typeof(p -> 'name') = 'string' THEN
-				RAISE EXCEPTION 'config.providers[%].name: provider name "%" is used twice', i, pname
-					USING ERRCODE = 'invalid_parameter_value';
+				PERFORM telemetry._invalid(format('config.providers[%s].name', i), format('provider name "%s" is used twice', pname));
 			END IF;
 			pname := pname || '_' || (i + 1);
 		END IF;
@@ -141,9 +147,8 @@ BEGIN
 	EXCEPTION WHEN invalid_text_representation THEN
 		-- keep the parser's token and line, so the mistake can be found
 		GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL, context = PG_EXCEPTION_CONTEXT;
-		RAISE EXCEPTION 'spec file "%" is not valid JSON', path
-			USING ERRCODE = 'invalid_parameter_value',
-			DETAIL = concat_ws(' ', detail, substring(context from '^JSON data, line [0-9]+'));
+		PERFORM telemetry._raise('22023', format('spec file "%s" is not valid JSON', path),
+			concat_ws(' ', detail, substring(context from '^JSON data, line [0-9]+')));
 	END;
 	RETURN @extschema@.telemetry_register_spec(spec);
 END
@@ -181,10 +186,27 @@ CREATE FUNCTION telemetry._resolve_event(event text, request text) RETURNS text
 	ORDER BY d.version_key DESC, d.version DESC LIMIT 1
 $$;
 
--- A spec's document with literal secret values masked, unless the caller
--- has the privileges of the extension's owner.
+-- A provider URL as non-owners see it: scheme://host[:port] and no path,
+-- query or fragment (a webhook path or a ?token= can be a bearer secret):
+-- "https://hooks.example.com/********".
+CREATE FUNCTION telemetry._mask_url(u text) RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT CASE
+		WHEN m IS NULL THEN '********'
+		WHEN m[2] IN ('', '/') THEN u
+		ELSE m[1] || '/********' END
+	FROM (SELECT regexp_match(u, '^([A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)(.*)$', 's') AS m) AS x
+$$;
+
+-- A spec's document as non-owners see it: literal values of the settings
+-- that hold secrets (projectApiKey, apiKey, writeKey, secret, every header
+-- value) are "********", URL settings (host, url, endpoint) lose their path
+-- and query.  {"env": ...} and {"secret": ...} references name a secret
+-- without being one, and are shown.
 CREATE FUNCTION telemetry._mask_secrets(doc jsonb) RETURNS jsonb
-	LANGUAGE plpgsql STABLE
+	LANGUAGE plpgsql IMMUTABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
@@ -195,7 +217,7 @@ DECLARE
 	result jsonb := '[]';
 BEGIN
 	provs := doc #> '{config,providers}';
-	IF provs IS NULL OR jsonb_typeof(provs) <> 'array' OR telemetry._caller_is_owner() THEN
+	IF provs IS NULL OR jsonb_typeof(provs) <> 'array' THEN
 		RETURN doc;
 	END IF;
 	FOR p IN SELECT value FROM jsonb_array_elements(provs) LOOP
@@ -206,12 +228,19 @@ BEGIN
 					cfg := jsonb_set(cfg, ARRAY[k], '"********"');
 				END IF;
 			END LOOP;
+			FOREACH k IN ARRAY ARRAY['host', 'url', 'endpoint'] LOOP
+				IF jsonb_typeof(cfg -> k) = 'string' THEN
+					cfg := jsonb_set(cfg, ARRAY[k], to_jsonb(telemetry._mask_url(cfg ->> k)));
+				END IF;
+			END LOOP;
 			IF jsonb_typeof(cfg -> 'headers') = 'object' THEN
-				cfg := jsonb_set(cfg, '{headers}', (SELECT jsonb_object_agg(key,
-					CASE WHEN jsonb_typeof(value) = 'string' THEN '"********"'::jsonb ELSE value END)
+				cfg := jsonb_set(cfg, '{headers}', (SELECT COALESCE(jsonb_object_agg(key,
+					CASE WHEN jsonb_typeof(value) = 'object' THEN value ELSE '"********"'::jsonb END), '{}')
 					FROM jsonb_each(cfg -> 'headers')));
 			END IF;
 			p := jsonb_set(p, '{config}', cfg);
+		ELSIF cfg IS NOT NULL THEN
+			p := jsonb_set(p, '{config}', '"********"');
 		END IF;
 		result := result || jsonb_build_array(p);
 	END LOOP;
@@ -219,24 +248,39 @@ BEGIN
 END
 $$;
 
--- A registered spec document (literal secrets masked for all but the owner).
-CREATE FUNCTION telemetry_spec(key text, version text DEFAULT NULL) RETURNS jsonb
-	LANGUAGE plpgsql STABLE SECURITY DEFINER
+-- A registered spec document; secrets masked (_mask_secrets) unless
+-- show_secrets.  Internal: telemetry_spec() decides show_secrets from its
+-- caller and runs this as the owner.  Revoked from PUBLIC.
+CREATE FUNCTION telemetry._spec_document(key text, version text, show_secrets boolean) RETURNS jsonb
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	doc jsonb;
 BEGIN
 	SELECT s.document INTO doc FROM telemetry.specs s
-	WHERE s.key = telemetry_spec.key AND telemetry._version_matches(s.version, telemetry_spec.version)
+	WHERE s.key = _spec_document.key AND telemetry._version_matches(s.version, _spec_document.version)
 	ORDER BY s.version_key DESC, s.version DESC LIMIT 1;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'telemetry spec "%" not found', key || COALESCE('@' || version, '')
 			USING ERRCODE = 'undefined_object';
 	END IF;
+	IF show_secrets IS TRUE THEN
+		RETURN doc;
+	END IF;
 	RETURN telemetry._mask_secrets(doc);
 END
 $$;
+
+-- A registered spec document.  Not SECURITY DEFINER: the C entry point
+-- shows secrets only when the current effective user has the owner's
+-- privileges outside any security-restricted operation (an index
+-- expression run by ANALYZE, a materialized view refresh, a SECURITY
+-- DEFINER function of another role: the code there is not the owner's),
+-- then reads the catalog as the owner.
+CREATE FUNCTION telemetry_spec(key text, version text DEFAULT NULL) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'telemetry_spec'
+	LANGUAGE C STABLE;
 
 -- An event's definition, with its spec and effective retention and sampling.
 CREATE FUNCTION telemetry_event_def(event text, version text DEFAULT NULL) RETURNS jsonb
@@ -278,6 +322,8 @@ FROM telemetry.event_defs e
 JOIN telemetry.specs s ON s.key = e.spec_key AND s.version = e.spec_version;
 
 REVOKE ALL ON FUNCTION telemetry_register_spec(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION telemetry._register_spec(jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION telemetry._spec_document(text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry_load_spec(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry_unregister_spec(text, text) FROM PUBLIC;
 GRANT USAGE ON SCHEMA telemetry TO PUBLIC;

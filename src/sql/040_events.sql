@@ -52,43 +52,182 @@ CREATE FUNCTION telemetry._partition_name(day date) RETURNS text
 	SET search_path = pg_catalog, pg_temp
 	AS $$ SELECT 'events_p' || to_char(day, 'YYYYMMDD') $$;
 
--- Make sure the partition for a UTC day exists; returns true when it was
--- created.  Rows of that day waiting in events_default are moved into it
--- first, so the attach never fails on them.  The parent is locked before
--- the default partition, with telemetry.lock_timeout: a creation waits for
--- transactions that are tracking, and tracking waits (at most the lock
--- timeout) for a creation, never failing on a half-changed partition set.
-CREATE FUNCTION telemetry._ensure_partition(day date) RETURNS boolean
+-- Whether an event is late: dated more than a day before it was received.
+-- Readers of "what is new" find events near their floor by occurred_at;
+-- late ones are also copied to telemetry.late_events (see src/floor.c;
+-- TELEMETRY_LATE_WINDOW in src/floor.h is the same day).
+CREATE FUNCTION telemetry._is_late(occurred_at timestamptz, received_at timestamptz) RETURNS boolean
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	AS $$ SELECT occurred_at < received_at - interval '24 hours' $$;
+
+-- A sample of the xid clock (src/floor.c): every transaction id >= next_xid
+-- is assigned after "at", so its events have received_at >= at.  Readers of
+-- "what is new" keep one sample with their cursor: once their horizon has
+-- passed next_xid, "at" is their floor, and they scan partitions from a day
+-- before it (plus telemetry.late_events).
+CREATE FUNCTION telemetry._xid_clock(OUT at timestamptz, OUT next_xid xid8)
+	AS 'MODULE_PATHNAME', 'telemetry_xid_clock'
+	LANGUAGE C VOLATILE STRICT;
+
+-- Copies of late events (telemetry._is_late), which readers after a cursor
+-- cannot find near their floor (delivery reads them by (spec, xid, id), the
+-- anomaly checks by their position, see 070_anomaly.sql).  Written by telemetry_track next to the
+-- event itself; maintenance deletes the copies every reader has passed
+-- (and, whatever the readers, after telemetry.history_retention_days).
+CREATE TABLE telemetry.late_events (LIKE telemetry.events INCLUDING DEFAULTS);
+CREATE INDEX late_events_spec_idx ON telemetry.late_events (spec, xid, id);
+CREATE INDEX late_events_received_idx ON telemetry.late_events (received_at);
+SELECT pg_catalog.pg_extension_config_dump('telemetry.late_events', '');
+
+-- Range partitions of telemetry.events with their bounds (the default
+-- partition and MINVALUE/MAXVALUE bounds are left out).
+CREATE FUNCTION telemetry._event_partitions(OUT part regclass, OUT lo timestamptz, OUT hi timestamptz)
+	RETURNS SETOF record
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT c.oid::regclass, m[1]::timestamptz, m[2]::timestamptz
+	FROM pg_inherits i
+	JOIN pg_class c ON c.oid = i.inhrelid,
+	LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
+						 '^FOR VALUES FROM \(''([^'']+)''\) TO \(''([^'']+)''\)$') AS m
+	WHERE i.inhparent = 'telemetry.events'::regclass AND m IS NOT NULL
+$$;
+
+-- Days for which maintenance makes one partition a day, counted back from
+-- as_of's UTC day.  An older day that gets events (back-dated ones) shares
+-- one partition with the rest of its UTC month, so back-dating cannot
+-- multiply partitions.
+CREATE FUNCTION telemetry._daily_partition_days() RETURNS integer
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS $$ SELECT 31 $$;
+
+-- The range and name of the partition to make for a UTC day as of as_of: the
+-- day itself when it is recent (or ahead), else its UTC month, cut where
+-- existing partitions begin or end.  NULL when a partition holds the day.
+CREATE FUNCTION telemetry._partition_range(day date, as_of timestamptz,
+		OUT lo timestamptz, OUT hi timestamptz, OUT name text)
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	t timestamptz := day::timestamp AT TIME ZONE 'UTC';
+	month_lo timestamptz := date_trunc('month', day)::timestamp AT TIME ZONE 'UTC';
+	month_hi timestamptz := (date_trunc('month', day) + interval '1 month')::timestamp AT TIME ZONE 'UTC';
+BEGIN
+	IF EXISTS (SELECT FROM telemetry._event_partitions() p WHERE p.lo <= t AND t < p.hi) THEN
+		RETURN;
+	END IF;
+	IF day >= (as_of AT TIME ZONE 'UTC')::date - telemetry._daily_partition_days() THEN
+		lo := t;
+		hi := (day + 1)::timestamp AT TIME ZONE 'UTC';
+		name := telemetry._partition_name(day);
+		RETURN;
+	END IF;
+	SELECT greatest(month_lo, max(p.hi)) INTO lo FROM telemetry._event_partitions() p WHERE p.hi <= t;
+	SELECT least(month_hi, min(p.lo)) INTO hi FROM telemetry._event_partitions() p WHERE p.lo > t;
+	lo := coalesce(lo, month_lo);
+	hi := coalesce(hi, month_hi);
+	name := CASE WHEN lo = month_lo AND hi = month_hi
+		THEN 'events_m' || to_char(day, 'YYYYMM')
+		ELSE 'events_p' || to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD') || '_' || to_char((hi AT TIME ZONE 'UTC') - interval '1 day', 'YYYYMMDD') END;
+END
+$$;
+
+-- Give a UTC day a partition (as of as_of), unless one holds it already.
+-- Rows of its range waiting in events_default are handled first: those
+-- expired as of as_of (never rows of today or later, by the clock) are deleted (or, with retention policy "archive",
+-- moved to the archive), the others move into the new partition, so one
+-- maintenance run leaves no expired row behind.  A day from events_default
+-- whose rows all expired gets no partition; as_of's day and later days
+-- always get one (premake).  The parent is locked before the default
+-- partition, with telemetry.lock_timeout: a creation waits for transactions
+-- that are tracking, and tracking waits (at most the lock timeout) for a
+-- creation, never failing on a half-changed partition set.  Returns
+-- {"created": [name], "deleted": n, "archived": n} (keys only when set).
+CREATE FUNCTION telemetry._partition_step(day date, as_of timestamptz) RETURNS jsonb
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
-	part text := telemetry._partition_name(day);
-	lo timestamptz := (day::timestamp AT TIME ZONE 'UTC');
-	hi timestamptz := ((day + 1)::timestamp AT TIME ZONE 'UTC');
+	r record;
+	kept bigint;
+	deleted bigint;
+	archived bigint;
+	cols text;
+	result jsonb := '{}';
+	-- as in _retention_step: nothing of today (by the clock) or later expires
+	today timestamptz := date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
 BEGIN
-	IF to_regclass(format('telemetry.%I', part)) IS NOT NULL THEN
-		RETURN false;
+	SELECT * INTO r FROM telemetry._partition_range(day, as_of);
+	IF r.name IS NULL THEN
+		RETURN result;
 	END IF;
 	PERFORM set_config('lock_timeout', current_setting('telemetry.lock_timeout'), true);
 	LOCK TABLE telemetry.events IN SHARE UPDATE EXCLUSIVE MODE;
-	PERFORM pg_advisory_xact_lock(hashtextextended('telemetry.partition:' || part, 0));
-	IF to_regclass(format('telemetry.%I', part)) IS NOT NULL THEN
-		RETURN false;
-	END IF;
+	PERFORM pg_advisory_xact_lock(hashtextextended('telemetry.partition', 0));
 	-- Trackers hold ROW EXCLUSIVE on the default partition for their whole
 	-- transaction (telemetry_track takes it before routing), so once we hold
-	-- ACCESS EXCLUSIVE every row of that day in it is committed and visible.
+	-- ACCESS EXCLUSIVE every row of that range in it is committed and
+	-- visible.
 	LOCK TABLE telemetry.events_default IN ACCESS EXCLUSIVE MODE;
-	-- the default partition is the template: its defaults and its indexes
-	-- (see above) are copied to each new partition
-	EXECUTE format('CREATE TABLE telemetry.%I (LIKE telemetry.events_default INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING INDEXES)', part);
-	EXECUTE format('ALTER TABLE telemetry.%I ADD CONSTRAINT %I CHECK (occurred_at >= %L AND occurred_at < %L)',
-		part, part || '_bounds', lo, hi);
-	EXECUTE format('WITH moved AS (DELETE FROM telemetry.events_default WHERE occurred_at >= %L AND occurred_at < %L RETURNING *)
-		INSERT INTO telemetry.%I SELECT * FROM moved', lo, hi, part);
-	EXECUTE format('ALTER TABLE telemetry.events ATTACH PARTITION telemetry.%I FOR VALUES FROM (%L) TO (%L)', part, lo, hi);
-	EXECUTE format('ALTER TABLE telemetry.%I DROP CONSTRAINT %I', part, part || '_bounds');
-	RETURN true;
+	-- decided again under the locks: another run may have made it meanwhile
+	SELECT * INTO r FROM telemetry._partition_range(day, as_of);
+	IF r.name IS NULL THEN
+		RETURN result;
+	END IF;
+
+	SELECT count(*) FILTER (WHERE NOT x.expired) INTO kept
+	FROM telemetry.events_default d
+	CROSS JOIN LATERAL (SELECT d.occurred_at < least(telemetry._retention_cutoff(as_of, e.days), today) AS expired
+						FROM telemetry._event_retention(d.event, d.version) e) x
+	WHERE d.occurred_at >= r.lo AND d.occurred_at < r.hi;
+	IF kept > 0 OR day >= (as_of AT TIME ZONE 'UTC')::date THEN
+		-- the default partition is the template: its defaults and its
+		-- indexes (see above) are copied to each new partition
+		EXECUTE format('CREATE TABLE telemetry.%I (LIKE telemetry.events_default INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING INDEXES)', r.name);
+		EXECUTE format('ALTER TABLE telemetry.%I ADD CONSTRAINT %I CHECK (occurred_at >= %L AND occurred_at < %L)',
+			r.name, r.name || '_bounds', r.lo, r.hi);
+		result := jsonb_build_object('created', jsonb_build_array(format('telemetry.%I', r.name)));
+	END IF;
+
+	SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+	FROM pg_attribute a
+	WHERE a.attrelid = 'telemetry.events'::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+	EXECUTE format($q$
+		WITH moved AS (
+			DELETE FROM telemetry.events_default WHERE occurred_at >= %1$L AND occurred_at < %2$L
+			RETURNING *),
+		judged AS (
+			SELECT m.*, x.policy, m.occurred_at < least(telemetry._retention_cutoff(%3$L, x.days), %6$L) AS expired
+			FROM moved m CROSS JOIN LATERAL telemetry._event_retention(m.event, m.version) x),
+		archived AS (
+			INSERT INTO telemetry_archive.events (%4$s)
+			SELECT %4$s FROM judged WHERE expired AND policy = 'archive'
+			RETURNING 1),
+		kept AS (
+			INSERT INTO telemetry.%5$I (%4$s) SELECT %4$s FROM judged WHERE NOT expired
+			RETURNING 1)
+		SELECT (SELECT count(*) FROM judged WHERE expired AND policy <> 'archive'),
+			(SELECT count(*) FROM archived), (SELECT count(*) FROM kept)$q$,
+		r.lo, r.hi, as_of, cols, CASE WHEN result ? 'created' THEN r.name ELSE 'events_default' END, today)
+		INTO deleted, archived, kept;
+	IF deleted > 0 THEN
+		result := result || jsonb_build_object('deleted', deleted);
+	END IF;
+	IF archived > 0 THEN
+		result := result || jsonb_build_object('archived', archived);
+	END IF;
+	IF result ? 'created' THEN
+		EXECUTE format('ALTER TABLE telemetry.events ATTACH PARTITION telemetry.%I FOR VALUES FROM (%L) TO (%L)', r.name, r.lo, r.hi);
+		EXECUTE format('ALTER TABLE telemetry.%I DROP CONSTRAINT %I', r.name, r.name || '_bounds');
+	END IF;
+	RETURN result;
 END
 $$;
+
+-- Make sure a UTC day has a partition (as of now); true when one was made.
+CREATE FUNCTION telemetry._ensure_partition(day date) RETURNS boolean
+	LANGUAGE sql
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT telemetry._partition_step(day, pg_catalog.now()) ? 'created' $$;

@@ -40,6 +40,14 @@ RETURNS uuid
 	AS 'MODULE_PATHNAME', 'telemetry_track_int'
 	LANGUAGE C VOLATILE;
 
+-- Several events in one call (one request's events in one round trip):
+-- a JSON array of {event, version, properties, context, occurred_at}, each
+-- tracked as telemetry_track would; one row per item, in order, with the
+-- stored event's id or NULL.  The rows are written together at the end.
+CREATE FUNCTION telemetry_track_batch(events jsonb) RETURNS SETOF uuid
+	AS 'MODULE_PATHNAME', 'telemetry_track_batch'
+	LANGUAGE C VOLATILE;
+
 CREATE FUNCTION telemetry._track_row(event text, version text, properties jsonb, context jsonb, occurred_at timestamptz)
 RETURNS uuid
 	AS 'MODULE_PATHNAME', 'telemetry_track_row'
@@ -118,9 +126,23 @@ RETURNS SETOF record
 CREATE VIEW telemetry.track_stats AS
 	SELECT * FROM telemetry._track_stats() ORDER BY event, version;
 
+-- The shared counters table as this database sees it: its entries, the
+-- table's size, the databases sharing it and this database's fair share,
+-- calls not counted because the table was full and the share used, and its
+-- entries evicted to give another database its share.
+CREATE FUNCTION telemetry._track_stats_info(
+	OUT entries integer, OUT max_entries integer, OUT databases integer, OUT fair_share integer,
+	OUT not_counted bigint, OUT evicted bigint, OUT stats_reset timestamptz)
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'telemetry_track_stats_info'
+	LANGUAGE C VOLATILE;
+
+CREATE VIEW telemetry.track_stats_info AS
+	SELECT * FROM telemetry._track_stats_info();
+
 CREATE FUNCTION telemetry_reset_stats() RETURNS void
 	AS 'MODULE_PATHNAME', 'telemetry_reset_stats'
 	LANGUAGE C VOLATILE;
 
 REVOKE ALL ON FUNCTION telemetry_reset_stats() FROM PUBLIC;
-GRANT SELECT ON telemetry.track_stats TO PUBLIC;
+GRANT SELECT ON telemetry.track_stats, telemetry.track_stats_info TO PUBLIC;

@@ -88,21 +88,6 @@ CREATE FUNCTION telemetry._min_retention_days() RETURNS integer
 				  JOIN telemetry.specs s ON s.key = d.spec_key AND s.version = d.spec_version))
 $$;
 
--- Range partitions of telemetry.events with their bounds (the default
--- partition and MINVALUE/MAXVALUE bounds are left out).
-CREATE FUNCTION telemetry._event_partitions(OUT part regclass, OUT lo timestamptz, OUT hi timestamptz)
-	RETURNS SETOF record
-	LANGUAGE sql STABLE
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-	SELECT c.oid::regclass, m[1]::timestamptz, m[2]::timestamptz
-	FROM pg_inherits i
-	JOIN pg_class c ON c.oid = i.inhrelid,
-	LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
-						 '^FOR VALUES FROM \(''([^'']+)''\) TO \(''([^'']+)''\)$') AS m
-	WHERE i.inhparent = 'telemetry.events'::regclass AND m IS NOT NULL
-$$;
-
 -- The distinct (event, version) pairs stored in one partition, read with a
 -- skip scan of the (event, version, occurred_at) index: one index descent
 -- per pair, never a scan of the partition.  With their retention and the
@@ -139,15 +124,16 @@ $$;
 -- The steps of one maintenance phase as of as_of.
 -- Phase 1: partitions that may hold expired rows (entirely in the past,
 -- both of now() and of as_of, and older than the shortest retention's
--- cutoff), oldest first; then each history table.
+-- cutoff), oldest first; then each history table, then the copies of late
+-- events that every reader has passed.
 -- Phase 2: partitions to ensure: every UTC day with rows waiting in
--- events_default (late or back-dated events), then as_of's day through
+-- events_default (late or back-dated events; their expired rows are removed
+-- as they are drained, see _partition_step), then as_of's day through
 -- telemetry.premake_days ahead.
 -- Retention comes first so that a run in one transaction locks the parent
 -- (to drop a partition) before the default partition (to drain it), the
 -- order telemetry_track locks them in; the other order can deadlock with a
--- tracking transaction.  Rows drained from the default partition are
--- subject to retention from the next run on.
+-- tracking transaction.
 CREATE FUNCTION telemetry._maintenance_plan(as_of timestamptz, phase integer,
 		OUT kind text, OUT target text)
 	RETURNS SETOF record
@@ -179,6 +165,7 @@ BEGIN
 			FROM telemetry.history_tables h
 			WHERE to_regclass(format('%I.%I', h.schema_name, h.table_name)) IS NOT NULL
 			ORDER BY h.schema_name, h.table_name;
+		RETURN QUERY SELECT 'late', 'telemetry.late_events';
 	END IF;
 END
 $$;
@@ -294,6 +281,32 @@ BEGIN
 END
 $$;
 
+-- One batch of deleting copies of late events (telemetry.late_events) that
+-- no reader needs: below every delivery cursor and anomaly position, or
+-- received longer ago than telemetry.history_retention_days.
+CREATE FUNCTION telemetry._late_step(as_of timestamptz) RETURNS jsonb
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	passed xid8;
+	n bigint;
+	budget integer := telemetry._maintenance_batch_size();
+BEGIN
+	SELECT min(x) INTO passed FROM (
+		SELECT s.cursor_xid AS x FROM telemetry.delivery_state s
+		UNION ALL
+		SELECT a.position FROM telemetry.anomaly_state a) readers;
+	DELETE FROM telemetry.late_events l WHERE l.ctid = ANY (ARRAY(
+		SELECT c.ctid FROM telemetry.late_events c
+		WHERE c.xid < coalesce(passed, pg_snapshot_xmin(pg_current_snapshot()))
+		   OR c.received_at < telemetry._retention_cutoff(as_of, telemetry._guc_int('telemetry.history_retention_days', 30))
+		LIMIT budget));
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN jsonb_build_object('late_deleted', n, 'more', n >= budget);
+END
+$$;
+
 -- One step of a plan; the unit the worker commits.
 CREATE FUNCTION telemetry._maintenance_step(kind text, target text, as_of timestamptz) RETURNS jsonb
 	LANGUAGE plpgsql SECURITY DEFINER
@@ -302,10 +315,9 @@ CREATE FUNCTION telemetry._maintenance_step(kind text, target text, as_of timest
 BEGIN
 	CASE kind
 		WHEN 'partition' THEN
-			IF telemetry._ensure_partition(target::date) THEN
-				RETURN jsonb_build_object('created', jsonb_build_array(format('telemetry.%I', telemetry._partition_name(target::date))));
-			END IF;
-			RETURN '{}';
+			RETURN telemetry._partition_step(target::date, as_of);
+		WHEN 'late' THEN
+			RETURN telemetry._late_step(as_of);
 		WHEN 'retention' THEN
 			IF to_regclass(target) IS NULL THEN
 				RETURN '{}';
@@ -317,7 +329,8 @@ BEGIN
 			END IF;
 			RETURN telemetry._history_step(target::regclass, as_of);
 		ELSE
-			RAISE EXCEPTION 'unknown maintenance step "%"', kind;
+			RAISE EXCEPTION 'unknown maintenance step "%"', kind
+				USING ERRCODE = 'invalid_parameter_value';
 	END CASE;
 END
 $$;
@@ -333,15 +346,17 @@ CREATE FUNCTION telemetry._maintenance_merge(acc jsonb, step jsonb) RETURNS json
 		'dropped', coalesce(acc->'dropped', '[]') || coalesce(step->'dropped', '[]'),
 		'deleted', coalesce((acc->>'deleted')::bigint, 0) + coalesce((step->>'deleted')::bigint, 0),
 		'archived', coalesce((acc->>'archived')::bigint, 0) + coalesce((step->>'archived')::bigint, 0),
-		'history_deleted', coalesce((acc->>'history_deleted')::bigint, 0) + coalesce((step->>'history_deleted')::bigint, 0))
+		'history_deleted', coalesce((acc->>'history_deleted')::bigint, 0) + coalesce((step->>'history_deleted')::bigint, 0),
+		'late_deleted', coalesce((acc->>'late_deleted')::bigint, 0) + coalesce((step->>'late_deleted')::bigint, 0))
 $$;
 
 -- One maintenance run as of a given time, in the caller's transaction: the
 -- steps the worker runs, each in its own transaction, on its interval.
 -- Returns what it did, or {"skipped": true, ...} when another run holds the
--- maintenance lock.
-CREATE FUNCTION telemetry_run_maintenance(as_of timestamptz DEFAULT now()) RETURNS jsonb
-	LANGUAGE plpgsql SECURITY DEFINER
+-- maintenance lock.  Called as the owner by telemetry_run_maintenance(),
+-- which checks as_of first.
+CREATE FUNCTION telemetry._run_maintenance(as_of timestamptz) RETURNS jsonb
+	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
@@ -350,9 +365,6 @@ DECLARE
 	r jsonb;
 	phase integer;
 BEGIN
-	IF as_of IS NULL THEN
-		RAISE EXCEPTION 'as_of must not be null';
-	END IF;
 	IF NOT pg_try_advisory_xact_lock(telemetry._maintenance_lock_key()) THEN
 		RETURN jsonb_build_object('skipped', true, 'reason', 'another maintenance run is in progress');
 	END IF;
@@ -368,9 +380,18 @@ BEGIN
 	RETURN result;
 END
 $$;
+REVOKE ALL ON FUNCTION telemetry._run_maintenance(timestamptz) FROM PUBLIC;
+
+-- The SQL entry point (C, src/maintenance.c): refuses a NULL or infinite
+-- as_of, and, for roles other than the extension's owner, one more than a
+-- day away from now; then runs telemetry._run_maintenance as the owner.
+CREATE FUNCTION telemetry_run_maintenance(as_of timestamptz DEFAULT now()) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'telemetry_run_maintenance'
+	LANGUAGE C VOLATILE;
 
 REVOKE ALL ON FUNCTION telemetry_run_maintenance(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._maintenance_plan(timestamptz, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._maintenance_step(text, text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._retention_step(regclass, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._history_step(regclass, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION telemetry._late_step(timestamptz) FROM PUBLIC;

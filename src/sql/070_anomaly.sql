@@ -1,43 +1,81 @@
 -- telemetry: anomaly detection over stored events, its actions and views.
 --
--- telemetry_check_anomalies() (run by the worker, callable from SQL) reads,
--- for every event version with detection enabled, only the events stored
--- since its previous check.  The position is a transaction-id horizon: rows
--- whose writing transaction (events.xid) is older than the oldest
--- transaction still running can no longer appear later, so each check reads
--- the rows with position <= xid < horizon and then moves the position to
--- the horizon.  A transaction that inserts early and commits late is
--- therefore read by the first check after it ends, never skipped.
+-- A check (telemetry._anomaly_job() run by the worker, or
+-- telemetry_check_anomalies() from SQL) reads, for every event version with
+-- detection enabled, only the events stored since its previous check.  The
+-- position is a transaction-id horizon: rows whose writing transaction
+-- (events.xid) is older than the oldest transaction still running can no
+-- longer appear later, so a check reads the rows after the position and
+-- below the horizon, in (xid, id) order, at most
+-- telemetry.anomaly_batch_size of them, and moves the position to the last
+-- row read (or to the horizon when it read them all).  A transaction that
+-- inserts early and commits late is therefore read by the first check after
+-- it ends, never skipped.
+--
+-- What a spec says never sets the cost of a check: windows are bounded by
+-- telemetry.anomaly_max_window, the events read per check by
+-- telemetry.anomaly_batch_size, the aggregates evaluated per check by
+-- telemetry.anomaly_max_aggregates, and how often an event version is
+-- checked by telemetry.anomaly_min_interval, all superuser-only.  Each event
+-- version is checked in its own subtransaction: one that fails is recorded
+-- against that version, retried later with a backoff, and stops no other.
 
--- A position in the events of one event version, in transaction order.
--- The checks find the new events of an event version through an index on
--- this expression, so events of versions without detection are never read.
--- (It is made on events_default, which every new partition copies its
--- indexes from: a partitioned index on the parent breaks pg_restore.)
--- (A plain index on (event, version, xid) would do as well, but then the
--- planner may prefer events_xid_idx and read every new event.)
-CREATE TYPE telemetry.event_position AS (event text, version text, xid xid8);
+-- A position in the events of one event version, in transaction order and
+-- then id.  The checks find the new events of an event version through an
+-- index on this expression, so events of versions without detection are
+-- never read.  (It is made on events_default, which every new partition
+-- copies its indexes from: a partitioned index on the parent breaks
+-- pg_restore.)  (A plain index on (event, version, xid, id) would do as
+-- well, but then the planner may prefer events_xid_idx and read every new
+-- event.)
+CREATE TYPE telemetry.event_position AS (event text, version text, xid xid8, id uuid);
 CREATE INDEX events_position_idx ON telemetry.events_default
-	((ROW(event, version, xid)::telemetry.event_position));
+	((ROW(event, version, xid, id)::telemetry.event_position));
+-- the same order over the copies of late events
+CREATE INDEX late_events_position_idx ON telemetry.late_events
+	((ROW(event, version, xid, id)::telemetry.event_position));
 
 -- Per event version: how many events have been stored in all (for
--- minimumSample) and the horizon up to which they have been evaluated.
--- Not tied to event_defs, so it survives unregistering and registering a
--- spec again.
+-- minimumSample), the position up to which they have been evaluated, when
+-- it was checked and is due again, and how its checks fail.  Not tied to
+-- event_defs, so it survives unregistering and registering a spec again.
 CREATE TABLE telemetry.anomaly_state (
 	event text NOT NULL,
 	version text NOT NULL,
 	stored bigint NOT NULL DEFAULT 0,
+	-- every event with (xid, id) up to (position, position_id) is evaluated;
+	-- the nil uuid (below every event id) after a complete batch
 	position xid8 NOT NULL DEFAULT '0',
+	position_id uuid NOT NULL DEFAULT '00000000-0000-0000-0000-000000000000',
+	-- no event after the position has received_at before floor, so checks
+	-- read the partitions from a day before it (and telemetry.late_events);
+	-- pending_xid/pending_at is a sample of the xid clock that becomes the
+	-- floor once the horizon has passed pending_xid (see src/floor.c)
+	floor timestamptz NOT NULL DEFAULT '-infinity',
+	pending_xid xid8,
+	pending_at timestamptz,
 	last_check_at timestamptz,
 	last_batch bigint NOT NULL DEFAULT 0,
+	checks bigint NOT NULL DEFAULT 0,
+	next_check_at timestamptz,
+	-- the last aggregate threshold evaluated, when they take turns
+	aggregate_cursor integer NOT NULL DEFAULT -1,
+	-- thresholds the last check could not evaluate, and why
+	skipped text,
+	-- consecutive failed checks, the last failure and when to try again
+	failures integer NOT NULL DEFAULT 0,
+	last_sqlstate text,
+	last_error text,
+	last_error_at timestamptz,
+	retry_at timestamptz,
 	PRIMARY KEY (event, version)
 );
 COMMENT ON TABLE telemetry.anomaly_state IS
-	'per event version: events counted for minimumSample and the xid position evaluated so far';
+	'per event version: events counted for minimumSample, the position evaluated so far, check times and failures';
 
 -- One row per check per (event version, threshold, bound); aggregate
--- thresholds keep one open row while they stay violated.
+-- thresholds keep one open row while they stay violated.  privacy is the
+-- event's, which decides who sees observed values, event ids and times.
 CREATE TABLE telemetry.anomalies (
 	id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
 	detected_at timestamptz NOT NULL,
@@ -46,6 +84,8 @@ CREATE TABLE telemetry.anomalies (
 	event text NOT NULL,
 	version text NOT NULL,
 	spec text NOT NULL,
+	privacy text NOT NULL DEFAULT 'sensitive'
+		CHECK (privacy IN ('public', 'internal', 'pii', 'sensitive')),
 	rule integer NOT NULL,
 	metric text,
 	aggregate text,
@@ -67,7 +107,7 @@ CREATE TABLE telemetry.anomalies (
 );
 CREATE INDEX anomalies_last_detected_idx ON telemetry.anomalies (last_detected_at);
 CREATE INDEX anomalies_open_idx ON telemetry.anomalies (event, version, rule, bound) WHERE status = 'open';
-COMMENT ON TABLE telemetry.anomalies IS 'history of detected anomalies';
+COMMENT ON TABLE telemetry.anomalies IS 'history of detected anomalies (everyone else reads telemetry.anomaly_history)';
 
 -- Requests to a spec regenerator, written by the trigger_regen action.
 CREATE TABLE telemetry.regen_requests (
@@ -90,6 +130,68 @@ SELECT pg_catalog.pg_extension_config_dump('telemetry.anomalies', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.anomalies_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.regen_requests', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.regen_requests_id_seq', '');
+
+-- A setting of the anomaly checks (telemetry.anomaly_*), as text; NULL when
+-- unknown.  The library is loaded first: loading it defines the settings,
+-- and a value another role SET before (a placeholder) is then discarded, not
+-- read, since they are superuser-only.
+CREATE FUNCTION telemetry._anomaly_setting(name text) RETURNS text
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	PERFORM telemetry._semver_valid('0.0.0');
+	RETURN nullif(current_setting(name, true), '');
+END
+$$;
+
+-- A time setting as an interval (current_setting shows it with its unit,
+-- such as 10s, 100ms or 7d, which read as intervals), else the fallback.
+CREATE FUNCTION telemetry._anomaly_time_setting(name text, fallback interval) RETURNS interval
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT coalesce(telemetry._anomaly_setting(name)::interval, fallback) $$;
+
+-- telemetry.anomaly_max_window: the longest window of an aggregate.
+CREATE FUNCTION telemetry._anomaly_max_window() RETURNS interval
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT telemetry._anomaly_time_setting('telemetry.anomaly_max_window', interval '7 days') $$;
+
+-- How often the event versions of a spec are checked: its checkIntervalMs,
+-- else telemetry.anomaly_interval, and never more often than
+-- telemetry.anomaly_min_interval.
+CREATE FUNCTION telemetry._anomaly_interval(check_interval_ms integer) RETURNS interval
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT greatest(
+		coalesce(make_interval(secs => check_interval_ms / 1000.0),
+			telemetry._anomaly_time_setting('telemetry.anomaly_interval', interval '10 seconds')),
+		telemetry._anomaly_time_setting('telemetry.anomaly_min_interval', interval '1 second'))
+$$;
+
+-- Why an aggregate's window is refused (NULL when it is fine).  A window is
+-- bounded by its real span: days and time only (a month or a year has no
+-- fixed length, and intervals compare them as 30 days, so "10000 years
+-- -3599993 days" would pass for 7 days), no negative part, more than 0 and
+-- at most max_window.  Used at registration and again at every check.
+CREATE FUNCTION telemetry._window_problem(w interval, max_window interval) RETURNS text
+	LANGUAGE sql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+	-- the bound reads the same whoever registers
+	SET IntervalStyle = postgres
+	AS $$
+	SELECT CASE
+		WHEN w IS NULL THEN 'is missing'
+		WHEN extract(year FROM w) <> 0 OR extract(month FROM w) <> 0
+			THEN 'must not have a month or year part (their length varies): give days, hours, minutes or seconds'
+		WHEN extract(day FROM w) < 0 OR extract(epoch FROM w) - extract(day FROM w) * 86400 < 0
+			THEN 'must not have a negative part'
+		WHEN w <= interval '0' OR w > max_window
+			THEN 'must be more than 0 and at most ' || justify_hours(max_window)::text
+	END
+$$;
 
 -- A JSON number as float8 that never fails: beyond float8's range it is
 -- +/-Infinity, below its precision 0 (a hostile 1e400 must not make every
@@ -125,8 +227,10 @@ CREATE AGGREGATE telemetry._first(anyelement) (
 	STYPE = anyelement
 );
 
--- An anomaly as JSON: the NOTIFY telemetry_anomaly payload, and the
--- properties of the event telemetry.anomaly for provider delivery.
+-- An anomaly as JSON, with its values: the properties of the event
+-- telemetry.anomaly for provider delivery (the spec's providers receive the
+-- event's own values anyway).  Never a NOTIFY payload: see
+-- _anomaly_notice.
 CREATE FUNCTION telemetry._anomaly_payload(a telemetry.anomalies) RETURNS jsonb
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
@@ -149,6 +253,19 @@ CREATE FUNCTION telemetry._anomaly_payload_of(anomaly_id bigint) RETURNS jsonb
 	SELECT telemetry._anomaly_payload(a) FROM telemetry.anomalies a WHERE a.id = anomaly_id
 $$;
 REVOKE ALL ON FUNCTION telemetry._anomaly_payload_of(bigint) FROM PUBLIC;
+
+-- The NOTIFY telemetry_anomaly payload: ids and names only.  Any role may
+-- LISTEN, without a privilege check, so no observed value, threshold,
+-- violation count or sample size: a listener reads those in the views,
+-- which apply the event's privacy.
+CREATE FUNCTION telemetry._anomaly_notice(a telemetry.anomalies) RETURNS jsonb
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT jsonb_build_object(
+		'anomaly_id', a.id, 'spec', a.spec, 'event', a.event, 'version', a.version,
+		'rule', a.rule, 'metric', a.metric, 'bound', a.bound)
+$$;
 
 -- A one-line description of an anomaly for the log and regen requests.
 CREATE FUNCTION telemetry._anomaly_text(a telemetry.anomalies) RETURNS text
@@ -173,20 +290,24 @@ $$;
 -- Execute the actions of a newly recorded anomaly: log (WARNING), alert
 -- (NOTIFY telemetry_anomaly, plus the delivery hook), trigger_regen (a row in
 -- telemetry.regen_requests and NOTIFY telemetry_regen).  Notifications are
--- sent when the check's transaction commits.
+-- sent when the check's transaction commits, and only while
+-- telemetry.anomaly_notify is on.
 CREATE FUNCTION telemetry._anomaly_actions(a telemetry.anomalies) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	descr text := telemetry._anomaly_text(a);
+	notify boolean := coalesce(telemetry._anomaly_setting('telemetry.anomaly_notify'), 'on') <> 'off';
 	req bigint;
 BEGIN
 	IF 'log' = ANY (a.actions) THEN
 		RAISE WARNING 'telemetry anomaly %: %', a.id, descr;
 	END IF;
 	IF 'alert' = ANY (a.actions) THEN
-		PERFORM pg_notify('telemetry_anomaly', telemetry._anomaly_payload(a)::text);
+		IF notify THEN
+			PERFORM pg_notify('telemetry_anomaly', telemetry._anomaly_notice(a)::text);
+		END IF;
 		-- hook for provider delivery: when the delivery code defines
 		-- telemetry._deliver_anomaly(bigint), it is told about each alert
 		IF to_regprocedure('telemetry._deliver_anomaly(bigint)') IS NOT NULL THEN
@@ -197,29 +318,30 @@ BEGIN
 		INSERT INTO telemetry.regen_requests (requested_at, spec, event, version, anomaly_id, reason)
 		VALUES (a.detected_at, a.spec, a.event, a.version, a.id, 'anomaly ' || a.id || ': ' || descr)
 		RETURNING id INTO req;
-		PERFORM pg_notify('telemetry_regen', jsonb_build_object('request_id', req, 'anomaly_id', a.id,
-			'spec', a.spec, 'event', a.event, 'version', a.version)::text);
+		IF notify THEN
+			PERFORM pg_notify('telemetry_regen', jsonb_build_object('request_id', req, 'anomaly_id', a.id,
+				'spec', a.spec, 'event', a.event, 'version', a.version)::text);
+		END IF;
 	END IF;
 END
 $$;
 
--- Evaluate one event version: its new events against the per-event
--- thresholds, then its aggregate thresholds over their windows.  Returns
--- the number of anomaly records created.
-CREATE FUNCTION telemetry._check_event_version(p_event text, p_version text, p_spec text,
-	p_minimum bigint, p_actions text[], p_stored bigint, p_position xid8, p_horizon xid8,
-	p_check_at timestamptz) RETURNS integer
+-- Evaluate one aggregate threshold of an event version over its window
+-- ending at p_check_at; returns the number of anomaly records created (0 or
+-- 1).  While it stays violated its open record is updated (no new record,
+-- no repeated actions); once it is back within bounds the open record is
+-- resolved.  A metric aggregate over a window without any value neither
+-- fires nor clears.  Each query is planned for its own window (a generic
+-- plan would not know which partitions the window covers).
+CREATE FUNCTION telemetry._check_aggregate(p_event text, p_version text, p_spec text, p_privacy text,
+	p_actions text[], p_rule telemetry.anomaly_rules, p_check_at timestamptz) RETURNS integer
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
-	-- every query here is meant to go through an index; on a small or
-	-- not yet analyzed partition the planner would otherwise read it whole
 	SET enable_seqscan = off
+	SET plan_cache_mode = force_custom_plan
 	AS $$
 DECLARE
 	v_anomaly telemetry.anomalies;
-	v_rule telemetry.anomaly_rules;
-	recorded integer := 0;
-	v_stored bigint;
 	n_all bigint;
 	n_est double precision;
 	n_val bigint;
@@ -231,38 +353,183 @@ DECLARE
 	t_last timestamptz;
 	v_observed double precision;
 	v_bound text;
+	-- a plain value, so the window's partitions are known when planning
+	v_from timestamptz := p_check_at - p_rule."window";
 BEGIN
-	-- Per-event thresholds, over the rows in [position, horizon).  The
-	-- statement also counts them and moves the position, so the batch is
-	-- read once.  The n-th event overall is the first evaluated.
+	SELECT count(*), sum(1 / NULLIF(e.sample_rate, 0)), count(x.v), avg(x.v),
+		percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY x.v),
+		min(x.v), max(x.v), min(e.occurred_at), max(e.occurred_at)
+	INTO n_all, n_est, n_val, v_avg, v_pct, v_min, v_max, t_first, t_last
+	FROM telemetry.events e
+	CROSS JOIN LATERAL (SELECT telemetry._metric(e.properties, p_rule.metric) AS v OFFSET 0) x
+	WHERE e.event = p_event AND e.version = p_version
+		AND e.occurred_at > v_from AND e.occurred_at <= p_check_at;
+
+	v_observed := CASE p_rule.aggregate
+		WHEN 'count' THEN COALESCE(n_est, 0)
+		WHEN 'avg' THEN v_avg
+		WHEN 'p50' THEN v_pct[1]
+		WHEN 'p95' THEN v_pct[2]
+		WHEN 'p99' THEN v_pct[3]
+		WHEN 'min' THEN v_min
+		WHEN 'max' THEN v_max END;
+	IF v_observed IS NULL THEN
+		RETURN 0;
+	END IF;
+	v_bound := CASE WHEN v_observed < p_rule.min THEN 'min' WHEN v_observed > p_rule.max THEN 'max' END;
+
+	UPDATE telemetry.anomalies an
+	SET status = 'resolved', resolved_at = p_check_at,
+		note = 'cleared: back within the threshold at the check of ' || p_check_at
+	WHERE an.event = p_event AND an.version = p_version AND an.rule = p_rule.ordinal
+		AND an.status = 'open' AND an.bound IS DISTINCT FROM v_bound;
+	IF v_bound IS NULL THEN
+		RETURN 0;
+	END IF;
+
+	UPDATE telemetry.anomalies an
+	SET last_detected_at = p_check_at, checks = an.checks + 1, violations = an.violations + 1,
+		observed = CASE v_bound WHEN 'max' THEN greatest(an.observed, v_observed) ELSE least(an.observed, v_observed) END,
+		sample_size = CASE WHEN p_rule.aggregate = 'count' THEN n_all ELSE n_val END,
+		last_event_id = COALESCE((SELECT e.id FROM telemetry.events e
+			WHERE e.event = p_event AND e.version = p_version AND e.occurred_at = t_last
+			ORDER BY e.id DESC LIMIT 1), an.last_event_id),
+		last_event_at = COALESCE(t_last, an.last_event_at)
+	WHERE an.event = p_event AND an.version = p_version AND an.rule = p_rule.ordinal
+		AND an.status = 'open' AND an.bound = v_bound;
+	IF FOUND THEN
+		RETURN 0;
+	END IF;
+
+	INSERT INTO telemetry.anomalies AS an (detected_at, last_detected_at, event, version, spec, privacy, rule, metric,
+		aggregate, "window", bound, threshold, observed, violations, sample_size, first_event_id,
+		first_event_at, last_event_id, last_event_at, actions)
+	VALUES (p_check_at, p_check_at, p_event, p_version, p_spec, p_privacy, p_rule.ordinal, p_rule.metric,
+		p_rule.aggregate, p_rule."window", v_bound, CASE v_bound WHEN 'max' THEN p_rule.max ELSE p_rule.min END, v_observed, 1,
+		CASE WHEN p_rule.aggregate = 'count' THEN n_all ELSE n_val END,
+		(SELECT e.id FROM telemetry.events e
+			WHERE e.event = p_event AND e.version = p_version AND e.occurred_at = t_first
+			ORDER BY e.id LIMIT 1), t_first,
+		(SELECT e.id FROM telemetry.events e
+			WHERE e.event = p_event AND e.version = p_version AND e.occurred_at = t_last
+			ORDER BY e.id DESC LIMIT 1), t_last,
+		p_actions)
+	RETURNING an.* INTO v_anomaly;
+	PERFORM telemetry._anomaly_actions(v_anomaly);
+	RETURN 1;
+END
+$$;
+
+-- Check one event version: its new events (at most p_batch of them)
+-- against the per-event thresholds, then at most p_max_aggregates of its
+-- aggregate thresholds over their windows ending at p_check_at.  Records
+-- the check in its anomaly_state row (the caller holds it locked) and
+-- returns the number of anomaly records created.  The caller runs it in a
+-- subtransaction: an error undoes all of it, position included.
+CREATE FUNCTION telemetry._check_event_version(p_event text, p_version text, p_spec text, p_privacy text,
+	p_minimum bigint, p_actions text[], p_horizon xid8, p_check_at timestamptz,
+	p_interval interval, p_floor interval, p_batch bigint, p_max_aggregates integer, p_max_window interval,
+	p_sample_at timestamptz, p_sample_xid xid8)
+	RETURNS integer
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	-- every query here is meant to go through an index; on a small or
+	-- not yet analyzed partition the planner would otherwise read it whole
+	SET enable_seqscan = off
+	-- plans made for the values at hand, so that the partitions before the
+	-- floor are pruned when the query is planned (never locked)
+	SET plan_cache_mode = force_custom_plan
+	-- the batch is read in position order from events_position_idx: the
+	-- (event, version, occurred_at) index, which the floor's condition also
+	-- matches, would read every event of the last day again and sort them
+	SET enable_sort = off
+	-- windows read the same in messages whoever runs the check
+	SET IntervalStyle = postgres
+	AS $$
+DECLARE
+	s telemetry.anomaly_state;
+	v_anomaly telemetry.anomalies;
+	v_rule telemetry.anomaly_rules;
+	recorded integer := 0;
+	v_event_rules boolean;
+	v_skip bigint;
+	v_stored bigint;
+	v_aggregates integer;
+	v_cursor integer;
+	v_problem text;
+	v_skipped text[] := '{}';
+	v_skipped_text text;
+	v_scan_from timestamptz;
+BEGIN
+	SELECT * INTO STRICT s FROM telemetry.anomaly_state st WHERE st.event = p_event AND st.version = p_version;
+	-- events not read yet were received at or after the floor; those not
+	-- late occurred at most a day before (the rest are in late_events)
+	v_scan_from := s.floor - interval '24 hours';
+	v_event_rules := EXISTS (SELECT 1 FROM telemetry.anomaly_rules r
+		WHERE r.event = p_event AND r.version = p_version AND r.aggregate IS NULL);
+	-- the events before the minimumSample-th overall are counted, not
+	-- evaluated: the first v_skip rows of this batch
+	v_skip := greatest(p_minimum - s.stored - 1, 0);
+
+	-- Per-event thresholds, over the next rows after the position and below
+	-- the horizon, in (xid, id) order: one read of at most p_batch rows
+	-- (through events_position_idx, in the partitions from the floor on,
+	-- plus the copies of late events), numbered, then counted, evaluated,
+	-- and the position moved past them, all in one statement.
 	FOR v_anomaly IN
-		WITH counted AS (
-			UPDATE telemetry.anomaly_state s
-			SET stored = s.stored + c.n, last_batch = c.n,
-				position = p_horizon, last_check_at = p_check_at
-			FROM (SELECT count(*) AS n FROM telemetry.events e
-				WHERE ROW(e.event, e.version, e.xid)::telemetry.event_position >= ROW(p_event, p_version, p_position)::telemetry.event_position
-					AND ROW(e.event, e.version, e.xid)::telemetry.event_position < ROW(p_event, p_version, p_horizon)::telemetry.event_position) c
-			WHERE s.event = p_event AND s.version = p_version),
-		-- the events before the minimumSample-th overall are not evaluated
-		-- (LIMIT 0, the usual case, reads nothing)
-		early AS (
-			SELECT e.id FROM telemetry.events e
-			WHERE ROW(e.event, e.version, e.xid)::telemetry.event_position >= ROW(p_event, p_version, p_position)::telemetry.event_position
-				AND ROW(e.event, e.version, e.xid)::telemetry.event_position < ROW(p_event, p_version, p_horizon)::telemetry.event_position
-			ORDER BY ROW(e.event, e.version, e.xid)::telemetry.event_position, e.id
-			LIMIT greatest(p_minimum - p_stored - 1, 0)),
+		WITH batch AS MATERIALIZED (
+			SELECT row_number() OVER (ORDER BY b.pos) AS n, b.id, b.xid, b.occurred_at, b.properties
+			FROM ((SELECT ROW(e.event, e.version, e.xid, e.id)::telemetry.event_position AS pos,
+					e.id, e.xid, e.occurred_at,
+					CASE WHEN v_event_rules THEN e.properties END AS properties
+				FROM telemetry.events e
+				WHERE ROW(e.event, e.version, e.xid, e.id)::telemetry.event_position
+						> ROW(p_event, p_version, s.position, s.position_id)::telemetry.event_position
+					AND ROW(e.event, e.version, e.xid, e.id)::telemetry.event_position
+						< ROW(p_event, p_version, p_horizon, '00000000-0000-0000-0000-000000000000'::uuid)::telemetry.event_position
+					AND e.occurred_at >= v_scan_from
+					AND NOT telemetry._is_late(e.occurred_at, e.received_at)
+				ORDER BY ROW(e.event, e.version, e.xid, e.id)::telemetry.event_position
+				LIMIT p_batch)
+				UNION ALL
+				(SELECT ROW(l.event, l.version, l.xid, l.id)::telemetry.event_position,
+					l.id, l.xid, l.occurred_at,
+					CASE WHEN v_event_rules THEN l.properties END
+				FROM telemetry.late_events l
+				WHERE ROW(l.event, l.version, l.xid, l.id)::telemetry.event_position
+						> ROW(p_event, p_version, s.position, s.position_id)::telemetry.event_position
+					AND ROW(l.event, l.version, l.xid, l.id)::telemetry.event_position
+						< ROW(p_event, p_version, p_horizon, '00000000-0000-0000-0000-000000000000'::uuid)::telemetry.event_position
+				ORDER BY ROW(l.event, l.version, l.xid, l.id)::telemetry.event_position
+				LIMIT p_batch)
+				ORDER BY 1 LIMIT p_batch) b),
+		-- a full batch may have left rows: the position is its last row;
+		-- otherwise every row below the horizon has been read, so what is
+		-- left was received after the pending sample once the horizon has
+		-- passed it: that sample becomes the floor, and this check's the
+		-- pending one
+		counted AS (
+			UPDATE telemetry.anomaly_state st
+			SET stored = st.stored + c.n, last_batch = c.n, last_check_at = p_check_at,
+				position = CASE WHEN c.n >= p_batch THEN l.xid ELSE p_horizon END,
+				position_id = CASE WHEN c.n >= p_batch THEN l.id ELSE '00000000-0000-0000-0000-000000000000'::uuid END,
+				floor = CASE WHEN c.n < p_batch AND st.pending_xid <= p_horizon THEN st.pending_at ELSE st.floor END,
+				pending_xid = CASE WHEN c.n < p_batch AND (st.pending_xid IS NULL OR st.pending_xid <= p_horizon)
+					THEN p_sample_xid ELSE st.pending_xid END,
+				pending_at = CASE WHEN c.n < p_batch AND (st.pending_xid IS NULL OR st.pending_xid <= p_horizon)
+					THEN p_sample_at ELSE st.pending_at END
+			FROM (SELECT count(*) AS n FROM batch) c
+			LEFT JOIN batch l ON l.n = c.n
+			WHERE st.event = p_event AND st.version = p_version),
 		judged AS (
-			SELECT r.ordinal, e.id, e.occurred_at, x.v,
+			SELECT r.ordinal, b.id, b.occurred_at, x.v,
 				CASE WHEN x.v < r.min THEN 'min' WHEN x.v > r.max THEN 'max' END AS bound
 			FROM telemetry.anomaly_rules r
-			JOIN telemetry.events e
-				ON ROW(e.event, e.version, e.xid)::telemetry.event_position >= ROW(p_event, p_version, p_position)::telemetry.event_position
-				AND ROW(e.event, e.version, e.xid)::telemetry.event_position < ROW(p_event, p_version, p_horizon)::telemetry.event_position
+			JOIN batch b ON b.n > v_skip
 			-- OFFSET 0: compute each value once, not once per reference
-			CROSS JOIN LATERAL (SELECT telemetry._metric(e.properties, r.metric) AS v OFFSET 0) x
+			CROSS JOIN LATERAL (SELECT telemetry._metric(b.properties, r.metric) AS v OFFSET 0) x
 			WHERE r.event = p_event AND r.version = p_version AND r.aggregate IS NULL
-				AND x.v IS NOT NULL AND e.id NOT IN (SELECT early.id FROM early)),
+				AND x.v IS NOT NULL),
 		-- one pass per threshold; the ordered aggregates only see violations
 		per_rule AS (
 			SELECT j.ordinal, count(*) AS sample, max(j.v) AS v_max, min(j.v) AS v_min,
@@ -286,10 +553,10 @@ BEGIN
 				('min', p.n_min, p.v_min, p.first_min, p.first_min_at, p.last_min, p.last_min_at))
 				AS g(bound, violations, worst, first_id, first_at, last_id, last_at)
 			WHERE g.violations > 0)
-		INSERT INTO telemetry.anomalies AS an (detected_at, last_detected_at, event, version, spec, rule, metric,
+		INSERT INTO telemetry.anomalies AS an (detected_at, last_detected_at, event, version, spec, privacy, rule, metric,
 			bound, threshold, observed, violations, sample_size, first_event_id, first_event_at,
 			last_event_id, last_event_at, actions)
-		SELECT p_check_at, p_check_at, p_event, p_version, p_spec, g.ordinal, r.metric,
+		SELECT p_check_at, p_check_at, p_event, p_version, p_spec, p_privacy, g.ordinal, r.metric,
 			g.bound, CASE g.bound WHEN 'max' THEN r.max ELSE r.min END, g.worst, g.violations, g.sample,
 			g.first_id, g.first_at, g.last_id, g.last_at, p_actions
 		FROM grouped g
@@ -301,165 +568,192 @@ BEGIN
 		recorded := recorded + 1;
 	END LOOP;
 
-	SELECT s.stored INTO v_stored FROM telemetry.anomaly_state s
-	WHERE s.event = p_event AND s.version = p_version;
-	IF v_stored < p_minimum THEN
-		RETURN recorded;
+	SELECT st.stored INTO v_stored FROM telemetry.anomaly_state st
+	WHERE st.event = p_event AND st.version = p_version;
+	v_cursor := s.aggregate_cursor;
+
+	-- Aggregate thresholds, once minimumSample events are stored: at most
+	-- p_max_aggregates of them a check; when there are more, they take
+	-- turns from the one after the last evaluated (aggregate_cursor).
+	IF v_stored >= p_minimum THEN
+		SELECT count(*) INTO v_aggregates FROM telemetry.anomaly_rules ar
+		WHERE ar.event = p_event AND ar.version = p_version AND ar.aggregate IS NOT NULL;
+		FOR v_rule IN SELECT ar.* FROM telemetry.anomaly_rules ar
+			WHERE ar.event = p_event AND ar.version = p_version AND ar.aggregate IS NOT NULL
+			ORDER BY v_aggregates > p_max_aggregates AND ar.ordinal <= s.aggregate_cursor, ar.ordinal
+			LIMIT p_max_aggregates
+		LOOP
+			v_cursor := CASE WHEN v_aggregates > p_max_aggregates THEN v_rule.ordinal ELSE -1 END;
+			-- the window's real span, again: the bound may have been lowered
+			-- since registration, or the row written by other means
+			v_problem := telemetry._window_problem(v_rule."window", p_max_window);
+			IF v_problem IS NOT NULL THEN
+				v_skipped := v_skipped || format('thresholds[%s]: window "%s" %s', v_rule.ordinal,
+					telemetry._short(v_rule."window"::text), v_problem);
+				CONTINUE;
+			END IF;
+
+			recorded := recorded + telemetry._check_aggregate(p_event, p_version, p_spec, p_privacy, p_actions,
+				v_rule, p_check_at);
+		END LOOP;
 	END IF;
 
-	-- Aggregate thresholds: the aggregate over the window ending at the
-	-- check.  While one stays violated its open record is updated (no new
-	-- record, no repeated actions); once it is back within bounds the open
-	-- record is resolved.  A metric aggregate over a window without any
-	-- value neither fires nor clears.
-	FOR v_rule IN SELECT * FROM telemetry.anomaly_rules ar
-		WHERE ar.event = p_event AND ar.version = p_version AND ar.aggregate IS NOT NULL
-		ORDER BY ar.ordinal
-	LOOP
-		SELECT count(*), sum(1 / NULLIF(e.sample_rate, 0)), count(x.v), avg(x.v),
-			percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY x.v),
-			min(x.v), max(x.v), min(e.occurred_at), max(e.occurred_at)
-		INTO n_all, n_est, n_val, v_avg, v_pct, v_min, v_max, t_first, t_last
-		FROM telemetry.events e
-		CROSS JOIN LATERAL (SELECT telemetry._metric(e.properties, v_rule.metric) AS v OFFSET 0) x
-		WHERE e.event = p_event AND e.version = p_version
-			AND e.occurred_at > p_check_at - v_rule."window" AND e.occurred_at <= p_check_at;
-
-		v_observed := CASE v_rule.aggregate
-			WHEN 'count' THEN COALESCE(n_est, 0)
-			WHEN 'avg' THEN v_avg
-			WHEN 'p50' THEN v_pct[1]
-			WHEN 'p95' THEN v_pct[2]
-			WHEN 'p99' THEN v_pct[3]
-			WHEN 'min' THEN v_min
-			WHEN 'max' THEN v_max END;
-		IF v_observed IS NULL THEN
-			CONTINUE;
-		END IF;
-		v_bound := CASE WHEN v_observed < v_rule.min THEN 'min' WHEN v_observed > v_rule.max THEN 'max' END;
-
-		UPDATE telemetry.anomalies an
-		SET status = 'resolved', resolved_at = p_check_at,
-			note = 'cleared: back within the threshold at the check of ' || p_check_at
-		WHERE an.event = p_event AND an.version = p_version AND an.rule = v_rule.ordinal
-			AND an.status = 'open' AND an.bound IS DISTINCT FROM v_bound;
-		IF v_bound IS NULL THEN
-			CONTINUE;
-		END IF;
-
-		UPDATE telemetry.anomalies an
-		SET last_detected_at = p_check_at, checks = an.checks + 1, violations = an.violations + 1,
-			observed = CASE v_bound WHEN 'max' THEN greatest(an.observed, v_observed) ELSE least(an.observed, v_observed) END,
-			sample_size = CASE WHEN v_rule.aggregate = 'count' THEN n_all ELSE n_val END,
-			last_event_id = COALESCE((SELECT e.id FROM telemetry.events e
-				WHERE e.event = p_event AND e.version = p_version AND e.occurred_at = t_last
-				ORDER BY e.id DESC LIMIT 1), an.last_event_id),
-			last_event_at = COALESCE(t_last, an.last_event_at)
-		WHERE an.event = p_event AND an.version = p_version AND an.rule = v_rule.ordinal
-			AND an.status = 'open' AND an.bound = v_bound;
-		IF FOUND THEN
-			CONTINUE;
-		END IF;
-
-		INSERT INTO telemetry.anomalies AS an (detected_at, last_detected_at, event, version, spec, rule, metric,
-			aggregate, "window", bound, threshold, observed, violations, sample_size, first_event_id,
-			first_event_at, last_event_id, last_event_at, actions)
-		VALUES (p_check_at, p_check_at, p_event, p_version, p_spec, v_rule.ordinal, v_rule.metric,
-			v_rule.aggregate, v_rule."window", v_bound, CASE v_bound WHEN 'max' THEN v_rule.max ELSE v_rule.min END, v_observed, 1,
-			CASE WHEN v_rule.aggregate = 'count' THEN n_all ELSE n_val END,
-			(SELECT e.id FROM telemetry.events e
-				WHERE e.event = p_event AND e.version = p_version AND e.occurred_at = t_first
-				ORDER BY e.id LIMIT 1), t_first,
-			(SELECT e.id FROM telemetry.events e
-				WHERE e.event = p_event AND e.version = p_version AND e.occurred_at = t_last
-				ORDER BY e.id DESC LIMIT 1), t_last,
-			p_actions)
-		RETURNING an.* INTO v_anomaly;
-		PERFORM telemetry._anomaly_actions(v_anomaly);
-		recorded := recorded + 1;
-	END LOOP;
+	-- A threshold that cannot be evaluated is reported once (a WARNING when
+	-- the reason appears or changes) and shown in telemetry.anomaly_checks;
+	-- the other thresholds go on.
+	v_skipped_text := nullif(array_to_string(v_skipped, '; '), '');
+	IF v_skipped_text IS DISTINCT FROM s.skipped AND v_skipped_text IS NOT NULL THEN
+		RAISE WARNING 'telemetry anomaly check of event "%" version %: not evaluated: %',
+			p_event, p_version, v_skipped_text;
+	END IF;
+	-- due again after the spec's interval; after a full batch, which may
+	-- have left rows, after telemetry.anomaly_min_interval
+	UPDATE telemetry.anomaly_state st
+	SET checks = st.checks + 1, failures = 0, retry_at = NULL, skipped = v_skipped_text,
+		aggregate_cursor = v_cursor,
+		next_check_at = p_check_at + CASE WHEN st.last_batch >= p_batch THEN p_floor ELSE p_interval END
+	WHERE st.event = p_event AND st.version = p_version;
 	RETURN recorded;
 END
 $$;
 
--- One anomaly check over every event version with detection enabled;
--- returns the number of anomaly records created.  Checks are serialized by
--- an advisory lock; the position only moves when the check commits, so a
--- failed check is simply repeated.
-CREATE FUNCTION telemetry._check_anomalies() RETURNS integer
+-- One check of the event versions with detection enabled, as of a time:
+-- all of them (due_only false), or those due at as_of and not backing off
+-- after a failure.  Each version is checked in a subtransaction: a failure
+-- is recorded against it (failures, last_sqlstate, last_error, retry_at
+-- after a backoff that doubles up to an hour) and reported as a WARNING,
+-- and the others go on.  Returns {"recorded", "checked", "failed"}.  Checks
+-- are serialized by an advisory lock; positions only move when the check
+-- commits.
+CREATE FUNCTION telemetry._check_anomalies(as_of timestamptz, due_only boolean) RETURNS jsonb
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
+	-- the backoff reads the same in the log whoever runs the check
+	SET IntervalStyle = postgres
 	AS $$
 DECLARE
 	horizon xid8;
 	next_xid xid8;
-	check_at timestamptz := now();
 	d record;
 	recorded integer := 0;
+	checked integer := 0;
+	failed integer := 0;
+	v_batch bigint := coalesce(telemetry._anomaly_setting('telemetry.anomaly_batch_size')::bigint, 10000);
+	v_max_aggregates integer := coalesce(telemetry._anomaly_setting('telemetry.anomaly_max_aggregates')::integer, 8);
+	v_max_window interval := telemetry._anomaly_max_window();
+	v_floor interval := telemetry._anomaly_time_setting('telemetry.anomaly_min_interval', interval '1 second');
+	v_sqlstate text;
+	v_message text;
+	v_failures integer;
+	v_retry timestamptz;
+	v_sample_at timestamptz;
+	v_sample_xid xid8;
 BEGIN
+	IF as_of IS NULL OR NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be a finite time' USING ERRCODE = 'datetime_field_overflow';
+	END IF;
 	PERFORM pg_advisory_xact_lock(hashtextextended('telemetry.check_anomalies', 0));
+	-- a sample of the xid clock, a floor for the checks to come (floor.c)
+	SELECT c.at, c.next_xid INTO v_sample_at, v_sample_xid FROM telemetry._xid_clock() c;
 	-- after the lock, so (at read committed) this snapshot sees the state a
 	-- concurrent check committed
 	SELECT pg_snapshot_xmin(s), pg_snapshot_xmax(s) INTO horizon, next_xid
 	FROM pg_current_snapshot() s;
 
-	INSERT INTO telemetry.anomaly_state (event, version)
-	SELECT e.event, e.version FROM telemetry.event_defs e
+	-- An event version is checked from its registration on: no event of it
+	-- can have been received before its spec was registered, so that is
+	-- its first floor.
+	INSERT INTO telemetry.anomaly_state (event, version, floor)
+	SELECT e.event, e.version, sp.registered_at FROM telemetry.event_defs e
+	JOIN telemetry.specs sp ON sp.key = e.spec_key AND sp.version = e.spec_version
 	WHERE e.anomaly_enabled
 		AND EXISTS (SELECT 1 FROM telemetry.anomaly_rules r WHERE r.event = e.event AND r.version = e.version)
 	ON CONFLICT DO NOTHING;
 
 	-- A position ahead of this cluster's transaction ids can only come from
 	-- a restored dump: its rows were evaluated where they were written.
-	UPDATE telemetry.anomaly_state s SET position = horizon WHERE s.position > next_xid;
+	UPDATE telemetry.anomaly_state s SET position = horizon,
+		position_id = '00000000-0000-0000-0000-000000000000', pending_xid = NULL, pending_at = NULL
+	WHERE s.position > next_xid OR s.pending_xid > next_xid;
 
 	FOR d IN
-		SELECT e.event, e.version, e.spec_key || '@' || e.spec_version AS spec,
-			e.minimum_sample, e.actions, s.stored, s.position
+		SELECT e.event, e.version, e.spec_key || '@' || e.spec_version AS spec, e.privacy,
+			e.minimum_sample, e.actions, telemetry._anomaly_interval(sp.anomaly_check_interval_ms) AS check_interval
 		FROM telemetry.event_defs e
+		JOIN telemetry.specs sp ON sp.key = e.spec_key AND sp.version = e.spec_version
 		JOIN telemetry.anomaly_state s ON s.event = e.event AND s.version = e.version
 		WHERE e.anomaly_enabled
 			AND EXISTS (SELECT 1 FROM telemetry.anomaly_rules r WHERE r.event = e.event AND r.version = e.version)
+			AND (NOT due_only OR (coalesce(s.next_check_at, '-infinity') <= as_of
+				AND coalesce(s.retry_at, '-infinity') <= as_of))
 		ORDER BY e.event, e.version
 		FOR UPDATE OF s
 	LOOP
-		recorded := recorded + telemetry._check_event_version(d.event, d.version, d.spec,
-			GREATEST(d.minimum_sample, 1), d.actions, d.stored, d.position,
-			GREATEST(horizon, d.position), check_at);
+		BEGIN
+			recorded := recorded + telemetry._check_event_version(d.event, d.version, d.spec, d.privacy,
+				GREATEST(d.minimum_sample, 1), d.actions, horizon, as_of,
+				d.check_interval, v_floor, v_batch, v_max_aggregates, v_max_window,
+				v_sample_at, v_sample_xid);
+			checked := checked + 1;
+		EXCEPTION WHEN OTHERS THEN
+			-- the message only: a DETAIL may quote a row
+			GET STACKED DIAGNOSTICS v_sqlstate = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+			UPDATE telemetry.anomaly_state s
+			SET checks = s.checks + 1, failures = s.failures + 1, last_check_at = as_of,
+				last_sqlstate = v_sqlstate, last_error = left(v_message, 1000), last_error_at = as_of,
+				retry_at = as_of + least(d.check_interval * 2 ^ least(s.failures, 20),
+					greatest(d.check_interval, interval '1 hour')),
+				next_check_at = as_of + least(d.check_interval * 2 ^ least(s.failures, 20),
+					greatest(d.check_interval, interval '1 hour'))
+			WHERE s.event = d.event AND s.version = d.version
+			RETURNING s.failures, s.retry_at INTO v_failures, v_retry;
+			RAISE WARNING 'telemetry anomaly check of event "%" version % failed (% in a row), retried in %: %: %',
+				d.event, d.version, v_failures, v_retry - as_of, v_sqlstate, left(v_message, 1000);
+			failed := failed + 1;
+		END;
 	END LOOP;
-	RETURN recorded;
+	RETURN jsonb_build_object('recorded', recorded, 'checked', checked, 'failed', failed);
 END
 $$;
-REVOKE ALL ON FUNCTION telemetry._check_anomalies() FROM PUBLIC;
+REVOKE ALL ON FUNCTION telemetry._check_anomalies(timestamptz, boolean) FROM PUBLIC;
 
--- The SQL entry point: the same check, for operators and tests.
+-- The SQL entry point: one check of every event version, due or not (also
+-- those backing off after a failure), for operators and tests.  Returns the
+-- number of anomaly records created.
 CREATE FUNCTION telemetry_check_anomalies() RETURNS integer
 	LANGUAGE sql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
-	AS $$ SELECT telemetry._check_anomalies() $$;
+	AS $$ SELECT (telemetry._check_anomalies(now(), false) ->> 'recorded')::integer $$;
 REVOKE ALL ON FUNCTION telemetry_check_anomalies() FROM PUBLIC;
 
--- The worker's anomaly job: one check, and when the next one is due (the
--- smallest checkIntervalMs of the specs with detection enabled, else
--- telemetry.anomaly_interval).  The worker calls only functions of schema
--- telemetry, where no other role can create an overload.
-CREATE FUNCTION telemetry._anomaly_job() RETURNS jsonb
+-- The worker's anomaly job: a check of the event versions due at as_of
+-- (each at its spec's interval, see _anomaly_interval), and when the next
+-- is due: {"recorded", "checked", "failed", "next_check_at"}.  The next
+-- time is at the latest one default interval away, so that specs
+-- registered meanwhile are found.  as_of lets tests run the job at chosen
+-- times.  The worker calls only functions of schema telemetry, where no
+-- other role can create an overload.
+CREATE FUNCTION telemetry._anomaly_job(as_of timestamptz DEFAULT clock_timestamp()) RETURNS jsonb
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
-	recorded integer := telemetry._check_anomalies();
-	ms integer;
+	result jsonb := telemetry._check_anomalies(as_of, true);
+	next_at timestamptz;
 BEGIN
-	SELECT min(s.anomaly_check_interval_ms) INTO ms FROM telemetry.specs s
-	WHERE s.anomaly_enabled AND s.anomaly_check_interval_ms > 0;
-	ms := least(coalesce(ms, 2147483647), telemetry._guc_int('telemetry.anomaly_interval', 10000));
-	RETURN jsonb_build_object('recorded', recorded,
-		'next_check_at', clock_timestamp() + make_interval(secs => greatest(ms, 100) / 1000.0));
+	SELECT min(greatest(coalesce(s.next_check_at, as_of), coalesce(s.retry_at, as_of))) INTO next_at
+	FROM telemetry.anomaly_state s
+	JOIN telemetry.event_defs e ON e.event = s.event AND e.version = s.version
+	WHERE e.anomaly_enabled
+		AND EXISTS (SELECT 1 FROM telemetry.anomaly_rules r WHERE r.event = e.event AND r.version = e.version);
+	next_at := least(coalesce(next_at, 'infinity'), as_of + telemetry._anomaly_interval(NULL));
+	RETURN result || jsonb_build_object('next_check_at', next_at);
 END
 $$;
-REVOKE ALL ON FUNCTION telemetry._anomaly_job() FROM PUBLIC;
-REVOKE ALL ON FUNCTION telemetry._check_event_version(text, text, text, bigint, text[], bigint, xid8, xid8, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION telemetry._anomaly_job(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION telemetry._check_event_version(text, text, text, text, bigint, text[], xid8, timestamptz,
+	interval, interval, bigint, integer, interval, timestamptz, xid8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION telemetry._check_aggregate(text, text, text, text, text[], telemetry.anomaly_rules, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._anomaly_actions(telemetry.anomalies) FROM PUBLIC;
 
 -- Mark an anomaly resolved.  Returns false when it was already resolved.
@@ -486,11 +780,46 @@ END
 $$;
 REVOKE ALL ON FUNCTION telemetry_resolve_anomaly(bigint, text) FROM PUBLIC;
 
+-- Whether the role running the query sees the values of anomalies of every
+-- event: the extension's owner (and superusers), and the documented reader,
+-- a role with SELECT on telemetry.events (which holds those values anyway).
+-- Decided on the current role in SQL, in the caller's context (a view calls
+-- it as the role that queries the view), never on an outer role: inside a
+-- SECURITY DEFINER function or a security-restricted operation it is the
+-- role whose privileges are in force.
+CREATE FUNCTION telemetry._anomaly_values_visible() RETURNS boolean
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT coalesce(bool_or(pg_has_role(current_user, x.extowner, 'USAGE')), false)
+		OR has_table_privilege(current_user, 'telemetry.events', 'SELECT')
+	FROM pg_extension x WHERE x.extname = 'telemetry'
+$$;
+
+-- Every anomaly, as everyone may read it: for events whose privacy is not
+-- public, the observed value, the sample size and the first and last event
+-- ids and times are NULL for roles other than the owner and the reader.
+-- (A one-row subquery, so the privilege is decided once per query.)
+CREATE VIEW telemetry.anomaly_history AS
+	SELECT a.id, a.detected_at, a.last_detected_at, a.checks, a.event, a.version, a.spec, a.privacy,
+		a.rule, a.metric, a.aggregate, a."window", a.bound, a.threshold,
+		CASE WHEN v.visible OR a.privacy = 'public' THEN a.observed END AS observed,
+		a.violations,
+		CASE WHEN v.visible OR a.privacy = 'public' THEN a.sample_size END AS sample_size,
+		CASE WHEN v.visible OR a.privacy = 'public' THEN a.first_event_id END AS first_event_id,
+		CASE WHEN v.visible OR a.privacy = 'public' THEN a.first_event_at END AS first_event_at,
+		CASE WHEN v.visible OR a.privacy = 'public' THEN a.last_event_id END AS last_event_id,
+		CASE WHEN v.visible OR a.privacy = 'public' THEN a.last_event_at END AS last_event_at,
+		a.actions, a.status, a.resolved_at, a.resolved_by, a.note
+	FROM telemetry.anomalies a
+	CROSS JOIN (SELECT telemetry._anomaly_values_visible() AS visible OFFSET 0) v;
+
 CREATE VIEW telemetry.open_anomalies AS
-	SELECT * FROM telemetry.anomalies WHERE status = 'open';
+	SELECT * FROM telemetry.anomaly_history WHERE status = 'open';
 
 -- Per event, version and metric (NULL for count thresholds).  worst_high is
--- the highest value seen above a max, worst_low the lowest below a min.
+-- the highest value seen above a max, worst_low the lowest below a min
+-- (NULL where anomaly_history shows no value).
 CREATE VIEW telemetry.anomaly_summary AS
 	SELECT event, version, metric,
 		count(*) FILTER (WHERE status = 'open') AS open,
@@ -498,25 +827,48 @@ CREATE VIEW telemetry.anomaly_summary AS
 		max(last_detected_at) AS last_detected_at,
 		max(observed) FILTER (WHERE bound = 'max') AS worst_high,
 		min(observed) FILTER (WHERE bound = 'min') AS worst_low
-	FROM telemetry.anomalies
+	FROM telemetry.anomaly_history
 	GROUP BY event, version, metric;
+
+-- The checks of each event version with detection: how often it is checked
+-- (its spec's checkIntervalMs within the owner's bounds), when it was and
+-- will be, how many events it has read, thresholds it could not evaluate,
+-- and its failures.  The text of the last error is shown to the owner and
+-- the reader only (an error may quote data); everyone sees its SQLSTATE.
+CREATE VIEW telemetry.anomaly_checks AS
+	SELECT e.event, e.version, e.spec_key || '@' || e.spec_version AS spec,
+		telemetry._anomaly_interval(sp.anomaly_check_interval_ms) AS check_interval,
+		coalesce(s.checks, 0) AS checks, s.last_check_at, s.next_check_at, s.last_batch, s.stored, s.skipped,
+		coalesce(s.failures, 0) AS failures, s.retry_at, s.last_error_at, s.last_sqlstate,
+		CASE WHEN v.visible THEN s.last_error END AS last_error
+	FROM telemetry.event_defs e
+	JOIN telemetry.specs sp ON sp.key = e.spec_key AND sp.version = e.spec_version
+	LEFT JOIN telemetry.anomaly_state s ON s.event = e.event AND s.version = e.version
+	CROSS JOIN (SELECT telemetry._anomaly_values_visible() AS visible OFFSET 0) v
+	WHERE e.anomaly_enabled
+		AND EXISTS (SELECT 1 FROM telemetry.anomaly_rules r WHERE r.event = e.event AND r.version = e.version);
 
 -- Hourly metrics of stored events with occurred_at in [since, until):
 -- stored rows, the estimated number of events (each row weighted by
 -- 1/sample_rate), and p50/p95/max of each declared, unredacted number
 -- property.  Cost: a scan of the events in the range (partitions outside it
 -- are pruned), so keep ranges short or materialize the result.
-CREATE FUNCTION telemetry_event_metrics(since timestamptz, until timestamptz DEFAULT now(), event text DEFAULT NULL)
+CREATE FUNCTION telemetry._event_metrics(p_since timestamptz, p_until timestamptz, p_event text)
 RETURNS TABLE (event text, version text, hour timestamptz, stored bigint, estimated double precision, metrics jsonb)
-	LANGUAGE sql STABLE SECURITY DEFINER
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
+	-- planned for the range at hand, so that only its partitions are
+	-- touched (the others are pruned when planning, never locked)
+	SET plan_cache_mode = force_custom_plan
 	AS $$
+BEGIN
+	RETURN QUERY
 	WITH base AS (
 		SELECT e.event, e.version, date_trunc('hour', e.occurred_at, 'UTC') AS hour,
 			count(*) AS stored, sum(1 / NULLIF(e.sample_rate, 0)) AS estimated
 		FROM telemetry.events e
-		WHERE e.occurred_at >= since AND e.occurred_at < until
-			AND (telemetry_event_metrics.event IS NULL OR e.event = telemetry_event_metrics.event)
+		WHERE e.occurred_at >= p_since AND e.occurred_at < p_until
+			AND (p_event IS NULL OR e.event = p_event)
 		GROUP BY 1, 2, 3),
 	vals AS (
 		SELECT e.event, e.version, date_trunc('hour', e.occurred_at, 'UTC') AS hour, p.name,
@@ -525,16 +877,24 @@ RETURNS TABLE (event text, version text, hour timestamptz, stored bigint, estima
 		JOIN telemetry.event_properties p ON p.event = e.event AND p.version = e.version
 			AND p.scope = 'property' AND p.type = 'number' AND p.redaction IS NULL
 		CROSS JOIN LATERAL (SELECT telemetry._metric(e.properties, p.name) AS v OFFSET 0) x
-		WHERE e.occurred_at >= since AND e.occurred_at < until
-			AND (telemetry_event_metrics.event IS NULL OR e.event = telemetry_event_metrics.event)
+		WHERE e.occurred_at >= p_since AND e.occurred_at < p_until
+			AND (p_event IS NULL OR e.event = p_event)
 			AND x.v IS NOT NULL
 		GROUP BY 1, 2, 3, 4)
 	SELECT b.event, b.version, b.hour, b.stored, b.estimated,
 		COALESCE((SELECT jsonb_object_agg(v.name, jsonb_build_object('n', v.n, 'p50', v.pct[1], 'p95', v.pct[2], 'max', v.max))
 			FROM vals v WHERE v.event = b.event AND v.version = b.version AND v.hour = b.hour), '{}')
 	FROM base b
-	ORDER BY b.event, b.version, b.hour
+	ORDER BY b.event, b.version, b.hour;
+END
 $$;
+REVOKE ALL ON FUNCTION telemetry._event_metrics(timestamptz, timestamptz, text) FROM PUBLIC;
+
+CREATE FUNCTION telemetry_event_metrics(since timestamptz, until timestamptz DEFAULT now(), event text DEFAULT NULL)
+RETURNS TABLE (event text, version text, hour timestamptz, stored bigint, estimated double precision, metrics jsonb)
+	LANGUAGE sql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT * FROM telemetry._event_metrics(since, until, event) $$;
 REVOKE ALL ON FUNCTION telemetry_event_metrics(timestamptz, timestamptz, text) FROM PUBLIC;
 
 -- The last 24 hours (this hour and the 23 before it) of telemetry_event_metrics.
@@ -572,4 +932,7 @@ BEGIN
 END
 $$;
 
-GRANT SELECT ON telemetry.anomalies, telemetry.open_anomalies, telemetry.anomaly_summary TO PUBLIC;
+-- The table is the owner's; everyone reads the views, which apply the
+-- events' privacy.
+GRANT SELECT ON telemetry.anomaly_history, telemetry.open_anomalies, telemetry.anomaly_summary,
+	telemetry.anomaly_checks TO PUBLIC;

@@ -127,10 +127,6 @@ SELECT pg_catalog.pg_extension_config_dump('telemetry.delivery_horizons', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.delivery_state', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.delivery_failures', '');
 
--- The secrets' allowed hosts (H-catalog adds the column with
--- telemetry_set_secret(name, value, hosts); a no-op once it exists).
-ALTER TABLE telemetry.secrets ADD COLUMN IF NOT EXISTS hosts text[] NOT NULL DEFAULT '{}';
-
 -- A {"secret": name} reference resolved for delivery: the value with the
 -- hosts it may be sent to ({"missing_secret": name} when unset).
 CREATE FUNCTION telemetry._delivery_secret(ref jsonb) RETURNS jsonb
@@ -169,20 +165,11 @@ REVOKE ALL ON FUNCTION telemetry._delivery_config(jsonb) FROM PUBLIC;
 
 -- Registration's check of a provider URL against
 -- telemetry.allowed_destinations (called by _validate_provider; 42501 when
--- refused).  The same policy applies to resolved addresses at connect time.
+-- refused, naming the setting, never the URL).  The same policy applies to
+-- resolved addresses at connect time.
 CREATE FUNCTION telemetry._check_destination(url text, path text) RETURNS void
 	AS 'MODULE_PATHNAME', 'telemetry_check_destination'
 	LANGUAGE C STABLE;
-
--- The host of a URL as delivery sees it, and whether a secret's hosts entry
--- matches a host as delivery decides it: for registration's checks of
--- secrets (the same names, the same rule).
-CREATE FUNCTION telemetry._url_host(url text) RETURNS text
-	AS 'MODULE_PATHNAME', 'telemetry_url_host'
-	LANGUAGE C IMMUTABLE STRICT;
-CREATE FUNCTION telemetry._host_matches(pattern text, host text) RETURNS boolean
-	AS 'MODULE_PATHNAME', 'telemetry_host_matches'
-	LANGUAGE C IMMUTABLE STRICT;
 
 -- The item a provider type sends for a stored event (the delivery code's
 -- rendering; NULL, with a notice, when the event is too large for it).
@@ -198,30 +185,99 @@ CREATE FUNCTION telemetry_deliver() RETURNS integer
 	SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION telemetry_deliver() FROM PUBLIC;
 
--- Set (or replace) a named secret for {"secret": name} provider settings.
-CREATE FUNCTION telemetry_set_secret(name text, value text) RETURNS void
-	LANGUAGE plpgsql SECURITY DEFINER
+-- A secret's hosts, checked and normalized (lower case; IPv6 addresses in
+-- canonical form without brackets): each is a host name, an IP address or
+-- "*.suffix".  Raises 22023 naming the bad entry.
+CREATE FUNCTION telemetry._secret_hosts(hosts text[]) RETURNS text[]
+	LANGUAGE plpgsql IMMUTABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+DECLARE
+	h text;
+	n text;
+	result text[] := '{}';
+	i integer := 0;
 BEGIN
-	IF NOT telemetry._caller_is_owner() THEN
-		RAISE EXCEPTION 'only the owner of extension telemetry can set secrets'
-			USING ERRCODE = 'insufficient_privilege';
+	IF hosts IS NULL OR cardinality(hosts) = 0 THEN
+		PERFORM telemetry._raise('22023', 'a secret needs the hosts it may be sent to',
+			'Without hosts a secret could be sent nowhere.',
+			'Name the destination hosts: telemetry_set_secret(name, value, ARRAY[''api.segment.io'']); '
+			'a host name or IP address matches exactly (ignoring case), "*.example.com" matches every name under example.com.');
 	END IF;
-	IF name IS NULL OR name !~ '^[A-Za-z_][A-Za-z0-9_.-]{0,127}$' THEN
-		RAISE EXCEPTION 'invalid secret name'
-			USING ERRCODE = 'invalid_parameter_value',
-			HINT = 'A secret name is 1 to 128 letters, digits, "_", "." or "-", starting with a letter or "_".';
+	IF cardinality(hosts) > 100 THEN
+		PERFORM telemetry._raise('22023', 'a secret has at most 100 hosts');
 	END IF;
-	IF value IS NULL OR length(value) = 0 OR length(value) > 4096 THEN
-		RAISE EXCEPTION 'secret "%" must be 1 to 4096 characters', name
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	INSERT INTO telemetry.secrets AS s (name, value) VALUES (name, value)
-	ON CONFLICT ON CONSTRAINT secrets_pkey DO UPDATE SET value = EXCLUDED.value, updated_at = now();
+	FOREACH h IN ARRAY hosts LOOP
+		n := lower(btrim(h));
+		IF n ~ '^\[?[0-9a-f]*:[0-9a-f:.]*\]?$' THEN
+			BEGIN
+				n := host(btrim(n, '[]')::inet);
+			EXCEPTION WHEN invalid_text_representation THEN
+				n := NULL;
+			END;
+		ELSIF n !~ '^(\*\.)?[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$' OR n ~ '\.\.' OR length(n) > 253 THEN
+			n := NULL;
+		END IF;
+		IF n IS NULL THEN
+			PERFORM telemetry._raise('22023', format('hosts[%s]: %s is not a host name, an IP address or "*.suffix"', i + 1,
+				telemetry._q(COALESCE(h, 'null'))));
+		END IF;
+		IF NOT n = ANY (result) THEN
+			result := result || n;
+		END IF;
+		i := i + 1;
+	END LOOP;
+	RETURN result;
 END
 $$;
-REVOKE ALL ON FUNCTION telemetry_set_secret(text, text) FROM PUBLIC;
+
+-- Set (or replace) a named secret for {"secret": name} provider settings,
+-- with the hosts it may be sent to.  Owner only.  Not SECURITY DEFINER: the
+-- owner check needs the caller, and the owner may write the table anyway.
+-- Executable by PUBLIC on purpose: a refused call must fail with the
+-- extension's error, which hides the statement (and so the secret) from the
+-- server log; PostgreSQL's "permission denied for function" would log it.
+-- A value that is a URL (for a url/endpoint/host setting) must point to one
+-- of the hosts.  Providers that used the secret and no longer may are
+-- named in a WARNING (delivery refuses them).
+CREATE FUNCTION telemetry_set_secret(name text, value text, hosts text[] DEFAULT NULL) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	h text[];
+	p record;
+BEGIN
+	IF NOT telemetry._caller_is_owner() THEN
+		PERFORM telemetry._raise('42501', 'permission denied to set secrets',
+			'Only the owner of extension telemetry can set secrets.');
+	END IF;
+	IF name IS NULL OR name !~ '^[A-Za-z_][A-Za-z0-9_.-]{0,127}$' THEN
+		PERFORM telemetry._raise('22023', 'invalid secret name', NULL,
+			'A secret name is 1 to 128 letters, digits, "_", "." or "-", starting with a letter or "_".');
+	END IF;
+	IF value IS NULL OR length(value) = 0 OR length(value) > 4096 THEN
+		PERFORM telemetry._raise('22023', format('secret "%s" must be 1 to 4096 characters', name));
+	END IF;
+	h := telemetry._secret_hosts(hosts);
+	IF value ~* '^[a-z][a-z0-9+.-]*://' AND NOT telemetry._host_allowed(telemetry._url_host(value), h) THEN
+		PERFORM telemetry._raise('22023', format('secret "%s" is a URL whose host is not among its hosts', name), NULL,
+			'A URL secret must be an http:// or https:// URL without user:password@, and its host must be one of the hosts given.');
+	END IF;
+	INSERT INTO telemetry.secrets AS s (name, value, hosts) VALUES (name, value, h)
+	ON CONFLICT ON CONSTRAINT secrets_pkey DO UPDATE SET value = EXCLUDED.value, hosts = EXCLUDED.hosts, updated_at = now();
+	FOR p IN
+		SELECT pr.spec_key || '@' || pr.spec_version || '/' || pr.name AS provider
+		FROM telemetry.providers pr
+		WHERE jsonb_path_exists(pr.config, '$.** ? (@.secret == $n)', jsonb_build_object('n', telemetry_set_secret.name))
+		  AND telemetry._provider_refs_problem(pr.type, pr.config, 'config') IS NOT NULL
+		ORDER BY 1
+	LOOP
+		RAISE WARNING 'provider "%" names secret "%" but may not use it now', p.provider, telemetry_set_secret.name
+			USING HINT = 'Delivery refuses it until the secret allows the provider''s destination host.';
+	END LOOP;
+END
+$$;
 
 -- Providers matching a name: "key@version/name", or a bare name (every spec
 -- version's provider of that name).

@@ -1,5 +1,6 @@
-# On a standby the worker does not run (it starts once recovery has
-# finished), and nothing complains; after promotion it starts and works.
+# On a standby neither the launcher nor any worker or probe runs (the
+# launcher starts once recovery has finished), and nothing complains; after
+# promotion they start and work.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -10,7 +11,6 @@ my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
 $primary->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'telemetry'
-telemetry.database = 'postgres'
 });
 $primary->start;
 $primary->safe_psql('postgres', 'CREATE EXTENSION telemetry');
@@ -26,8 +26,10 @@ $primary->safe_psql('postgres', q{SELECT telemetry_run_maintenance()});
 $primary->wait_for_catchup($standby);
 
 is($standby->safe_psql('postgres',
-		q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'telemetry worker'}),
-	'0', 'no worker on the standby');
+		q{SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'telemetry%'}),
+	'0', 'no launcher, worker or probe on the standby');
+is($standby->safe_psql('postgres', q{SELECT count(*) FROM telemetry.workers}), '0',
+	'telemetry.workers on the standby: nothing');
 is($standby->safe_psql('postgres',
 		q{SELECT count(*) FROM telemetry.worker_status WHERE pid IS NOT NULL OR last_run IS NOT NULL}),
 	'0', 'worker_status on the standby: no worker, no runs');

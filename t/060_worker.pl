@@ -1,7 +1,8 @@
-# The telemetry worker's life cycle: it starts, shows in pg_stat_activity and
-# telemetry.worker_status, comes back after pg_terminate_backend and after
-# kill -9, applies a changed interval on SIGHUP, and does not delay a fast
-# shutdown.
+# A database worker's life cycle: the launcher starts it when the extension
+# is created, it shows in pg_stat_activity and telemetry.worker_status,
+# comes back after pg_terminate_backend and after kill -9, applies a changed
+# interval on SIGHUP, leaves while telemetry.enabled is off, and does not
+# delay a fast shutdown.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -12,7 +13,6 @@ my $node = PostgreSQL::Test::Cluster->new('worker');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'telemetry'
-telemetry.database = 'postgres'
 telemetry.maintenance_interval = '1h'
 restart_after_crash = on
 });
@@ -20,11 +20,16 @@ $node->start;
 
 my $worker_pid = q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'telemetry worker' AND datname = 'postgres'};
 
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'telemetry launcher' AND datname IS NULL}),
+	'the launcher runs, connected to no database');
+is($node->safe_psql('postgres', "SELECT count(*) FROM ($worker_pid) w"), '0',
+	'no worker before CREATE EXTENSION');
+
+# The worker starts, and runs maintenance, as soon as the extension is created.
+$node->safe_psql('postgres', 'CREATE EXTENSION telemetry');
 ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($worker_pid) w"),
 	'worker appears in pg_stat_activity with backend_type "telemetry worker"');
-
-# The worker runs maintenance as soon as the extension is created.
-$node->safe_psql('postgres', 'CREATE EXTENSION telemetry');
 ok($node->poll_query_until('postgres',
 		q{SELECT last_outcome LIKE 'ok:%' FROM telemetry.worker_status WHERE job = 'maintenance'}),
 	'maintenance ran after CREATE EXTENSION');
@@ -53,17 +58,20 @@ ok($node->poll_query_until('postgres',
 		qq{SELECT last_run > '$run1' FROM telemetry.worker_status WHERE job = 'maintenance'}),
 	'maintenance runs again on the new interval');
 
-# telemetry.enabled = off: the worker idles, and says so.
+# telemetry.enabled = off: the worker leaves, and the views say why.
 $node->safe_psql('postgres', q{ALTER SYSTEM SET telemetry.enabled = off});
 $node->safe_psql('postgres', 'SELECT pg_reload_conf()');
 ok($node->poll_query_until('postgres',
-		q{SELECT bool_and(last_outcome = 'idle: telemetry.enabled is off') FROM telemetry.worker_status}),
-	'telemetry.enabled = off idles every job');
+		q{SELECT bool_and(pid IS NULL AND last_outcome = 'idle: disabled (telemetry.enabled)') FROM telemetry.worker_status}),
+	'telemetry.enabled = off: no worker, and every job says why');
+is($node->safe_psql('postgres', q{SELECT state FROM telemetry.workers WHERE database = 'postgres'}),
+	'disabled (telemetry.enabled)', 'telemetry.workers says so too');
 $node->safe_psql('postgres', q{ALTER SYSTEM RESET telemetry.enabled});
 $node->safe_psql('postgres', 'SELECT pg_reload_conf()');
 ok($node->poll_query_until('postgres',
 		q{SELECT last_outcome LIKE 'ok:%' FROM telemetry.worker_status WHERE job = 'maintenance'}),
-	'and works again when it is back on');
+	'and a worker works again when it is back on');
+$pid = $node->safe_psql('postgres', $worker_pid);
 
 # A failing job is recorded, logged once and retried; the worker and the
 # other jobs go on.
@@ -92,13 +100,14 @@ ok($node->poll_query_until('postgres',
 my @failed = (slurp_file($node->logfile) =~ /telemetry worker: maintenance job failed/g);
 is(scalar @failed, 1, 'the repeated error was logged once');
 
-# pg_terminate_backend: the postmaster restarts it.
+# pg_terminate_backend: the launcher restarts it (after a short delay).
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
 ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($worker_pid) w WHERE pid <> $pid"),
 	'worker back after pg_terminate_backend');
 $pid = $node->safe_psql('postgres', $worker_pid);
 
-# kill -9: crash restart of the cluster, then the worker again.
+# kill -9: the postmaster restarts the whole cluster (restart_after_crash),
+# then the launcher starts the worker again.
 kill 'KILL', $pid;
 ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($worker_pid) w WHERE pid <> $pid"),
 	'worker back after kill -9');
