@@ -317,13 +317,14 @@ BEGIN
 			'environment variables only when a superuser lists them in telemetry.allowed_env.');
 	END IF;
 
-	-- Destination policy (telemetry.allowed_destinations, H-delivery): the
-	-- URL this provider sends to (a literal, a secret's value or the type's
-	-- default) is checked here, e.g.
-	--   PERFORM telemetry._check_destination(dest_url, dest_path);
-	-- whose errors must name dest_path, never the URL (it may be a secret).
+	-- Destination policy (telemetry.allowed_destinations): the URL this
+	-- provider sends to (a literal, a secret's value or the type's default)
+	-- may reach a non-public address only when a superuser listed it (42501).
+	-- The errors name dest_path and the kind of address, never the URL (it
+	-- may be a secret).  Connect time checks the resolved addresses again.
 	dest_url := telemetry._destination_url(ptype, cfg);
 	dest_path := path || '.config.' || COALESCE(telemetry._destination_key(ptype), 'type');
+	PERFORM telemetry._check_destination(dest_url, dest_path);
 
 	RETURN jsonb_build_object('type', ptype, 'name', p -> 'name', 'config', cfg);
 END
