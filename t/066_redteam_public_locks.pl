@@ -30,6 +30,7 @@ shared_preload_libraries = 'telemetry'
 telemetry.database = 'postgres'
 telemetry.maintenance_interval = 1
 telemetry.anomaly_interval = 1000
+telemetry.allowed_destinations = '127.0.0.1'
 });
 $node->start;
 $node->safe_psql('postgres', q{

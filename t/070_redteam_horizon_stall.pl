@@ -28,6 +28,7 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'telemetry'
 telemetry.database = 'app'
 telemetry.anomaly_interval = 1000
+telemetry.allowed_destinations = '127.0.0.1'
 });
 $node->start;
 $node->safe_psql('postgres', q{

@@ -79,6 +79,14 @@ CREATE FUNCTION telemetry._xid_clock(OUT at timestamptz, OUT next_xid xid8)
 	AS 'MODULE_PATHNAME', 'telemetry_xid_clock'
 	LANGUAGE C VOLATILE STRICT;
 
+-- The horizon of a reader of what is new (src/floor.c): the active
+-- snapshot's xmin, but for transactions of other databases, which cannot
+-- write events here (an open transaction elsewhere must not hold back
+-- delivery and the checks of this database).
+CREATE FUNCTION telemetry._horizon() RETURNS xid8
+	AS 'MODULE_PATHNAME', 'telemetry_horizon'
+	LANGUAGE C STABLE STRICT;
+
 -- Copies of late events (telemetry._is_late), which readers after a cursor
 -- cannot find near their floor (delivery reads them by (spec, xid, id), the
 -- anomaly checks by their position, see 070_anomaly.sql).  Written by telemetry_track next to the
