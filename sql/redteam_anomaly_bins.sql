@@ -19,6 +19,12 @@ SELECT telemetry_check_anomalies() > 0 AS detected;
 SET ROLE regress_rt_nobody;
 SELECT max(threshold) IS NULL AS thresholds_hidden, max(observed) IS NULL AS values_hidden
 FROM telemetry.anomaly_history WHERE event = 'hr.salary';
+SELECT count(*) AS rows_seen FROM telemetry.anomaly_history WHERE event = 'hr.salary';
 RESET ROLE;
+-- Any role may LISTEN: the 18 anomalies of the check make one notice
+-- (identical payloads of a transaction are sent once), with no rule
+SELECT count(*) AS anomalies, count(DISTINCT telemetry._anomaly_notice(a)) AS notices,
+	min(telemetry._anomaly_notice(a)::text) AS notice
+FROM telemetry.anomalies a WHERE event = 'hr.salary';
 DROP EXTENSION telemetry;
 DROP ROLE regress_rt_nobody;

@@ -256,15 +256,19 @@ REVOKE ALL ON FUNCTION telemetry._anomaly_payload_of(bigint) FROM PUBLIC;
 
 -- The NOTIFY telemetry_anomaly payload: ids and names only.  Any role may
 -- LISTEN, without a privilege check, so no observed value, threshold,
--- violation count or sample size: a listener reads those in the views,
--- which apply the event's privacy.
+-- violation count or sample size; for an event that is not public not even
+-- the anomaly or its rule, only the event version (PostgreSQL sends one of
+-- identical payloads per transaction, so a listener cannot count the
+-- thresholds that fired).  A listener reads the rest in the views, which
+-- apply the event's privacy.
 CREATE FUNCTION telemetry._anomaly_notice(a telemetry.anomalies) RETURNS jsonb
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	SELECT jsonb_build_object(
-		'anomaly_id', a.id, 'spec', a.spec, 'event', a.event, 'version', a.version,
-		'rule', a.rule, 'metric', a.metric, 'bound', a.bound)
+	SELECT CASE WHEN a.privacy = 'public'
+		THEN jsonb_build_object('anomaly_id', a.id, 'spec', a.spec, 'event', a.event, 'version', a.version,
+			'privacy', a.privacy, 'rule', a.rule, 'metric', a.metric, 'bound', a.bound)
+		ELSE jsonb_build_object('spec', a.spec, 'event', a.event, 'version', a.version, 'privacy', a.privacy) END
 $$;
 
 -- A one-line description of an anomaly for the log and regen requests.
@@ -319,8 +323,10 @@ BEGIN
 		VALUES (a.detected_at, a.spec, a.event, a.version, a.id, 'anomaly ' || a.id || ': ' || descr)
 		RETURNING id INTO req;
 		IF notify THEN
-			PERFORM pg_notify('telemetry_regen', jsonb_build_object('request_id', req, 'anomaly_id', a.id,
-				'spec', a.spec, 'event', a.event, 'version', a.version)::text);
+			-- the same rule as _anomaly_notice: ids only for public events
+			PERFORM pg_notify('telemetry_regen', (CASE WHEN a.privacy = 'public'
+				THEN jsonb_build_object('request_id', req, 'anomaly_id', a.id) ELSE '{}' END
+				|| jsonb_build_object('spec', a.spec, 'event', a.event, 'version', a.version))::text);
 		END IF;
 	END IF;
 END
@@ -660,7 +666,7 @@ BEGIN
 	SELECT c.at, c.next_xid INTO v_sample_at, v_sample_xid FROM telemetry._xid_clock() c;
 	-- after the lock, so (at read committed) this snapshot sees the state a
 	-- concurrent check committed
-	SELECT pg_snapshot_xmin(s), pg_snapshot_xmax(s) INTO horizon, next_xid
+	SELECT telemetry._horizon(), pg_snapshot_xmax(s) INTO horizon, next_xid
 	FROM pg_current_snapshot() s;
 
 	-- An event version is checked from its registration on: no event of it
@@ -799,23 +805,20 @@ CREATE FUNCTION telemetry._anomaly_values_visible() RETURNS boolean
 	FROM pg_extension x WHERE x.extname = 'telemetry'
 $$;
 
--- Every anomaly, as everyone may read it: for events whose privacy is not
--- public, the observed value, the sample size and the first and last event
--- ids and times are NULL for roles other than the owner and the reader.
--- (A one-row subquery, so the privilege is decided once per query.)
+-- Every anomaly, as everyone may read it: anomalies of events whose
+-- privacy is not public are listed for the owner and the reader only.
+-- Hiding their values is not enough: which of an event's thresholds fired,
+-- and how many did, tells the value to within one step of the thresholds,
+-- and any spec admin may declare the steps.  (A one-row subquery, so the
+-- privilege is decided once per query.)
 CREATE VIEW telemetry.anomaly_history AS
 	SELECT a.id, a.detected_at, a.last_detected_at, a.checks, a.event, a.version, a.spec, a.privacy,
-		a.rule, a.metric, a.aggregate, a."window", a.bound, a.threshold,
-		CASE WHEN v.visible OR a.privacy = 'public' THEN a.observed END AS observed,
-		a.violations,
-		CASE WHEN v.visible OR a.privacy = 'public' THEN a.sample_size END AS sample_size,
-		CASE WHEN v.visible OR a.privacy = 'public' THEN a.first_event_id END AS first_event_id,
-		CASE WHEN v.visible OR a.privacy = 'public' THEN a.first_event_at END AS first_event_at,
-		CASE WHEN v.visible OR a.privacy = 'public' THEN a.last_event_id END AS last_event_id,
-		CASE WHEN v.visible OR a.privacy = 'public' THEN a.last_event_at END AS last_event_at,
+		a.rule, a.metric, a.aggregate, a."window", a.bound, a.threshold, a.observed, a.violations,
+		a.sample_size, a.first_event_id, a.first_event_at, a.last_event_id, a.last_event_at,
 		a.actions, a.status, a.resolved_at, a.resolved_by, a.note
 	FROM telemetry.anomalies a
-	CROSS JOIN (SELECT telemetry._anomaly_values_visible() AS visible OFFSET 0) v;
+	CROSS JOIN (SELECT telemetry._anomaly_values_visible() AS visible OFFSET 0) v
+	WHERE v.visible OR a.privacy = 'public';
 
 CREATE VIEW telemetry.open_anomalies AS
 	SELECT * FROM telemetry.anomaly_history WHERE status = 'open';
