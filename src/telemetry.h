@@ -39,6 +39,7 @@ extern int	telemetry_anomaly_max_window;	/* seconds */
 extern int	telemetry_anomaly_min_interval;	/* milliseconds */
 extern int	telemetry_anomaly_batch_size;
 extern int	telemetry_anomaly_max_aggregates;
+extern int	telemetry_anomaly_max_aggregate_rows;
 extern bool telemetry_anomaly_notify;
 /* delivery (H-delivery) */
 extern int	telemetry_delivery_pass_bytes;
