@@ -56,7 +56,7 @@ extern void telemetry_define_gucs(void);
 extern void telemetry_worker_register(void);
 
 /* delivery.c */
-extern int	telemetry_delivery_worker_pass(bool *more);
+extern int	telemetry_delivery_worker_pass(bool *more, bool *none_due);
 
 /* uuid7.c */
 struct pg_uuid_t;
