@@ -1,17 +1,11 @@
 /*
  * catalog_api.c
- *		The catalog's entry points that must know their caller, and the
- *		catalog's error helpers.
+ *		Error helpers for the extension's SQL functions.
  *
- * telemetry_spec() and telemetry_register_spec() are not SECURITY DEFINER:
- * a SECURITY DEFINER function cannot see who called it.  They decide what
- * they need about the caller (the current effective user) at entry, then
- * run an internal function, revoked from PUBLIC, as the extension's owner
- * with search_path pinned (telemetry_call_as_owner).
- *
- * The catalog's errors (validation, registration, secrets) are raised here
- * with errhidestmt: the statement holds the spec or the secret, and must
- * not be logged next to the error (log_min_error_statement).
+ * Errors are raised with errhidestmt: the statement may hold a spec or a
+ * secret, and must not be logged next to the error
+ * (log_min_error_statement).  The spec catalog's own entry points are C
+ * (spec_register.c, spec_read.c).
  */
 #include "telemetry.h"
 
@@ -19,65 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-PG_FUNCTION_INFO_V1(telemetry_spec);
-PG_FUNCTION_INFO_V1(telemetry_register_spec);
-PG_FUNCTION_INFO_V1(telemetry_invalid);
 PG_FUNCTION_INFO_V1(telemetry_raise);
-
-/*
- * SQL: telemetry_spec(key text, version text DEFAULT NULL) RETURNS jsonb
- *
- * Secrets are shown only when the current effective user has the owner's
- * privileges and no security-restricted operation is running.
- */
-Datum
-telemetry_spec(PG_FUNCTION_ARGS)
-{
-	Oid			types[3] = {TEXTOID, TEXTOID, BOOLOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	bool		isnull;
-	Datum		result;
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	values[0] = PG_GETARG_DATUM(0);
-	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
-	values[2] = BoolGetDatum(telemetry_current_user_is_owner());
-
-	result = telemetry_call_as_owner("SELECT telemetry._spec_document($1, $2, $3)",
-									 3, types, values, nulls, true, &isnull);
-	if (isnull)
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(result);
-}
-
-/*
- * SQL: telemetry_register_spec(spec jsonb) RETURNS text
- *
- * EXECUTE on this function is the spec admin's grant; the catalog records
- * the current effective user as the one who registered.
- */
-Datum
-telemetry_register_spec(PG_FUNCTION_ARGS)
-{
-	Oid			types[2] = {JSONBOID, TEXTOID};
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
-	bool		isnull;
-	Datum		result;
-
-	values[0] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
-	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
-	values[1] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
-
-	result = telemetry_call_as_owner("SELECT telemetry._register_spec($1, $2)",
-									 2, types, values, nulls, false, &isnull);
-	if (isnull)
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(result);
-}
 
 /* A text argument, or "(null)" so a NULL never hides an error. */
 static char *
@@ -86,25 +22,6 @@ text_arg(FunctionCallInfo fcinfo, int n)
 	if (PG_NARGS() <= n || PG_ARGISNULL(n))
 		return NULL;
 	return text_to_cstring(PG_GETARG_TEXT_PP(n));
-}
-
-/*
- * SQL: telemetry._invalid(path text, problem text) RETURNS void
- *
- * The catalog's validation error: SQLSTATE 22023, "<json path>: <problem>".
- * Not STRICT: a NULL argument must still raise.
- */
-Datum
-telemetry_invalid(PG_FUNCTION_ARGS)
-{
-	char	   *path = text_arg(fcinfo, 0);
-	char	   *problem = text_arg(fcinfo, 1);
-
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s: %s", path ? path : "spec", problem ? problem : "invalid"),
-			 errhidestmt(true)));
-	PG_RETURN_VOID();
 }
 
 /*

@@ -7,7 +7,18 @@ COMMENT ON SCHEMA telemetry IS 'catalog, events and views of the telemetry exten
 
 -- Catalog tables are readable only by the extension's owner: provider configs
 -- may carry secrets.  Everyone else reads them through views and functions.
+--
+-- The catalog's words (property types, redactions, privacy levels, ...)
+-- are the vocabulary of the C spec model (src/spec_model.c, provider types
+-- from the delivery descriptors): CHECK constraints take them from
+-- telemetry._vocabulary(), and the compiler of the per-backend cache
+-- (src/spec_cache.c) refuses a value it does not know.
+CREATE FUNCTION telemetry._vocabulary(kind text) RETURNS text[]
+	AS 'MODULE_PATHNAME', 'telemetry_vocabulary'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- A spec version.  The spec key is the unit of deployment (providers and
+-- their delivery state belong to it); its highest version is its latest.
 CREATE TABLE telemetry.specs (
 	key text NOT NULL,
 	version text NOT NULL,
@@ -17,55 +28,80 @@ CREATE TABLE telemetry.specs (
 	domain text,
 	owners text[] NOT NULL DEFAULT '{}',
 	tags text[] NOT NULL DEFAULT '{}',
-	stability text,
-	default_retention_days integer,
-	default_sampling_rate double precision,
+	stability text CHECK (stability = ANY (telemetry._vocabulary('stability'))),
+	default_retention_days integer CHECK (default_retention_days BETWEEN 1 AND 36500),
+	default_sampling_rate double precision CHECK (default_sampling_rate BETWEEN 0 AND 1),
 	anomaly_enabled boolean NOT NULL DEFAULT true,
-	anomaly_check_interval_ms integer,
+	anomaly_check_interval_ms integer CHECK (anomaly_check_interval_ms BETWEEN 100 AND 86400000),
+	-- config.context, normalized: the properties every event of this
+	-- version gets as its context
+	context jsonb NOT NULL DEFAULT '[]',
 	document jsonb NOT NULL,
 	registered_at timestamptz NOT NULL DEFAULT now(),
 	registered_by name NOT NULL DEFAULT current_user,
 	PRIMARY KEY (key, version)
 );
 
+-- An event version, stored once whatever the number of spec versions that
+-- list it (telemetry.spec_events).  It belongs to one spec key; spec_version
+-- is the highest registered version of that key that lists it, whose
+-- defaults, context, stability and anomaly switch apply to it.
 CREATE TABLE telemetry.event_defs (
 	event text NOT NULL,
 	version text NOT NULL,
 	version_key bytea NOT NULL,
 	spec_key text NOT NULL,
 	spec_version text NOT NULL,
-	privacy text NOT NULL,
+	privacy text NOT NULL CHECK (privacy = ANY (telemetry._vocabulary('privacy'))),
 	what text NOT NULL,
 	who text,
 	why text,
-	retention_days integer,
-	retention_policy text NOT NULL DEFAULT 'delete',
-	sampling_rate double precision,
+	retention_days integer CHECK (retention_days BETWEEN 1 AND 36500),
+	retention_policy text NOT NULL DEFAULT 'delete' CHECK (retention_policy = ANY (telemetry._vocabulary('retention policy'))),
+	sampling_rate double precision CHECK (sampling_rate BETWEEN 0 AND 1),
 	sampling_by text,
+	-- normalized sampling.conditions (src/sample_condition.c)
+	sampling_conditions text[] NOT NULL DEFAULT '{}',
+	-- the event's switch and its governing spec version's
 	anomaly_enabled boolean NOT NULL DEFAULT false,
-	minimum_sample integer NOT NULL DEFAULT 1,
-	actions text[] NOT NULL DEFAULT '{}',
+	minimum_sample integer NOT NULL DEFAULT 1 CHECK (minimum_sample >= 1),
+	actions text[] NOT NULL DEFAULT '{}' CHECK (actions <@ telemetry._vocabulary('action')),
 	tags text[] NOT NULL DEFAULT '{}',
 	definition jsonb NOT NULL,
 	PRIMARY KEY (event, version),
-	FOREIGN KEY (spec_key, spec_version) REFERENCES telemetry.specs ON DELETE CASCADE
+	UNIQUE (event, version, spec_key),
+	FOREIGN KEY (spec_key, spec_version) REFERENCES telemetry.specs
 );
 CREATE INDEX ON telemetry.event_defs (event, version_key);
 CREATE INDEX ON telemetry.event_defs (spec_key, spec_version);
 
--- Declared properties of events (scope 'property') and of their spec's
--- context (scope 'context', copied onto each event of the spec).
+-- Which event versions each spec version lists (an event version of
+-- another spec key cannot be listed: the foreign key includes the key).
+CREATE TABLE telemetry.spec_events (
+	spec_key text NOT NULL,
+	spec_version text NOT NULL,
+	event text NOT NULL,
+	version text NOT NULL,
+	ordinal integer NOT NULL,
+	PRIMARY KEY (spec_key, spec_version, event, version),
+	FOREIGN KEY (spec_key, spec_version) REFERENCES telemetry.specs ON DELETE CASCADE,
+	FOREIGN KEY (event, version, spec_key) REFERENCES telemetry.event_defs (event, version, spec_key)
+);
+CREATE INDEX ON telemetry.spec_events (event, version);
+
+-- Declared properties of events (scope 'property') and of their governing
+-- spec version's context (scope 'context', copied onto each event).
 CREATE TABLE telemetry.event_properties (
 	event text NOT NULL,
 	version text NOT NULL,
 	scope text NOT NULL CHECK (scope IN ('property', 'context')),
 	name text NOT NULL,
 	ordinal integer NOT NULL,
-	type text NOT NULL,
+	type text NOT NULL CHECK (type = ANY (telemetry._vocabulary('property type'))),
 	required boolean NOT NULL DEFAULT false,
 	pii boolean NOT NULL DEFAULT false,
 	redact boolean NOT NULL DEFAULT false,
-	redaction text,
+	redaction text CHECK (redaction = ANY (telemetry._vocabulary('redaction'))),
 	description text,
 	PRIMARY KEY (event, version, scope, name),
 	FOREIGN KEY (event, version) REFERENCES telemetry.event_defs ON DELETE CASCADE
@@ -78,24 +114,40 @@ CREATE TABLE telemetry.anomaly_rules (
 	metric text,
 	min double precision,
 	max double precision,
-	aggregate text,
+	aggregate text CHECK (aggregate = ANY (telemetry._vocabulary('aggregate'))),
 	"window" interval,
 	PRIMARY KEY (event, version, ordinal),
+	CHECK (min IS NOT NULL OR max IS NOT NULL),
+	CHECK (min <= max),
+	CHECK ((aggregate IS NULL) = ("window" IS NULL)),
+	CHECK (metric IS NOT NULL OR aggregate = 'count'),
 	FOREIGN KEY (event, version) REFERENCES telemetry.event_defs ON DELETE CASCADE
 );
 
+-- The providers each spec version declares.  Delivery uses those of the
+-- latest version of each spec key, identified by (spec_key, name).
 CREATE TABLE telemetry.providers (
 	spec_key text NOT NULL,
 	spec_version text NOT NULL,
 	name text NOT NULL,
 	ordinal integer NOT NULL,
-	type text NOT NULL,
-	config jsonb NOT NULL DEFAULT '{}',
+	type text NOT NULL CHECK (type = ANY (telemetry._vocabulary('provider type'))),
+	config jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(config) = 'object'),
 	enabled boolean NOT NULL DEFAULT true,
 	disabled_reason text,
 	PRIMARY KEY (spec_key, spec_version, name),
 	FOREIGN KEY (spec_key, spec_version) REFERENCES telemetry.specs ON DELETE CASCADE
 );
+
+-- Registrations and unregistrations take turns: each updates this row
+-- first.  At READ COMMITTED the second waits for the first and then sees
+-- its result; at REPEATABLE READ or SERIALIZABLE, where the second could
+-- not see it, it fails with a serialization error (40001) and is retried.
+CREATE TABLE telemetry.catalog_turn (
+	id boolean PRIMARY KEY DEFAULT true CHECK (id),
+	changes bigint NOT NULL DEFAULT 0
+);
+INSERT INTO telemetry.catalog_turn DEFAULT VALUES;
 
 -- Per-database key for "redaction": "hash" pseudonyms and named secrets.
 CREATE TABLE telemetry.redaction_key (
@@ -133,6 +185,7 @@ CREATE TABLE telemetry.secrets (
 
 SELECT pg_catalog.pg_extension_config_dump('telemetry.specs', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.event_defs', '');
+SELECT pg_catalog.pg_extension_config_dump('telemetry.spec_events', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.event_properties', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.anomaly_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.providers', '');
