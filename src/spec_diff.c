@@ -429,6 +429,28 @@ spec_first_difference(Jsonb *a, Jsonb *b, bool event)
 	return ((SpecChange *) linitial(out))->path;
 }
 
+/*
+ * The first path at which two validated specs differ (their own fields,
+ * then their events in order), or NULL when they are the same spec.
+ */
+char *
+spec_doc_first_difference(SpecDoc *a, SpecDoc *b)
+{
+	char	   *first = spec_first_difference(a->normalized, b->normalized, false);
+
+	if (first != NULL)
+		return first;
+	for (int i = 0; i < Min(a->nevents, b->nevents); i++)
+	{
+		first = spec_first_difference(a->events[i].definition, b->events[i].definition, true);
+		if (first != NULL)
+			return psprintf("events[%d].%s", i, first);
+	}
+	if (a->nevents != b->nevents)
+		return psprintf("events[%d]", Min(a->nevents, b->nevents));
+	return NULL;
+}
+
 /* ---------------------------------------------------------------------
  * Compatibility of event versions
  * ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ typedef struct SpecChange
 } SpecChange;
 
 extern char *spec_first_difference(Jsonb *a, Jsonb *b, bool event);
+extern char *spec_doc_first_difference(SpecDoc *a, SpecDoc *b);
 extern List *spec_event_changes(Jsonb *older, Jsonb *newer, const char *path, List *out);
 extern const SpecChange *spec_first_breaking(List *changes);
 extern char *spec_version_major(const char *version);

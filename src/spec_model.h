@@ -191,7 +191,7 @@ typedef struct SpecDoc
 	SpecProperty *context;
 	int			nevents;
 	SpecEvent  *events;
-	Jsonb *normalized;	/* the whole spec, normalized */
+	Jsonb	   *normalized;		/* the spec's own fields, normalized (no events) */
 } SpecDoc;
 
 /* What validation checks besides the document itself. */
@@ -203,6 +203,7 @@ typedef enum SpecCheckLevel
 
 /* spec_validate.c */
 extern SpecDoc *spec_validate(Jsonb *spec, SpecCheckLevel level);
+extern Jsonb *spec_normalized_full(SpecDoc *doc);
 extern const SpecProperty *spec_find_property(const SpecProperty *props, int n,
 											  const char *name, int len);
 extern void spec_invalid(const char *path, const char *fmt,...) pg_attribute_printf(2, 3);

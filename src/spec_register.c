@@ -56,14 +56,24 @@ PG_FUNCTION_INFO_V1(telemetry_unregister_spec);
  * ---------------------------------------------------------------------
  */
 
-/* Run a statement with arguments (no NULLs unless nulls is given). */
+/*
+ * Run a statement with arguments (no NULLs unless nulls is given).  The
+ * plan is generic: a large spec's arrays are passed as parameters, never
+ * copied into the plan as constants.
+ */
 static void
 run(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expect)
 {
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+	int			rc;
 
+	if (plan == NULL)
+		elog(ERROR, "telemetry: could not prepare a catalog statement (%s): %s",
+			 SPI_result_code_string(SPI_result), sql);
+	rc = SPI_execute_plan(plan, values, nulls, false, 0);
 	if (rc != expect)
 		elog(ERROR, "telemetry: catalog statement failed (%s): %s", SPI_result_code_string(rc), sql);
+	SPI_freeplan(plan);
 }
 
 static Datum
@@ -123,18 +133,18 @@ spec_latest_version(const char *key)
  * Validate a stored document again, without the policy checks: its
  * normalized form, or NULL when it does not pass today's rules.
  */
-static Jsonb *
+static SpecDoc *
 normalized_or_null(Jsonb *doc)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	Jsonb	   *result = NULL;
+	SpecDoc    *result = NULL;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		result = spec_validate(doc, SPEC_CHECK_DOCUMENT)->normalized;
+		result = spec_validate(doc, SPEC_CHECK_DOCUMENT);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -173,6 +183,7 @@ typedef struct Known
 	char	   *spec_version;
 	Jsonb	   *definition;		/* read when needed */
 	int			listed;			/* index of the new spec's event, or -1 */
+	bool		wanted;			/* its definition is needed */
 } Known;
 
 static int
@@ -236,18 +247,45 @@ insert_context(Datum events, Datum versions)
 		2, types, values, NULL, SPI_OK_INSERT);
 }
 
-/* A stored definition (as the owner). */
-static Jsonb *
-read_definition(const char *event, const char *version)
+/*
+ * Read the stored definitions of registered versions in one query: those
+ * the spec lists (listed) or those marked wanted.
+ */
+static void
+read_definitions(Known *known, int n, bool listed)
 {
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2] = {CStringGetTextDatum(event), CStringGetTextDatum(version)};
-	bool		isnull;
+	char	  **events = palloc(sizeof(char *) * (n + 1));
+	char	  **versions = palloc(sizeof(char *) * (n + 1));
+	int		   *which = palloc(sizeof(int) * (n + 1));
+	int			m = 0;
+	Oid			types[2] = {TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[2];
 
-	if (SPI_execute_with_args("SELECT definition FROM telemetry.event_defs WHERE event = $1 AND version = $2",
-							  2, types, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "telemetry: could not read the definition of event %s %s", event, version);
-	return DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	for (int i = 0; i < n; i++)
+		if (known[i].spec_key != NULL && known[i].definition == NULL &&
+			(listed ? known[i].listed >= 0 : known[i].wanted))
+		{
+			events[m] = known[i].event;
+			versions[m] = known[i].version;
+			which[m++] = i;
+		}
+	if (m == 0)
+		return;
+	values[0] = text_array(events, m);
+	values[1] = text_array(versions, m);
+	if (SPI_execute_with_args("SELECT m.ord, e.definition "
+							  "FROM unnest($1, $2) WITH ORDINALITY AS m(event, version, ord) "
+							  "JOIN telemetry.event_defs e ON e.event = m.event AND e.version = m.version",
+							  2, types, values, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != (uint64) m)
+		elog(ERROR, "telemetry: could not read the stored event definitions");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int64		ord = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+
+		known[which[ord - 1]].definition = DatumGetJsonbPCopy(d);
+	}
 }
 
 /*
@@ -330,6 +368,7 @@ check_events(SpecDoc *doc, bool *new_event)
 	int			n;
 	Known	   *known = known_versions(doc, &n);
 
+	read_definitions(known, n, true);
 	for (int i = 0; i < n; i++)
 	{
 		Known	   *k = &known[i];
@@ -350,7 +389,6 @@ check_events(SpecDoc *doc, bool *new_event)
 								ev->key, ev->version, k->spec_key, k->spec_version),
 						 errhint("An event version belongs to one spec key; give the event a new version."),
 						 errhidestmt(true)));
-			k->definition = read_definition(k->event, k->version);
 			first = spec_first_difference(k->definition, ev->definition, true);
 			if (first != NULL)
 				ereport(ERROR,
@@ -368,6 +406,16 @@ check_events(SpecDoc *doc, bool *new_event)
 	{
 		Known	   *a = &known[i - 1];
 		Known	   *b = &known[i];
+
+		if (strcmp(a->event, b->event) == 0 && (a->spec_key == NULL) != (b->spec_key == NULL) &&
+			strcmp(spec_version_major(a->version), spec_version_major(b->version)) == 0)
+			a->wanted = b->wanted = true;
+	}
+	read_definitions(known, n, false);
+	for (int i = 1; i < n; i++)
+	{
+		Known	   *a = &known[i - 1];
+		Known	   *b = &known[i];
 		const SpecChange *c;
 		SpecEvent  *ev;
 		char	   *major;
@@ -377,10 +425,6 @@ check_events(SpecDoc *doc, bool *new_event)
 		major = spec_version_major(b->version);
 		if (strcmp(spec_version_major(a->version), major) != 0)
 			continue;
-		if (a->definition == NULL)
-			a->definition = read_definition(a->event, a->version);
-		if (b->definition == NULL)
-			b->definition = read_definition(b->event, b->version);
 		if (b->spec_key == NULL)
 		{
 			/* b is new: it must keep a's contract */
@@ -437,18 +481,47 @@ insert_spec(SpecDoc *doc, Jsonb *spec, const char *registered_by)
 		4, types, values, NULL, SPI_OK_INSERT);
 }
 
+/* A text[] Datum of items[0..n), NULL items as SQL NULL. */
+static Datum
+text_array_nulls(char **items, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
+	bool	   *nulls = palloc(sizeof(bool) * (n + 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	for (int i = 0; i < n; i++)
+	{
+		nulls[i] = items[i] == NULL;
+		d[i] = nulls[i] ? (Datum) 0 : CStringGetTextDatum(items[i]);
+	}
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static Datum
+scalar_array(Datum *items, int n, Oid type)
+{
+	if (type == BOOLOID)
+		return PointerGetDatum(construct_array(items, n, BOOLOID, 1, true, TYPALIGN_CHAR));
+	return PointerGetDatum(construct_array(items, n, INT4OID, 4, true, TYPALIGN_INT));
+}
+
 /* Rows of the new event versions: definitions, properties, anomaly rules. */
 static void
 insert_events(SpecDoc *doc, bool *new_event)
 {
 	Jsonb	  **defs = palloc(sizeof(Jsonb *) * doc->nevents);
 	int			n = 0;
+	int			nprops = 0;
 	Oid			types[4] = {JSONBARRAYOID, TEXTOID, TEXTOID, BOOLOID};
 	Datum		values[4];
 
 	for (int i = 0; i < doc->nevents; i++)
 		if (new_event[i])
+		{
 			defs[n++] = doc->events[i].definition;
+			nprops += doc->events[i].nprops;
+		}
 	if (n == 0)
 		return;
 	values[0] = jsonb_array(defs, n);
@@ -468,18 +541,74 @@ insert_events(SpecDoc *doc, bool *new_event)
 		"  ARRAY(SELECT jsonb_array_elements_text(d -> 'actions')), ARRAY(SELECT jsonb_array_elements_text(d -> 'tags')), d "
 		"FROM unnest($1) AS d",
 		4, types, values, NULL, SPI_OK_INSERT);
-	run("INSERT INTO telemetry.event_properties (event, version, scope, name, ordinal, type, required, pii, "
-		"  redact, redaction, description) "
-		"SELECT d ->> 'key', d ->> 'version', 'property', x.name, x.ordinal, x.type, x.required, x.pii, x.redact, "
-		"  x.redaction, x.description "
-		"FROM unnest($1) AS d, LATERAL jsonb_to_recordset(d -> 'properties') AS x(name text, ordinal integer, "
-		"  type text, required boolean, pii boolean, redact boolean, redaction text, description text)",
-		1, types, values, NULL, SPI_OK_INSERT);
+
+	/* the properties, column by column from the validated spec */
+	if (nprops > 0)
+	{
+		char	  **ev = palloc(sizeof(char *) * nprops);
+		char	  **ver = palloc(sizeof(char *) * nprops);
+		char	  **name = palloc(sizeof(char *) * nprops);
+		Datum	   *ord = palloc(sizeof(Datum) * nprops);
+		char	  **type = palloc(sizeof(char *) * nprops);
+		Datum	   *req = palloc(sizeof(Datum) * nprops);
+		Datum	   *pii = palloc(sizeof(Datum) * nprops);
+		Datum	   *redact = palloc(sizeof(Datum) * nprops);
+		char	  **redaction = palloc(sizeof(char *) * nprops);
+		char	  **descr = palloc(sizeof(char *) * nprops);
+		Oid			ptypes[10] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+		BOOLARRAYOID, BOOLARRAYOID, BOOLARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+		Datum		pvalues[10];
+		int			k = 0;
+
+		for (int i = 0; i < doc->nevents; i++)
+		{
+			if (!new_event[i])
+				continue;
+			for (int j = 0; j < doc->events[i].nprops; j++, k++)
+			{
+				SpecProperty *p = &doc->events[i].props[j];
+
+				ev[k] = doc->events[i].key;
+				ver[k] = doc->events[i].version;
+				name[k] = p->name;
+				ord[k] = Int32GetDatum(j);
+				type[k] = (char *) spec_enum_name(&spec_prop_types, p->type);
+				req[k] = BoolGetDatum(p->required);
+				pii[k] = BoolGetDatum(p->pii);
+				redact[k] = BoolGetDatum(p->redact);
+				redaction[k] = p->redaction == REDACT_NONE ? NULL :
+					(char *) spec_enum_name(&spec_redactions, p->redaction);
+				descr[k] = p->description;
+			}
+		}
+		pvalues[0] = text_array(ev, nprops);
+		pvalues[1] = text_array(ver, nprops);
+		pvalues[2] = text_array(name, nprops);
+		pvalues[3] = scalar_array(ord, nprops, INT4OID);
+		pvalues[4] = text_array(type, nprops);
+		pvalues[5] = scalar_array(req, nprops, BOOLOID);
+		pvalues[6] = scalar_array(pii, nprops, BOOLOID);
+		pvalues[7] = scalar_array(redact, nprops, BOOLOID);
+		pvalues[8] = text_array_nulls(redaction, nprops);
+		pvalues[9] = text_array_nulls(descr, nprops);
+		run("INSERT INTO telemetry.event_properties (event, version, scope, name, ordinal, type, required, pii, "
+			"  redact, redaction, description) "
+			"SELECT p.event, p.version, 'property', p.name, p.ordinal, p.type, p.required, p.pii, p.redact, "
+			"  p.redaction, p.description "
+			"FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+			"  AS p(event, version, name, ordinal, type, required, pii, redact, redaction, description)",
+			10, ptypes, pvalues, NULL, SPI_OK_INSERT);
+	}
+
+	/* the anomaly rules, from the definitions just stored */
 	run("INSERT INTO telemetry.anomaly_rules (event, version, ordinal, metric, min, max, aggregate, \"window\") "
-		"SELECT d ->> 'key', d ->> 'version', t.ord - 1, t.th ->> 'metric', (t.th ->> 'min')::float8, "
+		"SELECT e.event, e.version, t.ord - 1, t.th ->> 'metric', (t.th ->> 'min')::float8, "
 		"  (t.th ->> 'max')::float8, t.th ->> 'aggregate', (t.th ->> 'window')::interval "
-		"FROM unnest($1) AS d, LATERAL jsonb_array_elements(d -> 'thresholds') WITH ORDINALITY AS t(th, ord)",
-		1, types, values, NULL, SPI_OK_INSERT);
+		"FROM telemetry.event_defs e, "
+		"  LATERAL jsonb_array_elements(e.definition -> 'thresholds') WITH ORDINALITY AS t(th, ord) "
+		"WHERE e.spec_key = $1 AND e.spec_version = $2 AND e.definition -> 'thresholds' <> '[]' "
+		"  AND NOT EXISTS (SELECT 1 FROM telemetry.anomaly_rules r WHERE r.event = e.event AND r.version = e.version)",
+		2, types + 1, values + 1, NULL, SPI_OK_INSERT);
 }
 
 /* The spec version's list of events. */
@@ -622,7 +751,7 @@ register_spec(Jsonb *spec, const char *registered_by)
 		bool		isnull;
 		Jsonb	   *existing = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
 																SPI_tuptable->tupdesc, 1, &isnull));
-		Jsonb	   *normalized;
+		SpecDoc    *normalized;
 		char	   *first = NULL;
 
 		if (compareJsonbContainers(&existing->root, &spec->root) == 0)
@@ -630,7 +759,7 @@ register_spec(Jsonb *spec, const char *registered_by)
 		normalized = normalized_or_null(existing);
 		if (normalized != NULL)
 		{
-			first = spec_first_difference(normalized, doc->normalized, false);
+			first = spec_doc_first_difference(normalized, doc);
 			if (first == NULL)
 				goto done;
 		}

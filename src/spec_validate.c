@@ -265,8 +265,9 @@ sj_opt_text(const JsonbValue *obj, const char *key, const char *path, int maxcha
 
 	if (sj_absent(v))
 		return NULL;
-	sj_expect(v, "string", sj_path(path, key));
-	if (spec_chars(v->val.string.val, v->val.string.len) > maxchars)
+	if (v->type != jbvString)
+		sj_expect(v, "string", sj_path(path, key));
+	if (v->val.string.len > maxchars && spec_chars(v->val.string.val, v->val.string.len) > maxchars)
 		spec_invalid(sj_path(path, key), "longer than %d characters", maxchars);
 	return sj_text(v);
 }
@@ -280,7 +281,8 @@ sj_opt_bool(const JsonbValue *obj, const char *key, const char *path, bool dflt)
 
 	if (sj_absent(v))
 		return dflt;
-	sj_expect(v, "boolean", sj_path(path, key));
+	if (v->type != jbvBool)
+		sj_expect(v, "boolean", sj_path(path, key));
 	return v->val.boolean;
 }
 
@@ -314,12 +316,15 @@ sj_opt_number(const JsonbValue *obj, const char *key, const char *path,
 	JsonbValue	buf;
 	JsonbValue *v = sj_get(obj, key, &buf);
 	Numeric		n;
-	Numeric		nlo = numeric_from(lo);
-	Numeric		nhi = numeric_from(hi);
+	Numeric		nlo;
+	Numeric		nhi;
 
 	if (sj_absent(v))
 		return NULL;
-	sj_expect(v, "number", sj_path(path, key));
+	if (v->type != jbvNumeric)
+		sj_expect(v, "number", sj_path(path, key));
+	nlo = numeric_from(lo);
+	nhi = numeric_from(hi);
 	n = v->val.numeric;
 	if (integral)
 	{
@@ -339,7 +344,7 @@ sj_opt_number(const JsonbValue *obj, const char *key, const char *path,
 void
 sj_check_key(const char *s, int len, const char *path)
 {
-	if (spec_chars(s, len) > SPEC_MAX_KEY_CHARS)
+	if (len > SPEC_MAX_KEY_CHARS && spec_chars(s, len) > SPEC_MAX_KEY_CHARS)
 		spec_invalid(path, "longer than %d characters", SPEC_MAX_KEY_CHARS);
 	if (!spec_key_valid(s, len))
 		spec_invalid(path, "invalid key %s: use letters, digits, \"_\", \"-\" and \".\", starting with a letter",
@@ -368,8 +373,10 @@ opt_text_array(const JsonbValue *obj, const char *key, const char *path, int *n)
 	{
 		JsonbValue *e = getIthJsonbValueFromContainer(v->val.binary.data, i);
 
-		sj_expect(e, "string", sj_index(p, i));
-		if (spec_chars(e->val.string.val, e->val.string.len) > SPEC_MAX_ITEM_CHARS)
+		if (e->type != jbvString)
+			sj_expect(e, "string", sj_index(p, i));
+		if (e->val.string.len > SPEC_MAX_ITEM_CHARS &&
+			spec_chars(e->val.string.val, e->val.string.len) > SPEC_MAX_ITEM_CHARS)
 			spec_invalid(sj_index(p, i), "longer than %d characters", SPEC_MAX_ITEM_CHARS);
 		result[i] = sj_text(e);
 	}
@@ -982,6 +989,118 @@ validate_event(SpecEvent *ev, const JsonbValue *evv, const char *ep)
 	ev->definition = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
 
+/* The length of a string as escape_json() writes it, quotes included. */
+static Size
+escaped_length(const char *s, int len)
+{
+	Size		n = 2;
+
+	for (int i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t' || c == '"' || c == '\\')
+			n += 2;
+		else if (c < ' ')
+			n += 6;
+		else
+			n += 1;
+	}
+	return n;
+}
+
+/* The length of a scalar as JsonbToCString() writes it. */
+static Size
+scalar_length(const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return 4;
+		case jbvBool:
+			return v->val.boolean ? 4 : 5;
+		case jbvString:
+			return escaped_length(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			{
+				char	   *t = numeric_text(v->val.numeric);
+				Size		n = strlen(t);
+
+				pfree(t);
+				return n;
+			}
+		default:
+			return 0;
+	}
+}
+
+/*
+ * The length of a jsonb document as JSON text (as JsonbToCString() writes
+ * it, ", " and ": " separators), without writing it: the spec size limit
+ * is on that text.
+ */
+static Size
+jsonb_text_length(JsonbContainer *root)
+{
+	JsonbIterator *it = JsonbIteratorInit(root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	Size		n = 0;
+	int			depth = 0;
+	int			size = 32;
+	bool	   *first = palloc(sizeof(bool) * size);
+	bool		raw = false;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		switch (tok)
+		{
+			case WJB_BEGIN_ARRAY:
+			case WJB_BEGIN_OBJECT:
+				if (depth > 0 && !first[depth - 1])
+					n += 2;
+				if (depth > 0)
+					first[depth - 1] = false;
+				if (tok == WJB_BEGIN_ARRAY && v.val.array.rawScalar)
+					raw = true;
+				else
+					n += 1;
+				if (depth + 1 >= size)
+					first = repalloc(first, sizeof(bool) * (size *= 2));
+				first[depth++] = true;
+				break;
+			case WJB_END_ARRAY:
+			case WJB_END_OBJECT:
+				depth--;
+				if (!(tok == WJB_END_ARRAY && raw && depth == 0))
+					n += 1;
+				break;
+			case WJB_KEY:
+				if (!first[depth - 1])
+					n += 2;
+				first[depth - 1] = false;
+				n += escaped_length(v.val.string.val, v.val.string.len) + 2;
+				/* the value follows the key: no separator before it */
+				first[depth - 1] = true;
+				break;
+			case WJB_VALUE:
+				n += scalar_length(&v);
+				first[depth - 1] = false;
+				break;
+			case WJB_ELEM:
+				if (!first[depth - 1])
+					n += 2;
+				first[depth - 1] = false;
+				n += scalar_length(&v);
+				break;
+			default:
+				break;
+		}
+	}
+	pfree(first);
+	return n;
+}
+
 /* The root of a jsonb datum as a value (a scalar root unwrapped). */
 static void
 root_value(Jsonb *jb, JsonbValue *v)
@@ -1027,6 +1146,7 @@ spec_validate(Jsonb *spec, SpecCheckLevel level)
 	JsonbParseState *st = NULL;
 	HTAB	   *seen;
 	HASHCTL		ctl;
+	MemoryContext scratch;
 
 	if (spec == NULL)
 		spec_invalid("spec", "must not be null");
@@ -1034,12 +1154,10 @@ spec_validate(Jsonb *spec, SpecCheckLevel level)
 	sj_expect(&root, "object", "spec");
 	{
 		/* the limit is on the document as JSON text */
-		char	   *jtext = JsonbToCString(NULL, &spec->root, VARSIZE(spec));
-		size_t		len = strlen(jtext);
+		Size		len = jsonb_text_length(&spec->root);
 
 		if (len > SPEC_MAX_BYTES)
 			spec_invalid("spec", "larger than 1 MB (%zu bytes)", len);
-		pfree(jtext);
 	}
 	sj_allowed_keys(&root, spec_top_keys, "spec");
 
@@ -1095,6 +1213,7 @@ spec_validate(Jsonb *spec, SpecCheckLevel level)
 		spec_invalid("events", "more than %d events", SPEC_MAX_EVENTS);
 	doc->nevents = sj_count(events);
 	doc->events = palloc0(sizeof(SpecEvent) * doc->nevents);
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "telemetry spec event", ALLOCSET_DEFAULT_SIZES);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = 2 * (SPEC_MAX_KEY_CHARS * MAX_MULTIBYTE_CHAR_LEN) + 2;
 	ctl.entrysize = ctl.keysize;
@@ -1103,22 +1222,51 @@ spec_validate(Jsonb *spec, SpecCheckLevel level)
 	for (int i = 0; i < doc->nevents; i++)
 	{
 		SpecEvent  *ev = &doc->events[i];
-		JsonbValue *evv = getIthJsonbValueFromContainer(events->val.binary.data, i);
-		char	   *ep = sj_index("events", i);
+		SpecEvent	work = {0};
+		JsonbValue *evv;
+		char	   *ep;
 		char	   *kv;
 		bool		found;
+		MemoryContext parent = MemoryContextSwitchTo(scratch);
 
+		/*
+		 * Each event is checked in a context reset after it: only its
+		 * normalized definition and identity are kept, so a large spec
+		 * reuses the same memory instead of touching new pages.
+		 */
+		evv = getIthJsonbValueFromContainer(events->val.binary.data, i);
+		ep = sj_index("events", i);
 		sj_expect(evv, "object", ep);
 		sj_allowed_keys(evv, spec_event_keys, ep);
-		ev->path = ep;
-		ev->key = key_or_name(evv, ep);
-		ev->version = check_version(sj_get(evv, "version", &b2), sj_path(ep, "version"));
-		kv = psprintf("%s@%s", ev->key, ev->version);
+		work.path = ep;
+		work.key = key_or_name(evv, ep);
+		work.version = check_version(sj_get(evv, "version", &b2), sj_path(ep, "version"));
+		kv = psprintf("%s@%s", work.key, work.version);
 		(void) hash_search(seen, kv, HASH_ENTER, &found);
 		if (found)
 			spec_invalid(ep, "event %s is defined twice in this spec", spec_quote(kv, strlen(kv)));
-		validate_event(ev, evv, ep);
+		validate_event(&work, evv, ep);
+
+		MemoryContextSwitchTo(parent);
+		ev->path = pstrdup(work.path);
+		ev->key = pstrdup(work.key);
+		ev->version = pstrdup(work.version);
+		ev->privacy = work.privacy;
+		ev->anomaly_enabled = work.anomaly_enabled;
+		ev->nprops = work.nprops;
+		ev->props = palloc(sizeof(SpecProperty) * (work.nprops + 1));
+		for (int j = 0; j < work.nprops; j++)
+		{
+			ev->props[j] = work.props[j];
+			ev->props[j].name = pstrdup(work.props[j].name);
+			if (work.props[j].description)
+				ev->props[j].description = pstrdup(work.props[j].description);
+		}
+		ev->definition = palloc(VARSIZE(work.definition));
+		memcpy(ev->definition, work.definition, VARSIZE(work.definition));
+		MemoryContextReset(scratch);
 	}
+	MemoryContextDelete(scratch);
 	hash_destroy(seen);
 	spec_name_providers(doc);
 
@@ -1153,18 +1301,43 @@ spec_validate(Jsonb *spec, SpecCheckLevel level)
 	}
 	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 	put_properties(&st, "context", doc->context, doc->ncontext);
-	put_key(&st, "events");
-	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
-	for (int i = 0; i < doc->nevents; i++)
-	{
-		JsonbValue	ev;
-
-		root_value(doc->events[i].definition, &ev);
-		pushJsonbValue(&st, WJB_ELEM, &ev);
-	}
-	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 	doc->normalized = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 	return doc;
+}
+
+/*
+ * The whole normalized spec: its own fields (doc->normalized) with
+ * "events", the array of the events' normalized definitions.
+ */
+Jsonb *
+spec_normalized_full(SpecDoc *doc)
+{
+	JsonbParseState *st = NULL;
+	JsonbIterator *it = JsonbIteratorInit(&doc->normalized->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	JsonbValue *result = NULL;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_END_OBJECT)
+		{
+			put_key(&st, "events");
+			pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+			for (int i = 0; i < doc->nevents; i++)
+			{
+				JsonbValue	ev;
+
+				root_value(doc->events[i].definition, &ev);
+				pushJsonbValue(&st, WJB_ELEM, &ev);
+			}
+			pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+			result = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		}
+		else
+			pushJsonbValue(&st, tok, tok < WJB_BEGIN_ARRAY ? &v : NULL);
+	}
+	return JsonbValueToJsonb(result);
 }
 
 /*
@@ -1179,5 +1352,5 @@ telemetry_validate_spec(PG_FUNCTION_ARGS)
 {
 	SpecDoc    *doc = spec_validate(PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0), SPEC_CHECK_DOCUMENT);
 
-	PG_RETURN_JSONB_P(doc->normalized);
+	PG_RETURN_JSONB_P(spec_normalized_full(doc));
 }
