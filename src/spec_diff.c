@@ -165,17 +165,15 @@ jv_equal(const JsonbValue *a, const JsonbValue *b)
 	}
 }
 
-/* A short, readable form of a scalar for a change's text. */
+/*
+ * A short, readable form of a value for a change's text (never used for
+ * provider configs, which may hold secrets).
+ */
 static char *
 shown(const JsonbValue *v)
 {
-	Jsonb	   *j;
+	Jsonb	   *j = sj_to_jsonb(v);
 
-	if (v == NULL)
-		return pstrdup("nothing");
-	if (v->type == jbvBinary)
-		return pstrdup(JsonContainerIsObject(v->val.binary.data) ? "an object" : "an array");
-	j = JsonbValueToJsonb((JsonbValue *) v);
 	return sj_short(JsonbToCString(NULL, &j->root, VARSIZE(j)));
 }
 
@@ -406,7 +404,12 @@ walk(const JsonbValue *a, const JsonbValue *b, const char *path, Shape shape,
 		}
 		return;
 	}
-	add_change(out, pstrdup(path), false, "changed from %s to %s", shown(a), shown(b));
+	if (a == NULL)
+		add_change(out, pstrdup(path), false, "set to %s", shown(b));
+	else if (b == NULL)
+		add_change(out, pstrdup(path), false, "removed (was %s)", shown(a));
+	else
+		add_change(out, pstrdup(path), false, "changed from %s to %s", shown(a), shown(b));
 	(*limit)--;
 }
 
@@ -590,6 +593,7 @@ spec_event_changes(Jsonb *older, Jsonb *newer, const char *path, List *out)
 
 	/* everything else is compatible */
 	keys = merged_keys(&a, &b, &n);
+	ordered_keys(event_paths, keys, n);
 	for (int i = 0; i < n; i++)
 	{
 		const char *m = mapped(event_paths, keys[i].key, keys[i].len);
@@ -847,6 +851,7 @@ telemetry_spec_diff(PG_FUNCTION_ARGS)
 	a = root_of(old->normalized);
 	b = root_of(new->normalized);
 	keys = merged_keys(&a, &b, &n);
+	ordered_keys(spec_paths, keys, n);
 	for (int i = 0; i < n; i++)
 	{
 		const char *m = mapped(spec_paths, keys[i].key, keys[i].len);

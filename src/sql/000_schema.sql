@@ -154,10 +154,10 @@ CREATE TABLE telemetry.anomaly_rules (
 	aggregate text CHECK (aggregate = ANY (telemetry._vocabulary('aggregate'))),
 	"window" interval,
 	PRIMARY KEY (event, version, ordinal),
-	CHECK (min IS NOT NULL OR max IS NOT NULL),
-	CHECK (min <= max),
-	CHECK ((aggregate IS NULL) = ("window" IS NULL)),
-	CHECK (metric IS NOT NULL OR aggregate = 'count'),
+	CONSTRAINT anomaly_rules_bound_check CHECK (min IS NOT NULL OR max IS NOT NULL),
+	CONSTRAINT anomaly_rules_range_check CHECK (min <= max),
+	CONSTRAINT anomaly_rules_window_check CHECK ((aggregate IS NULL) = ("window" IS NULL)),
+	CONSTRAINT anomaly_rules_metric_check CHECK (metric IS NOT NULL OR aggregate = 'count'),
 	FOREIGN KEY (event, version) REFERENCES telemetry.event_defs ON DELETE CASCADE
 );
 
