@@ -33,7 +33,7 @@ $$;
 -- the grammar: <property> <op> <literal> or <property> exists; normalized
 SELECT c, pg_temp.check(pg_temp.spec(0.1, jsonb_build_array(c))) AS result FROM unnest(ARRAY[
 	'ms > 1500', 'ms>=1500', '  ms   <   -2.5e3  ', 'ms = 0', 'ms != 1', 'ms <= 0.5',
-	'kind = ''error''', 'kind != ''it''''s''', 'kind > ''m''', 'ok = true', 'ok != false',
+	'kind = ''error''', 'kind != ''it''''s''', 'kind <> ''x''', 'kind > ''m''', 'ok = true', 'ok != false',
 	'ms exists', 'at exists', 'extra exists']) AS c;
 -- parse errors
 SELECT c, pg_temp.check(pg_temp.spec(0.1, jsonb_build_array(c))) AS result FROM unnest(ARRAY[

@@ -3,8 +3,8 @@
  *		sampling.conditions: parse, check against the declared properties,
  *		and evaluate.
  *
- * A condition is "<property> <op> <literal>", op one of =, !=, <, <=, >,
- * >=, the literal a JSON number, a string in single quotes ('' inside for
+ * A condition is "<property> <op> <literal>", op one of =, != (or <>), <,
+ * <=, >, >=, the literal a JSON number, a string in single quotes ('' inside for
  * a quote) or true/false; or "<property> exists" (present and not null).
  * An event matching any condition of its definition is kept whatever its
  * sampling rate, and stored with sample_rate 1.
@@ -73,7 +73,7 @@ number_length(const char *s, int len)
 	return i;
 }
 
-#define SYNTAX "expected <property> <op> <literal> (op =, !=, <, <=, >, >=; literal a number, 'text', true or false) or <property> exists"
+#define SYNTAX "expected <property> <op> <literal> (op =, != or <>, <, <=, >, >=; literal a number, 'text', true or false) or <property> exists"
 
 /*
  * Parse a condition.  Returns NULL, or what is wrong (for the caller's
@@ -116,7 +116,7 @@ sample_condition_parse(const char *text, int len, SampleCondition *c)
 	/* the operator */
 	if (i < len && text[i] == '=')
 		c->op = COND_EQ, i++;
-	else if (len - i >= 2 && text[i] == '!' && text[i + 1] == '=')
+	else if (len - i >= 2 && ((text[i] == '!' && text[i + 1] == '=') || (text[i] == '<' && text[i + 1] == '>')))
 		c->op = COND_NE, i += 2;
 	else if (len - i >= 2 && text[i] == '<' && text[i + 1] == '=')
 		c->op = COND_LE, i += 2;

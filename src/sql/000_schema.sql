@@ -177,12 +177,12 @@ CREATE TABLE telemetry.providers (
 );
 
 -- Registrations and unregistrations take turns: each updates this row
--- first.  At READ COMMITTED the second waits for the first and then sees
--- its result; at REPEATABLE READ or SERIALIZABLE, where the second could
--- not see it, it fails with a serialization error (40001) and is retried.
+-- first (to the same value).  At READ COMMITTED the second waits for the
+-- first and then sees its result; at REPEATABLE READ or SERIALIZABLE, where
+-- the second could not see it, it fails with a serialization error (40001)
+-- and is retried.  Made by CREATE EXTENSION, not dumped.
 CREATE TABLE telemetry.catalog_turn (
-	id boolean PRIMARY KEY DEFAULT true CHECK (id),
-	changes bigint NOT NULL DEFAULT 0
+	id boolean PRIMARY KEY DEFAULT true CHECK (id)
 );
 INSERT INTO telemetry.catalog_turn DEFAULT VALUES;
 
