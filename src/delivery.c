@@ -14,6 +14,7 @@
 #include "utils/resowner.h"
 #include "delivery.h"
 #include "shmem.h"
+#include "worker.h"
 
 #include "access/xact.h"
 #include "access/xlog.h"
@@ -64,31 +65,18 @@ delivery_ready(void)
 	return OidIsValid(nsp) && OidIsValid(get_relname_relid("delivery_state", nsp));
 }
 
-/* Start one of the worker's short transactions, with SPI and a snapshot. */
+/*
+ * Start one of the worker's short transactions (worker.h's, with SPI and a
+ * snapshot).  Losing a commit of delivery bookkeeping in a crash only
+ * resends events (with the same ids), so it need not wait for the WAL
+ * flush.
+ */
 static void
-worker_begin(const char *activity)
+delivery_tx_begin(const char *activity)
 {
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, activity);
-	/*
-	 * Losing a commit of delivery bookkeeping in a crash only resends
-	 * events (with the same ids), so it need not wait for the WAL flush.
-	 */
+	telemetry_worker_tx_begin(activity);
 	(void) set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
-}
-
-/* Commit one of the worker's short transactions. */
-static void
-worker_commit(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
 }
 
 /*
@@ -142,18 +130,18 @@ telemetry_delivery_worker_pass(bool *more)
 
 	PG_TRY();
 	{
-		worker_begin("telemetry: claiming events to deliver");
+		delivery_tx_begin("telemetry: claiming events to deliver");
 		if (!delivery_ready() ||
 			LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
 		{
-			worker_commit();
+			telemetry_worker_tx_commit();
 			provs = NIL;
 		}
 		else
 		{
 			locked = true;
 			provs = delivery_claim(pass_cxt, DELIVERY_PASS_REQUESTS, more);
-			worker_commit();
+			telemetry_worker_tx_commit();
 		}
 
 		if (provs != NIL)
@@ -165,11 +153,11 @@ telemetry_delivery_worker_pass(bool *more)
 			send_outside_transaction(provs);
 			MemoryContextSwitchTo(old);
 
-			worker_begin("telemetry: recording delivery outcomes");
+			delivery_tx_begin("telemetry: recording delivery outcomes");
 			old = MemoryContextSwitchTo(pass_cxt);
 			delivered = delivery_record(provs, more);
 			MemoryContextSwitchTo(old);
-			worker_commit();
+			telemetry_worker_tx_commit();
 		}
 		if (locked)
 		{

@@ -1,11 +1,13 @@
 /*
  * delivery.h
- *		Shared structures of event delivery: providers, batches, outcomes.
+ *		Shared structures of event delivery: providers, batches, outcomes,
+ *		and the descriptor of a provider type.
  *
  * One delivery pass: claim (read providers, their cursors and a bounded
- * number of events after each cursor, build requests), send (HTTP, no
- * transaction), record (advance cursors, dead letters, history).  All
- * memory of a pass lives in one context that is reset after it.
+ * number of events after each cursor, render each event's item in C within
+ * a byte budget, build batches), send (HTTP, no transaction), record
+ * (advance cursors, dead letters, history).  All memory of a pass lives in
+ * one context that is reset after it.
  */
 #ifndef TELEMETRY_DELIVERY_H
 #define TELEMETRY_DELIVERY_H
@@ -15,6 +17,8 @@
 #include "http.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+#include "utils/portal.h"
 #include "utils/timestamp.h"
 
 typedef enum DeliveryOutcome
@@ -29,15 +33,17 @@ typedef enum DeliveryOutcome
 
 struct DeliveryProvider;
 
-/* One event as a provider sees it: its JSON item and its identity. */
+/* One event as a provider sees it: its rendered item and its identity. */
 typedef struct DeliveryEvent
 {
 	char	   *id;				/* uuid text */
 	char	   *xid;			/* xid8 text */
 	TimestampTz occurred_at;
 	TimestampTz received_at;
+	bool		replay;			/* queued again by telemetry_replay() */
 	char	   *item;			/* provider-specific JSON of the event */
 	int			len;
+	char	   *skip_reason;	/* too large: dead without sending */
 } DeliveryEvent;
 
 /* A batch of events sent in one request (or a part of one split by 413). */
@@ -51,20 +57,64 @@ typedef struct DeliveryBatch
 	HttpRequest req;
 	StringInfoData body;
 	DeliveryOutcome outcome;
-	char	   *error;			/* for history and dead letters */
+	char	   *error;			/* detail, for history and dead letters (owner) */
+	char	   *public_error;	/* summary for delivery_status: no body, no transport detail */
 	struct DeliveryBatch *half[2];	/* set when outcome is SPLIT */
 } DeliveryBatch;
 
-/* Wire format of a provider type. */
+/*
+ * A bounded JSON writer (delivery_json.c): once the text passes `limit`
+ * bytes it stops writing and sets `over`, so an event that renders large
+ * (numbers such as 1e131071, escaping) costs at most about the limit.
+ */
+typedef struct JsonOut
+{
+	StringInfoData buf;
+	int			limit;
+	bool		over;
+} JsonOut;
+
+/* The stored columns of one event, as the item builders read them. */
+typedef struct DeliveryRow
+{
+	const char *id;				/* uuid text */
+	text	   *event;
+	text	   *version;
+	text	   *spec;
+	TimestampTz occurred_at;
+	TimestampTz received_at;
+	Jsonb	   *properties;		/* NULL when SQL NULL */
+	Jsonb	   *context;
+	/* context ->> 'userId' and ->> 'sessionId', NULL when absent or null */
+	char	   *user_id;
+	int			user_id_len;
+	char	   *session_id;
+	int			session_id_len;
+} DeliveryRow;
+
+/* A config key of a provider type (issue 15: one provider descriptor). */
+typedef struct DeliveryConfigKey
+{
+	const char *name;
+	bool		required;
+	bool		secret;			/* a credential: prefer {"secret"} or {"env"} */
+	bool		url;			/* the destination: host, url or endpoint */
+} DeliveryConfigKey;
+
+/* A provider type: its name, config keys, limits, item and request builders. */
 typedef struct DeliveryFormat
 {
 	const char *type;
-	const char *item_sql;		/* SQL expression over events e: text */
+	const DeliveryConfigKey *keys;	/* ends with a NULL name */
+	const char *default_url;	/* when the url key is absent; NULL: required */
+	const char *url_path;		/* appended to the url key; NULL: used as is */
 	int			max_request_bytes;
 	int			max_event_bytes;
 	int			max_batch_events;
-	/* resolve the config; return NULL or an error message (never a secret) */
+	/* resolve the rest of the config; return NULL or an error (never a secret) */
 	char	   *(*configure) (struct DeliveryProvider *prov);
+	/* the item of one event (stops early when out->over) */
+	void		(*render_item) (JsonOut *out, const DeliveryRow *row);
 	/* fill in batch->req and batch->body */
 	void		(*build) (DeliveryBatch *batch);
 } DeliveryFormat;
@@ -81,12 +131,14 @@ typedef struct DeliveryProvider
 
 	/* resolved config */
 	char	   *url;
+	char	   *host;			/* the url's host: where secrets may go */
 	char	   *key;			/* api key / write key */
 	unsigned char *hmac_key;
 	int			hmac_key_len;
 	char	   *service_name;
 	List	   *headers;		/* extra "Name: value" lines */
 	char	   *config_error;
+	char	   *refs_problem;	/* _provider_refs_problem(): not to be sent */
 
 	/* state */
 	char	   *cursor_xid;
@@ -98,17 +150,16 @@ typedef struct DeliveryProvider
 	int			in_flight;
 } DeliveryProvider;
 
-/* SQL pieces shared by the formats' item expressions (events are "e") */
-#define DELIVERY_SQL_TS(col) \
-	"pg_catalog.to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-#define DELIVERY_SQL_PROPS \
-	"(e.properties || pg_catalog.jsonb_build_object('version', e.version, 'spec', e.spec))"
-#define DELIVERY_SQL_USER "(e.context ->> 'userId')"
-#define DELIVERY_SQL_SESSION "(e.context ->> 'sessionId')"
-#define DELIVERY_SQL_DERIVED_ID "('telemetry:' || e.id::text)"
-
 /* delivery_claim.c */
 extern List *delivery_claim(MemoryContext cxt, int max_requests, bool *more);
+extern const DeliveryFormat *delivery_format_for(const char *type);
+
+/* delivery_read.c */
+extern void delivery_budget_reset(void);
+extern bool delivery_budget_exhausted(void);
+extern DeliveryEvent *delivery_read_events(MemoryContext cxt, DeliveryProvider *prov,
+										   Portal portal, int max_rows,
+										   int *nevents, bool *stopped);
 
 /* delivery_send.c */
 extern void delivery_send(List *providers);
@@ -116,18 +167,31 @@ extern void delivery_send(List *providers);
 /* delivery_record.c */
 extern int	delivery_record(List *providers, bool *more);
 
+/* delivery_json.c */
+extern void json_out_init(JsonOut *out, int limit);
+extern void json_out_raw(JsonOut *out, const char *s, int len);
+extern void json_out_string(JsonOut *out, const char *s, int len);
+extern void json_out_text(JsonOut *out, text *t);
+extern void json_out_jsonb(JsonOut *out, JsonbContainer *c);
+extern void json_out_value(JsonOut *out, JsonbValue *v);
+extern void json_out_timestamp(JsonOut *out, TimestampTz t);
+extern void json_out_props_with_spec(JsonOut *out, const DeliveryRow *row);
+extern bool json_value_as_text(JsonbValue *v, int limit, char **s, int *len);
+
+#define json_out_lit(out, s) json_out_raw((out), (s), sizeof(s) - 1)
+
 /* provider_*.c */
 extern const DeliveryFormat delivery_format_posthog;
 extern const DeliveryFormat delivery_format_segment;
 extern const DeliveryFormat delivery_format_webhook;
 extern const DeliveryFormat delivery_format_otel;
-extern const DeliveryFormat *delivery_format_for(const char *type);
 
 /* helpers (provider_common.c) */
+extern char *delivery_configure(DeliveryProvider *prov);
 extern void delivery_join_items(StringInfo buf, DeliveryBatch *batch);
 extern void delivery_add_header(DeliveryBatch *batch, const char *line);
 extern char *delivery_config_text(DeliveryProvider *prov, const char *key,
-								  bool secret, char **error);
+								  char **error);
 extern char *delivery_config_headers(DeliveryProvider *prov);
 extern char *delivery_join_url(const char *base, const char *path);
 

@@ -5,8 +5,13 @@
  * Runs in a short transaction (the worker's, or the caller's for
  * telemetry_deliver()).  Events are read after each provider's cursor and
  * below the snapshot's xmin, in (xid, id) order, at most batch_size times
- * the provider's share of telemetry.max_parallel_requests: memory stays
- * bounded however large the backlog is.
+ * the provider's share of telemetry.max_parallel_requests, and rendered
+ * within the pass's byte budget (delivery_read.c): memory stays bounded
+ * however large the backlog is, and whatever it holds.
+ *
+ * A provider starts at the horizon of its registration
+ * (telemetry.delivery_horizons): events stored before it existed are sent
+ * only when the owner replays them (telemetry_replay).
  */
 #include "telemetry.h"
 #include "delivery.h"
@@ -26,14 +31,12 @@ static const DeliveryFormat *const formats[DELIVERY_NFORMATS] = {
 	&delivery_format_otel,
 };
 
-/* Plans kept for the life of the process, one per format and source. */
-static SPIPlanPtr cursor_plans[DELIVERY_NFORMATS];
-static SPIPlanPtr requeued_plans[DELIVERY_NFORMATS];
+/* Plans kept for the life of the process. */
+static SPIPlanPtr cursor_plan_kept = NULL;
+static SPIPlanPtr requeued_plan_kept = NULL;
+static SPIPlanPtr first_sight_plan_kept = NULL;
+static SPIPlanPtr providers_plan_kept = NULL;
 static int	rotation = 0;
-
-/* Bytes of event JSON one pass may hold in memory, over all its batches. */
-#define DELIVERY_PASS_BYTES (32 * 1024 * 1024)
-static long pass_bytes_left;
 
 /* The wire format of a provider type, or NULL (internal, unknown). */
 const DeliveryFormat *
@@ -43,16 +46,6 @@ delivery_format_for(const char *type)
 		if (strcmp(formats[i]->type, type) == 0)
 			return formats[i];
 	return NULL;
-}
-
-static int
-format_index(const DeliveryFormat *f)
-{
-	for (int i = 0; i < DELIVERY_NFORMATS; i++)
-		if (formats[i] == f)
-			return i;
-	elog(ERROR, "unknown delivery format");
-	return -1;
 }
 
 /* Prepare (once) and keep a plan. */
@@ -72,66 +65,61 @@ keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
 	return *slot;
 }
 
+/* The raw columns delivery_read.c renders items from. */
+#define CLAIM_COLUMNS \
+	"e.id::text, e.xid::text, e.event, e.version, e.spec, e.occurred_at, " \
+	"e.received_at, e.properties, e.context"
+
 /* Events after a provider's cursor, below the snapshot's xmin. */
 static SPIPlanPtr
-cursor_plan(const DeliveryFormat *f)
+cursor_plan(void)
 {
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INT4OID};
-	char	   *sql = psprintf(
-							   "SELECT e.id::text, e.xid::text, e.occurred_at, e.received_at, (%s)::text "
-							   "FROM telemetry.events e "
-							   "WHERE e.spec = $1 AND e.xid >= $2::pg_catalog.xid8 "
-							   "AND (e.xid, e.id) > ($2::pg_catalog.xid8, $3::pg_catalog.uuid) "
-							   "AND e.xid < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) "
-							   "ORDER BY e.xid, e.id LIMIT $4",
-							   f->item_sql);
 
-	return keep_plan(&cursor_plans[format_index(f)], sql, 4, types);
+	return keep_plan(&cursor_plan_kept,
+					 "SELECT " CLAIM_COLUMNS ", false "
+					 "FROM telemetry.events e "
+					 "WHERE e.spec = $1 AND e.xid >= $2::pg_catalog.xid8 "
+					 "AND (e.xid, e.id) > ($2::pg_catalog.xid8, $3::pg_catalog.uuid) "
+					 "AND e.xid < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) "
+					 "ORDER BY e.xid, e.id LIMIT $4",
+					 4, types);
 }
 
-/* Dead letters an operator asked to send again. */
+/* Dead letters an operator asked to send again, and replayed events. */
 static SPIPlanPtr
-requeued_plan(const DeliveryFormat *f)
+requeued_plan(void)
 {
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INT4OID};
-	char	   *sql = psprintf(
-							   "SELECT e.id::text, e.xid::text, e.occurred_at, e.received_at, (%s)::text "
-							   "FROM telemetry.delivery_failures f "
-							   "JOIN telemetry.events e ON e.xid = f.event_xid AND e.id = f.event_id "
-							   "WHERE f.spec_key = $1 AND f.spec_version = $2 AND f.provider = $3 "
-							   "AND f.state = 'retry' "
-							   "ORDER BY f.event_xid, f.event_id LIMIT $4",
-							   f->item_sql);
 
-	return keep_plan(&requeued_plans[format_index(f)], sql, 4, types);
+	return keep_plan(&requeued_plan_kept,
+					 "SELECT " CLAIM_COLUMNS ", f.replay "
+					 "FROM telemetry.delivery_failures f "
+					 "JOIN telemetry.events e ON e.xid = f.event_xid AND e.id = f.event_id "
+					 "AND e.occurred_at = f.occurred_at "
+					 "WHERE f.spec_key = $1 AND f.spec_version = $2 AND f.provider = $3 "
+					 "AND f.state = 'retry' "
+					 "ORDER BY f.event_xid, f.event_id LIMIT $4",
+					 4, types);
 }
 
-/* Copy the rows of the last SPI query into events (in cxt). */
+/*
+ * Read (and render) at most max_rows events of a claim query for a
+ * provider.  Sets *stopped when the pass's byte budget ran out first.
+ */
 static DeliveryEvent *
-copy_events(MemoryContext cxt, int *nevents)
+read_events(MemoryContext cxt, DeliveryProvider *p, SPIPlanPtr plan, Datum *args,
+			int max_rows, int *n, bool *stopped)
 {
+	Portal		portal;
 	DeliveryEvent *ev;
-	uint64		n = SPI_processed;
-	MemoryContext old = MemoryContextSwitchTo(cxt);
 
-	ev = palloc0(sizeof(DeliveryEvent) * Max(n, 1));
-	for (uint64 i = 0; i < n; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-
-		ev[i].id = SPI_getvalue(tup, desc, 1);
-		ev[i].xid = SPI_getvalue(tup, desc, 2);
-		ev[i].occurred_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
-		ev[i].received_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
-		ev[i].item = SPI_getvalue(tup, desc, 5);
-		if (ev[i].item == NULL)
-			ev[i].item = pstrdup("{}");
-		ev[i].len = strlen(ev[i].item);
-	}
-	MemoryContextSwitchTo(old);
-	*nevents = (int) n;
+	portal = SPI_cursor_open(NULL, plan, args, NULL, false);
+	if (portal == NULL)
+		elog(ERROR, "SPI_cursor_open failed: %s", SPI_result_code_string(SPI_result));
+	ev = delivery_read_events(cxt, p, portal, max_rows, n, stopped);
+	SPI_cursor_close(portal);
+	MemoryContextSwitchTo(cxt); /* SPI may leave its own context current */
 	return ev;
 }
 
@@ -150,9 +138,9 @@ new_batch(DeliveryProvider *prov, DeliveryEvent *events, int n, bool requeued)
 
 /*
  * Cut events into batches: at most per_batch events and the format's
- * request size; an event over the format's event limit is a batch of its
- * own, dead without sending.  Stops after max_batches; returns how many
- * events were used.
+ * request size; an event too large for the format (see delivery_read.c) is
+ * a batch of its own, dead without sending.  Stops after max_batches;
+ * returns how many events were used.
  */
 static int
 cut_batches(DeliveryProvider *prov, DeliveryEvent *ev, int n, int per_batch,
@@ -167,26 +155,21 @@ cut_batches(DeliveryProvider *prov, DeliveryEvent *ev, int n, int per_batch,
 		int			end = start;
 		long		bytes = 512;	/* envelope */
 
-		if (ev[start].len > f->max_event_bytes)
+		if (ev[start].skip_reason != NULL)
 		{
 			DeliveryBatch *b = new_batch(prov, ev + start, 1, requeued);
 
-			b->skip_reason = psprintf("event is %d bytes, more than the %d bytes %s accepts",
-									  ev[start].len, f->max_event_bytes, f->type);
+			b->skip_reason = ev[start].skip_reason;
 			*out = lappend(*out, b);
 			nb++;
 			start++;
 			continue;
 		}
-		if (ev[start].len + 1 > pass_bytes_left && nb > 0)
-			break;
 		while (end < n && end - start < per_batch &&
-			   ev[end].len <= f->max_event_bytes &&
-			   bytes + ev[end].len + 1 <= f->max_request_bytes &&
-			   (end == start || ev[end].len + 1 <= pass_bytes_left))
+			   ev[end].skip_reason == NULL &&
+			   (end == start || bytes + ev[end].len + 1 <= f->max_request_bytes))
 		{
 			bytes += ev[end].len + 1;
-			pass_bytes_left -= ev[end].len + 1;
 			end++;
 		}
 		*out = lappend(*out, new_batch(prov, ev + start, end - start, requeued));
@@ -196,32 +179,77 @@ cut_batches(DeliveryProvider *prov, DeliveryEvent *ev, int n, int per_batch,
 	return start;
 }
 
+/*
+ * Give every provider seen for the first time its delivery state, with the
+ * cursor at the horizon of its registration (or, failing that, at this
+ * snapshot's xmin): a new provider sends nothing stored before it existed.
+ */
+static void
+first_sight(void)
+{
+	SPIPlanPtr	plan = keep_plan(&first_sight_plan_kept,
+								 "INSERT INTO telemetry.delivery_state AS s "
+								 "(spec_key, spec_version, provider, cursor_xid) "
+								 "SELECT p.spec_key, p.spec_version, p.name, "
+								 "COALESCE(h.horizon, pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())) "
+								 "FROM telemetry.providers p "
+								 "LEFT JOIN telemetry.delivery_horizons h "
+								 " ON (h.spec_key, h.spec_version, h.provider) = (p.spec_key, p.spec_version, p.name) "
+								 "WHERE p.type <> 'internal' AND NOT EXISTS (SELECT 1 FROM telemetry.delivery_state s2 "
+								 " WHERE (s2.spec_key, s2.spec_version, s2.provider) = (p.spec_key, p.spec_version, p.name)) "
+								 "ON CONFLICT (spec_key, spec_version, provider) DO NOTHING",
+								 0, NULL);
+	int			rc = SPI_execute_plan(plan, NULL, NULL, false, 0);
+
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not create delivery state: %s", SPI_result_code_string(rc));
+}
+
 /* Read the providers that are due, with their cursors and resolved configs. */
 static List *
 load_providers(MemoryContext cxt)
 {
 	List	   *provs = NIL;
-	int			rc;
+	SPIPlanPtr	plan = keep_plan(&providers_plan_kept,
+								 "SELECT p.spec_key, p.spec_version, p.name, p.type, "
+								 "telemetry._delivery_config(p.config), "
+								 "COALESCE(s.cursor_xid, '0')::text, "
+								 "COALESCE(s.cursor_id, '00000000-0000-0000-0000-000000000000')::text, "
+								 "COALESCE(s.failures, 0), "
+								 "EXISTS (SELECT 1 FROM telemetry.delivery_failures f "
+								 " WHERE (f.spec_key, f.spec_version, f.provider) = (p.spec_key, p.spec_version, p.name) "
+								 " AND f.state = 'retry'), "
+								 "s.spec_key IS NULL, "
+								 "telemetry._provider_refs_problem(p.type, p.config, 'config') "
+								 "FROM telemetry.providers p "
+								 "LEFT JOIN telemetry.delivery_state s "
+								 " ON (s.spec_key, s.spec_version, s.provider) = (p.spec_key, p.spec_version, p.name) "
+								 "WHERE p.enabled AND p.type <> 'internal' "
+								 "AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= pg_catalog.now()) "
+								 "ORDER BY p.spec_key, p.spec_version, p.ordinal, p.name",
+								 0, NULL);
 
-	rc = SPI_execute(
-					 "SELECT p.spec_key, p.spec_version, p.name, p.type, "
-					 "telemetry._delivery_config(p.config), "
-					 "COALESCE(s.cursor_xid, '0')::text, "
-					 "COALESCE(s.cursor_id, '00000000-0000-0000-0000-000000000000')::text, "
-					 "COALESCE(s.failures, 0), "
-					 "EXISTS (SELECT 1 FROM telemetry.delivery_failures f "
-					 " WHERE (f.spec_key, f.spec_version, f.provider) = (p.spec_key, p.spec_version, p.name) "
-					 " AND f.state = 'retry') "
-					 "FROM telemetry.providers p "
-					 "LEFT JOIN telemetry.delivery_state s "
-					 " ON (s.spec_key, s.spec_version, s.provider) = (p.spec_key, p.spec_version, p.name) "
-					 "WHERE p.enabled AND p.type <> 'internal' "
-					 "AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= pg_catalog.now()) "
-					 "ORDER BY p.spec_key, p.spec_version, p.ordinal, p.name",
-					 false, 0);
-	MemoryContextSwitchTo(cxt);	/* SPI may leave its own context current */
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not read telemetry.providers: %s", SPI_result_code_string(rc));
+	for (int attempt = 0;; attempt++)
+	{
+		int			rc = SPI_execute_plan(plan, NULL, NULL, false, 0);
+		bool		unseen = false;
+
+		MemoryContextSwitchTo(cxt); /* SPI may leave its own context current */
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "could not read telemetry.providers: %s", SPI_result_code_string(rc));
+		for (uint64 i = 0; i < SPI_processed && attempt == 0; i++)
+		{
+			bool		isnull;
+
+			if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 10, &isnull)))
+				unseen = true;
+		}
+		if (!unseen)
+			break;
+		/* a provider without state: give it one, at its horizon, and read again */
+		SPI_freetuptable(SPI_tuptable);
+		first_sight();
+	}
 
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -243,6 +271,8 @@ load_providers(MemoryContext cxt)
 		p->cursor_id = SPI_getvalue(tup, desc, 7);
 		p->failures = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
 		p->full = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));	/* has requeued */
+		/* secrets and variables the provider may not use (registration's rule) */
+		p->refs_problem = SPI_getvalue(tup, desc, 11);
 		p->format = delivery_format_for(p->type);
 		if (p->format != NULL)
 			provs = lappend(provs, p);
@@ -324,7 +354,7 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 	int			budget = max_requests;
 	int			per_batch;
 
-	pass_bytes_left = DELIVERY_PASS_BYTES;
+	delivery_budget_reset();
 
 	*more = false;
 	if (nprov == 0)
@@ -340,14 +370,14 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		bool		has_requeued = p->full;
 		int			share;
 		Datum		args[4];
-		int			rc;
 		DeliveryEvent *ev;
 		int			n;
 		int			used;
+		bool		stopped = false;
 		MemoryContext old;
 
 		p->full = false;
-		if (budget <= 0 || pass_bytes_left <= 0)
+		if (budget <= 0 || delivery_budget_exhausted())
 		{
 			*more = true;
 			continue;
@@ -357,7 +387,12 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		per_batch = Min(telemetry_batch_size, p->format->max_batch_events);
 
 		old = MemoryContextSwitchTo(cxt);
-		p->config_error = p->format->configure(p);
+		/* the config's own error first (the clearer), else registration's rule */
+		p->config_error = delivery_configure(p);
+		if (p->config_error == NULL && p->refs_problem != NULL)
+			p->config_error = p->refs_problem;
+		else
+			p->refs_problem = NULL;
 		MemoryContextSwitchTo(old);
 
 		args[0] = CStringGetTextDatum(p->spec_key);
@@ -366,42 +401,44 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 
 		if (has_requeued)
 		{
-			args[3] = Int32GetDatum(per_batch);
-			rc = SPI_execute_plan(requeued_plan(p->format), args, NULL, false, 0);
-			MemoryContextSwitchTo(cxt);	/* SPI may leave its own context current */
-			if (rc != SPI_OK_SELECT)
-				elog(ERROR, "could not read dead letters: %s", SPI_result_code_string(rc));
-			ev = copy_events(cxt, &n);
-			SPI_freetuptable(SPI_tuptable);
-			if (n < per_batch)
+			/* requeued and replayed events take up to half the share */
+			int			nreq = Max(1, share / 2);
+
+			args[3] = Int32GetDatum(per_batch * nreq);
+			ev = read_events(cxt, p, requeued_plan(), args, per_batch * nreq, &n, &stopped);
+			if (n < per_batch * nreq && !stopped)
 				settle_orphans(p);
 			if (n > 0)
 			{
+				int			before = list_length(p->requeued);
+
 				old = MemoryContextSwitchTo(cxt);
-				cut_batches(p, ev, n, per_batch, 1, true, &p->requeued);
+				cut_batches(p, ev, n, per_batch, nreq, true, &p->requeued);
 				MemoryContextSwitchTo(old);
-				share = Max(1, share - 1);
-				budget--;
+				share = Max(1, share - (list_length(p->requeued) - before));
+				budget -= list_length(p->requeued) - before;
 				p->full = true;
 			}
 		}
 
-		args[0] = CStringGetTextDatum(p->spec);
-		args[1] = CStringGetTextDatum(p->cursor_xid);
-		args[2] = CStringGetTextDatum(p->cursor_id);
-		args[3] = Int32GetDatum(per_batch * share);
-		rc = SPI_execute_plan(cursor_plan(p->format), args, NULL, false, 0);
-		MemoryContextSwitchTo(cxt);	/* SPI may leave its own context current */
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "could not read telemetry.events: %s", SPI_result_code_string(rc));
-		ev = copy_events(cxt, &n);
-		SPI_freetuptable(SPI_tuptable);
-		old = MemoryContextSwitchTo(cxt);
-		used = cut_batches(p, ev, n, per_batch, share, false, &p->batches);
-		MemoryContextSwitchTo(old);
-		if (n == per_batch * share || used < n)
+		if (!stopped && !delivery_budget_exhausted())
+		{
+			args[0] = CStringGetTextDatum(p->spec);
+			args[1] = CStringGetTextDatum(p->cursor_xid);
+			args[2] = CStringGetTextDatum(p->cursor_id);
+			args[3] = Int32GetDatum(per_batch * share);
+			ev = read_events(cxt, p, cursor_plan(), args, per_batch * share, &n, &stopped);
+			old = MemoryContextSwitchTo(cxt);
+			used = cut_batches(p, ev, n, per_batch, share, false, &p->batches);
+			MemoryContextSwitchTo(old);
+			if (n == per_batch * share || used < n || stopped)
+				p->full = true;
+			budget -= list_length(p->batches);
+		}
+		else
 			p->full = true;
-		budget -= list_length(p->batches);
+		if (stopped)
+			*more = true;
 		p->in_flight = 0;
 		{
 			ListCell   *lc;

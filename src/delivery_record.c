@@ -8,7 +8,10 @@
  * the next attempt, with the same ids.  Events still failing
  * telemetry.max_delivery_age after they were stored are dead-lettered.
  * A retry is scheduled with exponential backoff (base 1 s, cap 5 min) and
- * jitter, and never sooner than the provider's Retry-After.
+ * jitter, and never sooner than the provider's Retry-After.  History and
+ * dead letters (the owner's) keep each failure's detail; delivery_state's
+ * last_error, which telemetry.delivery_status shows everyone, keeps only
+ * its summary (status code, names of settings).
  */
 #include "telemetry.h"
 #include "delivery.h"
@@ -35,7 +38,7 @@ typedef struct ProviderTally
 	bool		success;
 	bool		disable;
 	long		retry_after;	/* seconds, -1 none */
-	char	   *error;
+	char	   *error;			/* public summary, for delivery_state */
 	TimestampTz max_age_cutoff;
 } ProviderTally;
 
@@ -194,7 +197,7 @@ settle_requeued_tree(ProviderTally *t, DeliveryBatch *b)
 		return;
 	}
 	if (t->error == NULL)
-		t->error = b->error;
+		t->error = b->public_error;
 	if (b->outcome == DELIVERY_RETRY)
 	{
 		t->retry = true;
@@ -252,7 +255,7 @@ settle(ProviderTally *t, DeliveryBatch *b)
 	if (b->outcome != DELIVERY_PENDING)
 		history(p, b);
 	if (b->outcome != DELIVERY_OK && b->outcome != DELIVERY_PENDING && t->error == NULL)
-		t->error = b->error;
+		t->error = b->public_error;
 
 	switch (b->outcome)
 	{

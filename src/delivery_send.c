@@ -6,7 +6,12 @@
  * 429, 5xx and network errors: retry later; 413: the batch is split in two
  * and both halves are sent at once (a single event that is still too large
  * is dead); 410 from a webhook: the provider is disabled; any other status:
- * dead at once, with the start of the response body.
+ * dead at once.  Each failure gets two descriptions: the detail (the start
+ * of the response body, libcurl's transport error) for the owner's tables,
+ * delivery_history and delivery_failures; and a summary (the status code,
+ * names of settings) for telemetry.delivery_status, which everyone reads:
+ * response bodies and transport errors ("Connection refused") would make it
+ * a window into other servers and a port scanner.
  */
 #include "telemetry.h"
 #include "delivery.h"
@@ -30,16 +35,31 @@ classify(DeliveryBatch *b)
 	return DELIVERY_DEAD;
 }
 
-/* A readable error for a failed request (never includes a secret). */
-static char *
+/*
+ * Describe a failed request: b->error, the detail (never a secret), and
+ * b->public_error, what everyone may see.
+ */
+static void
 describe(DeliveryBatch *b)
 {
 	StringInfoData s;
 
+	if (b->req.status == 0 && b->req.refused)
+	{
+		b->error = psprintf("destination not allowed: %s (telemetry.allowed_destinations)",
+							b->req.error);
+		b->public_error = pstrdup("destination not allowed (telemetry.allowed_destinations)");
+		return;
+	}
 	if (b->req.status == 0)
-		return psprintf("network error: %s", b->req.error[0] ? b->req.error : "no response");
+	{
+		b->error = psprintf("network error: %s", b->req.error[0] ? b->req.error : "no response");
+		b->public_error = pstrdup("network error (details in telemetry.delivery_history)");
+		return;
+	}
 	initStringInfo(&s);
 	appendStringInfo(&s, "HTTP %ld", b->req.status);
+	b->public_error = pstrdup(s.data);
 	if (b->req.body_start_len > 0)
 	{
 		appendStringInfoString(&s, ": ");
@@ -50,7 +70,7 @@ describe(DeliveryBatch *b)
 			appendStringInfoChar(&s, (c >= 0x20 && c < 0x7f) ? c : ' ');
 		}
 	}
-	return s.data;
+	b->error = s.data;
 }
 
 /* Prepare the request of a batch, or settle it without sending. */
@@ -61,12 +81,16 @@ prepare(DeliveryBatch *b)
 	{
 		b->outcome = DELIVERY_DEAD;
 		b->error = b->skip_reason;
+		b->public_error = b->skip_reason;
 		return false;
 	}
 	if (b->prov->config_error != NULL)
 	{
 		b->outcome = DELIVERY_RETRY;
-		b->error = psprintf("provider config: %s", b->prov->config_error);
+		b->error = b->prov->refs_problem
+			? psprintf("provider %s", b->prov->refs_problem)
+			: psprintf("provider config: %s", b->prov->config_error);
+		b->public_error = b->error;
 		return false;
 	}
 	memset(&b->req, 0, sizeof(b->req));
@@ -123,7 +147,7 @@ delivery_send(List *providers)
 
 			b->outcome = classify(b);
 			if (b->outcome != DELIVERY_OK)
-				b->error = describe(b);
+				describe(b);
 			if (b->outcome == DELIVERY_SPLIT)
 			{
 				int			h = b->nevents / 2;

@@ -7,6 +7,7 @@
  * shared_preload_libraries.
  */
 #include "telemetry.h"
+#include "destination.h"
 
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -51,6 +52,8 @@ static const struct config_enum_entry insert_path_options[] = {
 	{"executor", TELEMETRY_INSERT_EXECUTOR, false},
 	{NULL, 0, false}
 };
+/* delivery (H-delivery) */
+int			telemetry_delivery_pass_bytes = 32 * 1024 * 1024;
 
 static const struct config_enum_entry on_invalid_options[] = {
 	{"error", TELEMETRY_ON_INVALID_ERROR, false},
@@ -216,6 +219,18 @@ telemetry_define_gucs(void)
 							 "Off by default: such a role could test guesses against the pseudonyms.",
 							 &telemetry_readers_may_hash, false,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	/* delivery (H-delivery): destination policy and memory of a pass */
+	DefineCustomStringVariable("telemetry.allowed_destinations",
+							   "Host names, IP addresses and CIDR ranges of private, loopback and other non-public destinations providers may send to.",
+							   "Public addresses are always allowed; a listed host name allows that name whatever it resolves to.",
+							   &telemetry_allowed_destinations, "",
+							   PGC_SIGHUP, GUC_LIST_INPUT,
+							   destination_check_hook, destination_assign_hook, NULL);
+	DefineCustomIntVariable("telemetry.delivery_pass_bytes",
+							"Most bytes of rendered events one delivery pass holds, counted while it reads.",
+							NULL, &telemetry_delivery_pass_bytes, 32 * 1024 * 1024,
+							1024 * 1024, 1024 * 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("telemetry");

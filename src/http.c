@@ -2,17 +2,23 @@
  * http.c
  *		POST requests to providers with a libcurl multi handle.
  *
- * Lessons from pg_net: only http and https, no redirects, a timeout on
- * every request, TLS verified, no signals, no header with CR or LF; the
- * multi handle and the connections it caches are process-local and never
- * shared.  Interrupts are checked at least every 100 ms so a SIGTERM or a
+ * Lessons from pg_net: only http and https, no redirects, no proxy (not
+ * even one named by the server's environment), a timeout on every request,
+ * TLS verified, no signals, no header with CR or LF; the multi handle and
+ * the connections it caches are process-local and never shared.  Every
+ * socket is opened through the destination policy, on the address libcurl
+ * resolved: a host name that resolves to a private address is refused
+ * unless that name or address is listed (DNS rebinding included), and a
+ * change of the policy drops the cached connections.  Interrupts are checked at least every 100 ms so a SIGTERM or a
  * query cancel ends a slow provider call promptly; on error every easy
  * handle is released before the error propagates.
  */
 #include "postgres.h"
 
+#include <sys/socket.h>
 #include <curl/curl.h>
 
+#include "destination.h"
 #include "http.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
@@ -21,6 +27,7 @@
 
 static CURLM *http_multi = NULL;
 static bool http_initialized = false;
+static uint32 http_policy_generation = 0;
 
 /* Initialize libcurl once per process, and the process's multi handle. */
 static void
@@ -34,8 +41,15 @@ http_init(void)
 					 errmsg("could not initialize libcurl")));
 		http_initialized = true;
 	}
+	/* connections made under another policy are not reused */
+	if (http_multi != NULL && http_policy_generation != destination_policy_generation)
+	{
+		curl_multi_cleanup(http_multi);
+		http_multi = NULL;
+	}
 	if (http_multi == NULL)
 	{
+		http_policy_generation = destination_policy_generation;
 		http_multi = curl_multi_init();
 		if (http_multi == NULL)
 			ereport(ERROR,
@@ -85,6 +99,37 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return len;
 }
 
+/*
+ * libcurl's socket opener: connect only where the destination policy
+ * allows.  A refused address gets no socket (libcurl then tries the host's
+ * other addresses, if any); the request remembers why.
+ */
+static curl_socket_t
+http_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	HttpRequest *req = (HttpRequest *) arg;
+	DestAddr	a;
+	const char *kind = "not an IP address";
+	int			type = address->socktype;
+
+	if (purpose != CURLSOCKTYPE_IPCXN ||
+		!destination_sockaddr(&address->addr, &a) ||
+		!destination_address_allowed(&a, req->host_listed, &kind))
+	{
+		char		text[64] = "?";
+
+		if (address->addr.sa_family == AF_INET || address->addr.sa_family == AF_INET6)
+			destination_format(&a, text, sizeof(text));
+		req->refused = true;
+		snprintf(req->error, sizeof(req->error), "%s is %s", text, kind);
+		return CURL_SOCKET_BAD;
+	}
+#ifdef SOCK_CLOEXEC
+	type |= SOCK_CLOEXEC;
+#endif
+	return socket(address->family, type, address->protocol);
+}
+
 /* Make the easy handle of one request; false (with req->error) on failure. */
 static bool
 http_prepare(HttpRequest *req)
@@ -95,11 +140,19 @@ http_prepare(HttpRequest *req)
 
 	req->status = 0;
 	req->error[0] = '\0';
+	req->refused = false;
 	req->body_start[0] = '\0';
 	req->body_start_len = 0;
 	req->retry_after = -1;
 	req->elapsed_ms = 0;
 
+	{
+		char	   *host = destination_url_host(req->url);
+
+		req->host_listed = host != NULL && destination_host_listed(host);
+		if (host)
+			pfree(host);
+	}
 	easy = curl_easy_init();
 	if (easy == NULL)
 	{
@@ -134,6 +187,11 @@ http_prepare(HttpRequest *req)
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, req->timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	/* "" disables proxies, those of http_proxy and the like included */
+	curl_easy_setopt(easy, CURLOPT_PROXY, "");
+	curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, req);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 #if LIBCURL_VERSION_NUM >= 0x075500		/* 7.85.0 */
@@ -193,7 +251,9 @@ http_finish(HttpRequest *req, CURLcode rc)
 	else
 	{
 		req->status = 0;
-		snprintf(req->error, sizeof(req->error), "%s", curl_easy_strerror(rc));
+		/* a refusal keeps its own message (the address and why) */
+		if (!req->refused)
+			snprintf(req->error, sizeof(req->error), "%s", curl_easy_strerror(rc));
 	}
 	http_release(req);
 }

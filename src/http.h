@@ -5,7 +5,9 @@
  * The caller fills in the request part of each HttpRequest (palloc'd
  * strings); http_post_all() runs them, at most max_parallel at a time, and
  * fills in the outcome.  Nothing here touches the database, so it is called
- * with no transaction open.
+ * with no transaction open.  Every connection goes through the destination
+ * policy (destination.c): an address it refuses is never connected to, and
+ * the request fails with refused set.
  */
 #ifndef TELEMETRY_HTTP_H
 #define TELEMETRY_HTTP_H
@@ -28,12 +30,14 @@ typedef struct HttpRequest
 	/* outcome */
 	long		status;			/* HTTP status, 0 when no response */
 	char		error[256];		/* transport error, "" when a response came */
+	bool		refused;		/* the destination policy refused an address */
 	char		body_start[HTTP_BODY_START_LEN + 1];	/* NUL-terminated */
 	int			body_start_len;
 	long		retry_after;	/* seconds from Retry-After, -1 if none */
 	double		elapsed_ms;
 
 	/* private to http.c */
+	bool		host_listed;	/* the URL's host name is listed */
 	void	   *easy;
 	void	   *slist;
 } HttpRequest;

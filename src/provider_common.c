@@ -1,13 +1,18 @@
 /*
  * provider_common.c
- *		Helpers shared by the wire formats: config values, headers, bodies.
+ *		Helpers shared by the provider types: config values, headers, bodies.
  *
- * Config values arrive with {"secret": name} already replaced by the
- * secret's value; {"env": NAME} is read here from the server's environment.
- * Error messages name the setting, never its value.
+ * Config values arrive with {"secret": name} replaced by
+ * {"secret_value", "secret_name", "secret_hosts"} (telemetry._delivery_config);
+ * {"env": NAME} is read here from the server's environment.  A secret is
+ * used only when its hosts include the provider's destination host, and an
+ * environment variable only when telemetry.allowed_env lists it: otherwise
+ * the provider gets a config error and nothing is sent.  Error messages
+ * name the setting, never its value.
  */
 #include "telemetry.h"
 #include "delivery.h"
+#include "destination.h"
 
 #include "utils/jsonb.h"
 
@@ -22,9 +27,51 @@ config_value(DeliveryProvider *prov, const char *key)
 	return getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
 }
 
-/* A string value, {"env": NAME} or {"missing_secret": name} as text. */
+/* A string member of an object value, or NULL. */
 static char *
-value_text(JsonbValue *v, const char *what, char **error)
+member_text(JsonbValue *obj, const char *key)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(obj->val.binary.data, key, strlen(key), NULL);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/* Whether a resolved secret's hosts include a host. */
+static bool
+secret_allows(JsonbValue *obj, const char *host)
+{
+	JsonbValue *hosts = getKeyJsonValueFromContainer(obj->val.binary.data, "secret_hosts", 12, NULL);
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	if (host == NULL || hosts == NULL || hosts->type != jbvBinary ||
+		!JsonContainerIsArray(hosts->val.binary.data))
+		return false;
+	it = JsonbIteratorInit(hosts->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_ELEM && v.type == jbvString)
+		{
+			char	   *pattern = pnstrdup(v.val.string.val, v.val.string.len);
+
+			if (destination_host_matches(pattern, host))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A config value as text: a string, {"env": NAME} or a resolved secret.
+ * `host` is where the value will be sent; NULL for the URL setting itself,
+ * whose secret must allow the host of its own value.
+ */
+static char *
+value_text(DeliveryProvider *prov, JsonbValue *v, const char *what, const char *host,
+		   char **error)
 {
 	if (v == NULL || v->type == jbvNull)
 		return NULL;
@@ -32,26 +79,52 @@ value_text(JsonbValue *v, const char *what, char **error)
 		return pnstrdup(v->val.string.val, v->val.string.len);
 	if (v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data))
 	{
-		JsonbValue *env = getKeyJsonValueFromContainer(v->val.binary.data, "env", 3, NULL);
-		JsonbValue *missing = getKeyJsonValueFromContainer(v->val.binary.data, "missing_secret", 14, NULL);
+		char	   *env = member_text(v, "env");
+		char	   *value = member_text(v, "secret_value");
+		char	   *missing = member_text(v, "missing_secret");
 
-		if (env != NULL && env->type == jbvString)
+		if (env != NULL)
 		{
-			char	   *name = pnstrdup(env->val.string.val, env->val.string.len);
-			char	   *val = getenv(name);
+			char	   *val;
 
+			if (!telemetry_env_allowed(env))
+			{
+				*error = psprintf("%s: environment variable \"%s\" is not listed in telemetry.allowed_env",
+								  what, env);
+				return NULL;
+			}
+			val = getenv(env);
 			if (val == NULL || *val == '\0')
 			{
 				*error = psprintf("%s: environment variable \"%s\" is not set in the server's environment",
-								  what, name);
+								  what, env);
 				return NULL;
 			}
 			return pstrdup(val);
 		}
-		if (missing != NULL && missing->type == jbvString)
+		if (value != NULL)
 		{
-			*error = psprintf("%s: secret \"%.*s\" is not set (see telemetry_set_secret)",
-							  what, missing->val.string.len, missing->val.string.val);
+			char	   *name = member_text(v, "secret_name");
+			const char *to = host;
+
+			if (to == NULL)
+				to = destination_url_host(value);
+			/* no host in the message: it may come from a secret URL */
+			if (to == NULL || !secret_allows(v, to))
+			{
+				*error = host != NULL
+					? psprintf("%s: secret \"%s\" may not be sent to this provider's host (not in the secret's hosts)",
+							   what, name ? name : "?")
+					: psprintf("%s: secret \"%s\" holds a URL whose host is not in the secret's hosts",
+							   what, name ? name : "?");
+				return NULL;
+			}
+			return value;
+		}
+		if (missing != NULL)
+		{
+			*error = psprintf("%s: secret \"%s\" is not set (see telemetry_set_secret)",
+							  what, missing);
 			return NULL;
 		}
 	}
@@ -60,19 +133,53 @@ value_text(JsonbValue *v, const char *what, char **error)
 }
 
 /*
- * The text of a config setting (NULL when absent).  Sets *error (if it is
- * not set already) when the setting cannot be resolved.
+ * The text of a config setting (NULL when absent), for the provider's
+ * destination host.  Sets *error (if it is not set already) when the
+ * setting cannot be resolved or may not be used there.
  */
 char *
-delivery_config_text(DeliveryProvider *prov, const char *key, bool secret,
-					 char **error)
+delivery_config_text(DeliveryProvider *prov, const char *key, char **error)
 {
 	char	   *err = NULL;
-	char	   *val = value_text(config_value(prov, key), key, &err);
+	char	   *val = value_text(prov, config_value(prov, key), key, prov->host, &err);
 
 	if (err != NULL && *error == NULL)
 		*error = err;
 	return val;
+}
+
+/*
+ * Resolve the destination (url, host or endpoint; a string or a secret
+ * reference), then the rest of the config with the type's configure().
+ * Returns NULL or an error naming the setting.
+ */
+char *
+delivery_configure(DeliveryProvider *prov)
+{
+	const DeliveryFormat *f = prov->format;
+	const char *url_key = NULL;
+	char	   *error = NULL;
+	char	   *base = NULL;
+
+	for (const DeliveryConfigKey *k = f->keys; k->name != NULL; k++)
+		if (k->url)
+			url_key = k->name;
+	prov->host = NULL;
+	if (url_key != NULL)
+		base = value_text(prov, config_value(prov, url_key), url_key, NULL, &error);
+	if (error != NULL)
+		return error;
+	if (base == NULL)
+	{
+		if (f->default_url == NULL)
+			return psprintf("%s: missing", url_key);
+		base = pstrdup(f->default_url);
+	}
+	prov->host = destination_url_host(base);
+	if (prov->host == NULL || *prov->host == '\0')
+		return psprintf("%s: not a URL with a host", url_key);
+	prov->url = f->url_path ? delivery_join_url(base, f->url_path) : base;
+	return f->configure(prov);
 }
 
 /* Read config "headers" into prov->headers; returns an error or NULL. */
@@ -104,7 +211,7 @@ delivery_config_headers(DeliveryProvider *prov)
 		name = pnstrdup(k.val.string.val, k.val.string.len);
 		tok = JsonbIteratorNext(&it, &v, true);
 		what = psprintf("headers.%s", name);
-		val = value_text(&v, what, &error);
+		val = value_text(prov, &v, what, prov->host, &error);
 		if (error != NULL)
 			return error;
 		if (val == NULL || !http_header_is_safe(name, val))

@@ -6,30 +6,173 @@
  * occurred_at, observed time = received_at, attributes event.name,
  * event.id, telemetry.event.version, telemetry.spec, user.id and
  * session.id from the context, and each property as
- * telemetry.property.<name> (strings, doubles, booleans; other JSON as a
- * string).  The resource carries service.name (config serviceName).
+ * telemetry.property.<name> in the order of its name (strings, doubles,
+ * booleans; other JSON as a string).  The resource carries service.name
+ * (config serviceName).
  */
 #include "telemetry.h"
 #include "delivery.h"
 
+#include "catalog/pg_collation.h"
+#include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/varlena.h"
 
-/* Resolve endpoint, service name and extra headers. */
+static const DeliveryConfigKey otel_keys[] = {
+	{.name = "endpoint", .required = true, .url = true},
+	{.name = "serviceName"},
+	{.name = "headers", .secret = true},	/* values may be secret references */
+	{.name = NULL}
+};
+
+/* Resolve service name and extra headers (the endpoint: delivery_configure). */
 static char *
 otel_configure(DeliveryProvider *prov)
 {
 	char	   *error = NULL;
-	char	   *endpoint = delivery_config_text(prov, "endpoint", false, &error);
 
-	prov->service_name = delivery_config_text(prov, "serviceName", false, &error);
+	prov->service_name = delivery_config_text(prov, "serviceName", &error);
 	if (prov->service_name == NULL)
 		prov->service_name = pstrdup("postgresql-telemetry");
 	if (error != NULL)
 		return error;
-	if (endpoint == NULL)
-		return pstrdup("endpoint: missing");
-	prov->url = delivery_join_url(endpoint, "/v1/logs");
 	return delivery_config_headers(prov);
+}
+
+/* {"key": key, "value": {"stringValue": value}} */
+static void
+otel_string_attr(JsonOut *out, const char *key, const char *val, int len)
+{
+	json_out_lit(out, ", {\"key\": ");
+	json_out_string(out, key, strlen(key));
+	json_out_lit(out, ", \"value\": {\"stringValue\": ");
+	json_out_string(out, val, len);
+	json_out_lit(out, "}}");
+}
+
+/* Nanoseconds since the Unix epoch, as a JSON string; null when infinite. */
+static void
+otel_nanos(JsonOut *out, TimestampTz t)
+{
+	char		buf[64];
+
+	if (TIMESTAMP_NOT_FINITE(t))
+	{
+		json_out_lit(out, "null");
+		return;
+	}
+	snprintf(buf, sizeof(buf), "\"" INT64_FORMAT "000\"",
+			 (int64) t + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
+	json_out_raw(out, buf, strlen(buf));
+}
+
+typedef struct OtelProp
+{
+	char	   *key;
+	int			keylen;
+	JsonbValue	val;
+} OtelProp;
+
+/* Properties in the order of their names (ORDER BY under the default collation). */
+static int
+otel_prop_cmp(const void *a, const void *b)
+{
+	const OtelProp *x = a;
+	const OtelProp *y = b;
+
+	return varstr_cmp(x->key, x->keylen, y->key, y->keylen, DEFAULT_COLLATION_OID);
+}
+
+/* One telemetry.property.<name> attribute. */
+static void
+otel_prop_attr(JsonOut *out, OtelProp *p)
+{
+	char	   *key = psprintf("telemetry.property.%.*s", p->keylen, p->key);
+	JsonbValue *v = &p->val;
+
+	json_out_lit(out, ", {\"key\": ");
+	json_out_string(out, key, strlen(key));
+	switch (v->type)
+	{
+		case jbvString:
+			json_out_lit(out, ", \"value\": {\"stringValue\": ");
+			json_out_value(out, v);
+			break;
+		case jbvNumeric:
+			json_out_lit(out, ", \"value\": {\"doubleValue\": ");
+			json_out_value(out, v);
+			break;
+		case jbvBool:
+			json_out_lit(out, ", \"value\": {\"boolValue\": ");
+			json_out_value(out, v);
+			break;
+		default:
+			{
+				/* null, arrays and objects: their JSON text as a string */
+				char	   *s;
+				int			len;
+
+				json_out_lit(out, ", \"value\": {\"stringValue\": ");
+				if (!json_value_as_text(v, out->limit - out->buf.len, &s, &len))
+				{
+					out->over = true;
+					return;
+				}
+				json_out_string(out, s, len);
+				break;
+			}
+	}
+	json_out_lit(out, "}}");
+}
+
+/*
+ * The item of one event, as jsonb prints {"body", "attributes",
+ * "severityText", "timeUnixNano", "severityNumber", "observedTimeUnixNano"}.
+ */
+static void
+otel_item(JsonOut *out, const DeliveryRow *row)
+{
+	json_out_lit(out, "{\"body\": {\"stringValue\": ");
+	json_out_text(out, row->event);
+	json_out_lit(out, "}, \"attributes\": [{\"key\": \"event.name\", \"value\": {\"stringValue\": ");
+	json_out_text(out, row->event);
+	json_out_lit(out, "}}");
+	otel_string_attr(out, "event.id", row->id, strlen(row->id));
+	otel_string_attr(out, "telemetry.event.version",
+					 VARDATA_ANY(row->version), VARSIZE_ANY_EXHDR(row->version));
+	otel_string_attr(out, "telemetry.spec",
+					 VARDATA_ANY(row->spec), VARSIZE_ANY_EXHDR(row->spec));
+	if (row->user_id)
+		otel_string_attr(out, "user.id", row->user_id, row->user_id_len);
+	if (row->session_id)
+		otel_string_attr(out, "session.id", row->session_id, row->session_id_len);
+	if (row->properties && JB_ROOT_IS_OBJECT(row->properties))
+	{
+		int			n = JB_ROOT_COUNT(row->properties);
+		OtelProp   *props = palloc(sizeof(OtelProp) * Max(n, 1));
+		JsonbIterator *it = JsonbIteratorInit(&row->properties->root);
+		JsonbValue	k;
+		JsonbIteratorToken tok;
+		int			i = 0;
+
+		while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+		{
+			if (tok != WJB_KEY || i >= n)
+				continue;
+			props[i].key = k.val.string.val;
+			props[i].keylen = k.val.string.len;
+			(void) JsonbIteratorNext(&it, &props[i].val, true);
+			i++;
+		}
+		qsort(props, i, sizeof(OtelProp), otel_prop_cmp);
+		for (int j = 0; j < i && !out->over; j++)
+			otel_prop_attr(out, &props[j]);
+	}
+	json_out_lit(out, "], \"severityText\": \"INFO\", \"timeUnixNano\": ");
+	otel_nanos(out, row->occurred_at);
+	json_out_lit(out, ", \"severityNumber\": 9, \"observedTimeUnixNano\": ");
+	otel_nanos(out, row->received_at);
+	json_out_lit(out, "}");
 }
 
 /* The request for one batch. */
@@ -54,37 +197,15 @@ otel_build(DeliveryBatch *batch)
 	batch->req.body_len = batch->body.len;
 }
 
-#define OTEL_ATTR(k, v) \
-	"pg_catalog.jsonb_build_object('key', '" k "', 'value', pg_catalog.jsonb_build_object('stringValue', " v "))"
-#define OTEL_NANOS(col) \
-	"(((pg_catalog.extract('epoch', " col ") * 1000000)::bigint)::text || '000')"
-
 const DeliveryFormat delivery_format_otel = {
 	.type = "opentelemetry",
-	.item_sql = "pg_catalog.jsonb_build_object("
-	"'timeUnixNano', " OTEL_NANOS("e.occurred_at") ", "
-	"'observedTimeUnixNano', " OTEL_NANOS("e.received_at") ", "
-	"'severityNumber', 9, 'severityText', 'INFO', "
-	"'body', pg_catalog.jsonb_build_object('stringValue', e.event), "
-	"'attributes', pg_catalog.jsonb_build_array("
-	OTEL_ATTR("event.name", "e.event") ", "
-	OTEL_ATTR("event.id", "e.id::text") ", "
-	OTEL_ATTR("telemetry.event.version", "e.version") ", "
-	OTEL_ATTR("telemetry.spec", "e.spec") ")"
-	" || CASE WHEN " DELIVERY_SQL_USER " IS NULL THEN '[]'::jsonb ELSE pg_catalog.jsonb_build_array("
-	OTEL_ATTR("user.id", DELIVERY_SQL_USER) ") END"
-	" || CASE WHEN " DELIVERY_SQL_SESSION " IS NULL THEN '[]'::jsonb ELSE pg_catalog.jsonb_build_array("
-	OTEL_ATTR("session.id", DELIVERY_SQL_SESSION) ") END"
-	" || COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-	"'key', 'telemetry.property.' || p.k, 'value', CASE pg_catalog.jsonb_typeof(p.v) "
-	"WHEN 'string' THEN pg_catalog.jsonb_build_object('stringValue', p.v #>> '{}') "
-	"WHEN 'number' THEN pg_catalog.jsonb_build_object('doubleValue', p.v) "
-	"WHEN 'boolean' THEN pg_catalog.jsonb_build_object('boolValue', p.v) "
-	"ELSE pg_catalog.jsonb_build_object('stringValue', p.v::text) END) ORDER BY p.k) "
-	"FROM pg_catalog.jsonb_each(e.properties) AS p(k, v)), '[]'::jsonb))",
+	.keys = otel_keys,
+	.default_url = NULL,
+	.url_path = "/v1/logs",
 	.max_request_bytes = 4 * 1024 * 1024,
 	.max_event_bytes = 1024 * 1024,
 	.max_batch_events = 10000,
 	.configure = otel_configure,
+	.render_item = otel_item,
 	.build = otel_build,
 };

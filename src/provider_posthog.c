@@ -4,7 +4,9 @@
  *
  * Each item is {event, distinct_id, properties, timestamp, uuid}; uuid is
  * the event id and timestamp its occurred_at, identical on every retry (so
- * PostHog can dedupe), and sent_at is left out on purpose.
+ * PostHog can dedupe), and sent_at is left out on purpose.  A batch that
+ * replays (telemetry_replay) an event older than a day says
+ * "historical_migration": true, as PostHog asks for imports of history.
  */
 #include "telemetry.h"
 #include "delivery.h"
@@ -15,18 +17,51 @@
 
 #define POSTHOG_DEFAULT_HOST "https://us.i.posthog.com"
 
-/* Resolve host and key. */
+static const DeliveryConfigKey posthog_keys[] = {
+	{.name = "projectApiKey", .required = true, .secret = true},
+	{.name = "host", .url = true},
+	{.name = NULL}
+};
+
+/* Resolve the key (the host is resolved by delivery_configure). */
 static char *
 posthog_configure(DeliveryProvider *prov)
 {
 	char	   *error = NULL;
-	char	   *host = delivery_config_text(prov, "host", false, &error);
 
-	prov->key = delivery_config_text(prov, "projectApiKey", true, &error);
+	prov->key = delivery_config_text(prov, "projectApiKey", &error);
 	if (error == NULL && prov->key == NULL)
 		error = pstrdup("projectApiKey: missing");
-	prov->url = delivery_join_url(host ? host : POSTHOG_DEFAULT_HOST, "/batch/");
 	return error;
+}
+
+/*
+ * The item of one event, as jsonb prints
+ * {"uuid", "event", "timestamp", "properties", "distinct_id"}.
+ */
+static void
+posthog_item(JsonOut *out, const DeliveryRow *row)
+{
+	json_out_lit(out, "{\"uuid\": ");
+	json_out_string(out, row->id, strlen(row->id));
+	json_out_lit(out, ", \"event\": ");
+	json_out_text(out, row->event);
+	json_out_lit(out, ", \"timestamp\": ");
+	json_out_timestamp(out, row->occurred_at);
+	json_out_lit(out, ", \"properties\": ");
+	json_out_props_with_spec(out, row);
+	json_out_lit(out, ", \"distinct_id\": ");
+	if (row->user_id)
+		json_out_string(out, row->user_id, row->user_id_len);
+	else if (row->session_id)
+		json_out_string(out, row->session_id, row->session_id_len);
+	else
+	{
+		char	   *derived = psprintf("telemetry:%s", row->id);
+
+		json_out_string(out, derived, strlen(derived));
+	}
+	json_out_lit(out, "}");
 }
 
 /* gzip (RFC 1952) a buffer; false when zlib fails. */
@@ -53,6 +88,18 @@ gzip_buffer(const char *src, size_t len, StringInfo out)
 	return rc == Z_STREAM_END;
 }
 
+/* Whether a batch replays an event that occurred more than a day ago. */
+static bool
+replays_history(DeliveryBatch *batch)
+{
+	TimestampTz day_ago = GetCurrentTimestamp() - USECS_PER_DAY;
+
+	for (int i = 0; i < batch->nevents; i++)
+		if (batch->events[i].replay && batch->events[i].occurred_at < day_ago)
+			return true;
+	return false;
+}
+
 /* The request for one batch. */
 static void
 posthog_build(DeliveryBatch *batch)
@@ -62,6 +109,8 @@ posthog_build(DeliveryBatch *batch)
 	initStringInfo(&json);
 	appendStringInfoString(&json, "{\"api_key\":");
 	escape_json(&json, batch->prov->key);
+	if (replays_history(batch))
+		appendStringInfoString(&json, ",\"historical_migration\":true");
 	appendStringInfoString(&json, ",\"batch\":[");
 	delivery_join_items(&json, batch);
 	appendStringInfoString(&json, "]}");
@@ -84,15 +133,13 @@ posthog_build(DeliveryBatch *batch)
 
 const DeliveryFormat delivery_format_posthog = {
 	.type = "posthog",
-	.item_sql = "pg_catalog.jsonb_build_object("
-	"'event', e.event, "
-	"'distinct_id', COALESCE(" DELIVERY_SQL_USER ", " DELIVERY_SQL_SESSION ", " DELIVERY_SQL_DERIVED_ID "), "
-	"'properties', " DELIVERY_SQL_PROPS ", "
-	"'timestamp', " DELIVERY_SQL_TS("e.occurred_at") ", "
-	"'uuid', e.id)",
+	.keys = posthog_keys,
+	.default_url = POSTHOG_DEFAULT_HOST,
+	.url_path = "/batch/",
 	.max_request_bytes = 20 * 1024 * 1024,
 	.max_event_bytes = 1024 * 1024,
 	.max_batch_events = 10000,
 	.configure = posthog_configure,
+	.render_item = posthog_item,
 	.build = posthog_build,
 };

@@ -14,15 +14,19 @@
 
 #define SEGMENT_DEFAULT_HOST "https://api.segment.io"
 
-/* Resolve host and write key into the Authorization header. */
+static const DeliveryConfigKey segment_keys[] = {
+	{.name = "writeKey", .required = true, .secret = true},
+	{.name = "host", .url = true},
+	{.name = NULL}
+};
+
+/* Resolve the write key into the Authorization header. */
 static char *
 segment_configure(DeliveryProvider *prov)
 {
 	char	   *error = NULL;
-	char	   *host = delivery_config_text(prov, "host", false, &error);
-	char	   *key = delivery_config_text(prov, "writeKey", true, &error);
+	char	   *key = delivery_config_text(prov, "writeKey", &error);
 
-	prov->url = delivery_join_url(host ? host : SEGMENT_DEFAULT_HOST, "/v1/batch");
 	if (error == NULL && key == NULL)
 		error = pstrdup("writeKey: missing");
 	if (key != NULL)
@@ -38,6 +42,41 @@ segment_configure(DeliveryProvider *prov)
 		prov->key = psprintf("Authorization: Basic %s", b64);
 	}
 	return error;
+}
+
+/*
+ * The item of one event, as jsonb prints {"type", "event", "userId"?,
+ * "messageId", "timestamp", "properties", "anonymousId"?}.
+ */
+static void
+segment_item(JsonOut *out, const DeliveryRow *row)
+{
+	json_out_lit(out, "{\"type\": \"track\", \"event\": ");
+	json_out_text(out, row->event);
+	if (row->user_id)
+	{
+		json_out_lit(out, ", \"userId\": ");
+		json_out_string(out, row->user_id, row->user_id_len);
+	}
+	json_out_lit(out, ", \"messageId\": ");
+	json_out_string(out, row->id, strlen(row->id));
+	json_out_lit(out, ", \"timestamp\": ");
+	json_out_timestamp(out, row->occurred_at);
+	json_out_lit(out, ", \"properties\": ");
+	json_out_props_with_spec(out, row);
+	if (row->session_id)
+	{
+		json_out_lit(out, ", \"anonymousId\": ");
+		json_out_string(out, row->session_id, row->session_id_len);
+	}
+	else if (row->user_id == NULL)
+	{
+		char	   *derived = psprintf("telemetry:%s", row->id);
+
+		json_out_lit(out, ", \"anonymousId\": ");
+		json_out_string(out, derived, strlen(derived));
+	}
+	json_out_lit(out, "}");
 }
 
 /* The request for one batch. */
@@ -57,19 +96,13 @@ segment_build(DeliveryBatch *batch)
 
 const DeliveryFormat delivery_format_segment = {
 	.type = "segment",
-	.item_sql = "(pg_catalog.jsonb_build_object("
-	"'type', 'track', "
-	"'event', e.event, "
-	"'properties', " DELIVERY_SQL_PROPS ", "
-	"'timestamp', " DELIVERY_SQL_TS("e.occurred_at") ", "
-	"'messageId', e.id) || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
-	"'userId', " DELIVERY_SQL_USER ", "
-	"'anonymousId', CASE WHEN " DELIVERY_SQL_USER " IS NULL "
-	"THEN COALESCE(" DELIVERY_SQL_SESSION ", " DELIVERY_SQL_DERIVED_ID ") "
-	"ELSE " DELIVERY_SQL_SESSION " END)))",
+	.keys = segment_keys,
+	.default_url = SEGMENT_DEFAULT_HOST,
+	.url_path = "/v1/batch",
 	.max_request_bytes = 500 * 1024,
 	.max_event_bytes = 32 * 1024,
 	.max_batch_events = 2500,
 	.configure = segment_configure,
+	.render_item = segment_item,
 	.build = segment_build,
 };

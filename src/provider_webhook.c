@@ -19,7 +19,14 @@
 #include "common/hmac.h"
 #include "common/sha2.h"
 
-/* Resolve URL, signing key and extra headers. */
+static const DeliveryConfigKey webhook_keys[] = {
+	{.name = "url", .required = true, .url = true},
+	{.name = "secret", .required = true, .secret = true},
+	{.name = "headers", .secret = true},	/* values may be secret references */
+	{.name = NULL}
+};
+
+/* Resolve the signing key and extra headers (the url: delivery_configure). */
 static char *
 webhook_configure(DeliveryProvider *prov)
 {
@@ -28,12 +35,9 @@ webhook_configure(DeliveryProvider *prov)
 	const char *b64;
 	int			len;
 
-	prov->url = delivery_config_text(prov, "url", false, &error);
-	secret = delivery_config_text(prov, "secret", true, &error);
+	secret = delivery_config_text(prov, "secret", &error);
 	if (error != NULL)
 		return error;
-	if (prov->url == NULL)
-		return pstrdup("url: missing");
 	if (secret == NULL)
 		return pstrdup("secret: missing");
 	b64 = strncmp(secret, "whsec_", 6) == 0 ? secret + 6 : secret;
@@ -43,6 +47,36 @@ webhook_configure(DeliveryProvider *prov)
 	if (prov->hmac_key_len <= 0)
 		return pstrdup("secret: must be \"whsec_\" followed by base64");
 	return delivery_config_headers(prov);
+}
+
+/*
+ * The item of one event, as jsonb prints {"id", "spec", "event", "context",
+ * "version", "timestamp", "properties"}.
+ */
+static void
+webhook_item(JsonOut *out, const DeliveryRow *row)
+{
+	json_out_lit(out, "{\"id\": ");
+	json_out_string(out, row->id, strlen(row->id));
+	json_out_lit(out, ", \"spec\": ");
+	json_out_text(out, row->spec);
+	json_out_lit(out, ", \"event\": ");
+	json_out_text(out, row->event);
+	json_out_lit(out, ", \"context\": ");
+	if (row->context)
+		json_out_jsonb(out, &row->context->root);
+	else
+		json_out_lit(out, "null");
+	json_out_lit(out, ", \"version\": ");
+	json_out_text(out, row->version);
+	json_out_lit(out, ", \"timestamp\": ");
+	json_out_timestamp(out, row->occurred_at);
+	json_out_lit(out, ", \"properties\": ");
+	if (row->properties)
+		json_out_jsonb(out, &row->properties->root);
+	else
+		json_out_lit(out, "null");
+	json_out_lit(out, "}");
 }
 
 /* The webhook-id of a batch: stable for the same events. */
@@ -120,13 +154,13 @@ webhook_build(DeliveryBatch *batch)
 
 const DeliveryFormat delivery_format_webhook = {
 	.type = "webhook",
-	.item_sql = "pg_catalog.jsonb_build_object("
-	"'id', e.id, 'event', e.event, 'version', e.version, 'spec', e.spec, "
-	"'timestamp', " DELIVERY_SQL_TS("e.occurred_at") ", "
-	"'properties', e.properties, 'context', e.context)",
+	.keys = webhook_keys,
+	.default_url = NULL,
+	.url_path = NULL,
 	.max_request_bytes = 5 * 1024 * 1024,
 	.max_event_bytes = 1024 * 1024,
 	.max_batch_events = 10000,
 	.configure = webhook_configure,
+	.render_item = webhook_item,
 	.build = webhook_build,
 };

@@ -40,6 +40,8 @@ extern int	telemetry_anomaly_min_interval;	/* milliseconds */
 extern int	telemetry_anomaly_batch_size;
 extern int	telemetry_anomaly_max_aggregates;
 extern bool telemetry_anomaly_notify;
+/* delivery (H-delivery) */
+extern int	telemetry_delivery_pass_bytes;
 
 #define TELEMETRY_ON_INVALID_ERROR		0
 #define TELEMETRY_ON_INVALID_QUARANTINE	1

@@ -18,6 +18,8 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'telemetry'
 telemetry.database = 'postgres'
 telemetry.allowed_env = 'POSTHOG_KEY, SEGMENT_WRITE_KEY'
+# examples/shop.checkout.json sends to a loopback sink
+telemetry.allowed_destinations = '127.0.0.1'
 });
 $node->start;
 

@@ -23,6 +23,7 @@ shared_preload_libraries = 'telemetry'
 telemetry.database = 'postgres'
 max_prepared_transactions = 4
 telemetry.allowed_env = 'TELEMETRY_TEST_SEGMENT_KEY'
+telemetry.allowed_destinations = '127.0.0.1'
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE DATABASE app');
@@ -112,6 +113,18 @@ ok(!exists $sg{$sg2}{userId}, 'segment: no userId without context.userId');
 is($sg{$sg3}{anonymousId}, "telemetry:$sg3", 'segment: anonymousId derived from the event id');
 is($sg{$sg1}{timestamp}, '2026-03-01T12:34:56.789000Z', 'segment: timestamp');
 is($sg{$sg1}{properties}{spec}, 'seg@1.0.0', 'segment: properties carry the spec');
+# the body, byte for byte as the SQL rendering of earlier versions made it
+my $items = $node->safe_psql('app', q{
+	SELECT string_agg((pg_catalog.jsonb_build_object('type', 'track', 'event', e.event,
+		'properties', (e.properties || pg_catalog.jsonb_build_object('version', e.version, 'spec', e.spec)),
+		'timestamp', pg_catalog.to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+		'messageId', e.id) || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+		'userId', (e.context ->> 'userId'),
+		'anonymousId', CASE WHEN (e.context ->> 'userId') IS NULL
+			THEN COALESCE((e.context ->> 'sessionId'), ('telemetry:' || e.id::text))
+			ELSE (e.context ->> 'sessionId') END)))::text, ',' ORDER BY e.xid, e.id)
+	FROM telemetry.events e WHERE e.spec = 'seg@1.0.0'});
+is($sg[0]{body}, "{\"batch\":[$items]}", 'segment: the body is byte for byte what it was');
 
 # ---- Webhook (Standard Webhooks) ----
 my $key = join '', map { chr(int(rand(256))) } 1 .. 32;

@@ -24,6 +24,7 @@ shared_preload_libraries = 'telemetry'
 telemetry.database = 'postgres'
 telemetry.batch_size = 10
 telemetry.max_parallel_requests = 2
+telemetry.allowed_destinations = '127.0.0.1'
 restart_after_crash = on
 });
 $node->start;
