@@ -92,13 +92,20 @@ typedef struct DeliveryRow
 	int			session_id_len;
 } DeliveryRow;
 
-/* A config key of a provider type (issue 15: one provider descriptor). */
+/*
+ * A config key of a provider type (issue 15: one provider descriptor).  The
+ * spec model (spec_provider.c) validates and masks provider configs from
+ * these descriptors, delivery resolves them.
+ */
 typedef struct DeliveryConfigKey
 {
 	const char *name;
 	bool		required;
 	bool		secret;			/* a credential: prefer {"secret"} or {"env"} */
 	bool		url;			/* the destination: host, url or endpoint */
+	bool		headers;		/* an object of header names and (secret) values */
+	const char *alias_of;		/* an older name of another key, renamed at registration */
+	int			max_chars;		/* a plain string of at most this many characters */
 } DeliveryConfigKey;
 
 /* A provider type: its name, config keys, limits, item and request builders. */
@@ -153,6 +160,8 @@ typedef struct DeliveryProvider
 /* delivery_claim.c */
 extern List *delivery_claim(MemoryContext cxt, int max_requests, bool *more);
 extern const DeliveryFormat *delivery_format_for(const char *type);
+extern int	delivery_format_count(void);
+extern const DeliveryFormat *delivery_format_at(int i);
 
 /* delivery_read.c */
 extern void delivery_budget_reset(void);
@@ -185,6 +194,7 @@ extern const DeliveryFormat delivery_format_posthog;
 extern const DeliveryFormat delivery_format_segment;
 extern const DeliveryFormat delivery_format_webhook;
 extern const DeliveryFormat delivery_format_otel;
+extern const DeliveryFormat delivery_format_internal;
 
 /* helpers (provider_common.c) */
 extern char *delivery_configure(DeliveryProvider *prov);

@@ -22,13 +22,15 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
-#define DELIVERY_NFORMATS 4
+#define DELIVERY_NFORMATS 5
 
+/* every provider type, in the order the spec model lists them */
 static const DeliveryFormat *const formats[DELIVERY_NFORMATS] = {
 	&delivery_format_posthog,
 	&delivery_format_segment,
 	&delivery_format_webhook,
 	&delivery_format_otel,
+	&delivery_format_internal,
 };
 
 /* Plans kept for the life of the process. */
@@ -44,8 +46,21 @@ delivery_format_for(const char *type)
 {
 	for (int i = 0; i < DELIVERY_NFORMATS; i++)
 		if (strcmp(formats[i]->type, type) == 0)
-			return formats[i];
+			return formats[i]->build != NULL ? formats[i] : NULL;
 	return NULL;
+}
+
+/* The provider types (the spec model's vocabulary of them). */
+int
+delivery_format_count(void)
+{
+	return DELIVERY_NFORMATS;
+}
+
+const DeliveryFormat *
+delivery_format_at(int i)
+{
+	return formats[i];
 }
 
 /* Prepare (once) and keep a plan. */

@@ -14,6 +14,7 @@
 #include "telemetry.h"
 #include "spec_provider.h"
 #include "spec_validate.h"
+#include "destination.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -26,51 +27,16 @@
  * ---------------------------------------------------------------------
  */
 
-static const SpecConfigKey posthog_keys[] = {
-	{.name = "projectApiKey", .required = true, .secret = true},
-	{.name = "apiKey", .secret = true, .alias_of = "projectApiKey"},
-	{.name = "host", .url = true},
-	{.name = NULL}
-};
-static const SpecConfigKey segment_keys[] = {
-	{.name = "writeKey", .required = true, .secret = true},
-	{.name = "host", .url = true},
-	{.name = NULL}
-};
-static const SpecConfigKey webhook_keys[] = {
-	{.name = "url", .required = true, .url = true},
-	{.name = "secret", .required = true, .secret = true},
-	{.name = "headers", .headers = true},
-	{.name = NULL}
-};
-static const SpecConfigKey otel_keys[] = {
-	{.name = "endpoint", .required = true, .url = true},
-	{.name = "headers", .headers = true},
-	{.name = "serviceName", .max_chars = 256},
-	{.name = NULL}
-};
-static const SpecConfigKey internal_keys[] = {
-	{.name = NULL}
-};
-
-static const SpecProviderType provider_types[] = {
-	{"posthog", posthog_keys, "https://us.i.posthog.com"},
-	{"segment", segment_keys, "https://api.segment.io"},
-	{"webhook", webhook_keys, NULL},
-	{"opentelemetry", otel_keys, NULL},
-	{"internal", internal_keys, NULL},
-};
-
 int
 spec_provider_type_count(void)
 {
-	return lengthof(provider_types);
+	return delivery_format_count();
 }
 
 const SpecProviderType *
 spec_provider_type(int i)
 {
-	return &provider_types[i];
+	return delivery_format_at(i);
 }
 
 /* The descriptor of a provider type, or NULL. */
@@ -98,26 +64,20 @@ url_key(const SpecProviderType *t)
  * ---------------------------------------------------------------------
  */
 
-/* The host of an http(s) URL as delivery sees it, or NULL. */
+/*
+ * The host of an http:// or https:// URL as delivery sees it (libcurl's
+ * parse), or NULL.
+ */
 static char *
 url_host(const char *url)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
 	char	   *host;
-	MemoryContext caller = CurrentMemoryContext;
 
-	if (url == NULL)
+	if (url == NULL || (pg_strncasecmp(url, "http://", 7) != 0 && pg_strncasecmp(url, "https://", 8) != 0))
 		return NULL;
-	values[0] = CStringGetTextDatum(url);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT telemetry._url_host($1)", 1, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "telemetry: could not read a URL's host");
-	host = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (host != NULL)
-		host = MemoryContextStrdup(caller, host);
-	SPI_finish();
+	host = destination_url_host(url);
+	if (host == NULL || *host == '\0')
+		return NULL;
 	return host;
 }
 
@@ -125,22 +85,17 @@ url_host(const char *url)
 static bool
 host_allowed(const char *host, Datum hosts)
 {
-	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
-	Datum		values[2];
-	bool		isnull;
-	bool		result;
+	Datum	   *items;
+	bool	   *nulls;
+	int			n;
 
 	if (host == NULL)
 		return false;
-	values[0] = CStringGetTextDatum(host);
-	values[1] = hosts;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT telemetry._host_allowed($1, $2)", 2, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "telemetry: could not match a secret's hosts");
-	result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	return !isnull && result;
+	deconstruct_array(DatumGetArrayTypeP(hosts), TEXTOID, -1, false, TYPALIGN_INT, &items, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i] && destination_host_matches(TextDatumGetCString(items[i]), host))
+			return true;
+	return false;
 }
 
 /* Whether the text has a space or a control character. */
@@ -287,6 +242,9 @@ rename_member(const JsonbValue *obj, const char *from, const char *to)
 static char *refs_problem(const SpecProviderType *t, Jsonb *config, const char *path);
 static char *destination_url(const SpecProviderType *t, Jsonb *config);
 
+/* destination.c: registration's check of a URL against the policy */
+extern Datum telemetry_check_destination(PG_FUNCTION_ARGS);
+
 /*
  * Validate one provider entry {type, name?, config}; fill in prov with its
  * normalized form.
@@ -365,7 +323,7 @@ spec_validate_provider(SpecProvider *prov, const JsonbValue *p, const char *path
 		JsonbValue	b2;
 		JsonbValue *v = sj_get(&cfg, k->name, &b2);
 
-		if (k->secret && v != NULL)
+		if (k->secret && !k->headers && v != NULL)
 			check_secret_value(v, sj_path(cpath, k->name), true);
 	}
 	for (const SpecConfigKey *k = t->keys; k->name; k++)
@@ -424,6 +382,8 @@ spec_validate_provider(SpecProvider *prov, const JsonbValue *p, const char *path
 	if (level == SPEC_CHECK_POLICY)
 	{
 		char	   *problem = refs_problem(t, prov->config, cpath);
+		const SpecConfigKey *uk = url_key(t);
+		char	   *dest;
 
 		if (problem != NULL)
 			ereport(ERROR,
@@ -432,6 +392,18 @@ spec_validate_provider(SpecProvider *prov, const JsonbValue *p, const char *path
 					 errhint("Named secrets are sent only to the hosts the extension's owner gave them with telemetry_set_secret(name, value, hosts); "
 							 "environment variables only when a superuser lists them in telemetry.allowed_env."),
 					 errhidestmt(true)));
+
+		/*
+		 * The destination policy (telemetry.allowed_destinations): the URL
+		 * this provider sends to (a literal, a secret's value or the type's
+		 * default) may reach a non-public address only when a superuser
+		 * listed it (42501).  Errors name the setting, never the URL (it may
+		 * be a secret); connect time checks the resolved addresses again.
+		 */
+		dest = destination_url(t, prov->config);
+		if (uk != NULL && dest != NULL)
+			(void) DirectFunctionCall2(telemetry_check_destination, CStringGetTextDatum(dest),
+									   CStringGetTextDatum(sj_path(cpath, uk->name)));
 	}
 }
 

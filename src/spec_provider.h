@@ -8,26 +8,15 @@
 
 #include "spec_model.h"
 #include "utils/jsonb.h"
+#include "delivery.h"
 
-/* A config key of a provider type, as the spec model needs it. */
-typedef struct SpecConfigKey
-{
-	const char *name;
-	bool		required;
-	bool		secret;			/* a credential: a literal, {"env"} or {"secret"} */
-	bool		url;			/* the destination: a literal URL or {"secret"} */
-	bool		headers;		/* an object of header names and secret values */
-	const char *alias_of;		/* an older name of another key */
-	int			max_chars;		/* a plain string of at most this length */
-} SpecConfigKey;
-
-/* A provider type: its name, config keys and default destination. */
-typedef struct SpecProviderType
-{
-	const char *type;
-	const SpecConfigKey *keys;	/* ends with a NULL name */
-	const char *default_url;	/* when the url key is absent */
-} SpecProviderType;
+/*
+ * The provider types are the delivery code's descriptors (delivery.h): their
+ * names, config keys (required, credentials, URLs, headers, aliases,
+ * lengths) and default destinations.
+ */
+typedef DeliveryFormat SpecProviderType;
+typedef DeliveryConfigKey SpecConfigKey;
 
 extern int	spec_provider_type_count(void);
 extern const SpecProviderType *spec_provider_type(int i);
