@@ -128,10 +128,10 @@ typedef struct DeliveryFormat
 
 typedef struct DeliveryProvider
 {
-	char	   *spec_key;
-	char	   *spec_version;
+	char	   *spec_key;		/* with name, the provider's identity */
+	char	   *spec_version;	/* the key's latest version, whose config this is */
 	char	   *name;
-	char	   *spec;			/* "key@version", as in events.spec */
+	char	   *spec;			/* the spec key, as in events.spec */
 	char	   *type;
 	const DeliveryFormat *format;
 	void	   *config;			/* Jsonb *, secrets resolved, never logged */

@@ -12,6 +12,10 @@
  * A provider starts at the horizon of its registration
  * (telemetry.delivery_horizons): events stored before it existed are sent
  * only when the owner replays them (telemetry_replay).
+ *
+ * Providers are those of each spec key's latest version, identified by the
+ * key and their name: their state (cursor, dead letters) belongs to the key,
+ * and they read the events of every version of it (events.spec is the key).
  */
 #include "telemetry.h"
 #include "delivery.h"
@@ -80,6 +84,11 @@ keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
 	return *slot;
 }
 
+/* The provider row is of its spec key's latest version. */
+#define LATEST_VERSION \
+	"p.spec_version = (SELECT sp.version FROM telemetry.specs sp WHERE sp.key = p.spec_key " \
+	"ORDER BY sp.version_key DESC, sp.version DESC LIMIT 1)"
+
 /* The raw columns delivery_read.c renders items from. */
 #define CLAIM_COLUMNS \
 	"e.id::text, e.xid::text, e.event, e.version, e.spec, e.occurred_at, " \
@@ -105,17 +114,17 @@ cursor_plan(void)
 static SPIPlanPtr
 requeued_plan(void)
 {
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
 
 	return keep_plan(&requeued_plan_kept,
 					 "SELECT " CLAIM_COLUMNS ", f.replay "
 					 "FROM telemetry.delivery_failures f "
 					 "JOIN telemetry.events e ON e.xid = f.event_xid AND e.id = f.event_id "
 					 "AND e.occurred_at = f.occurred_at "
-					 "WHERE f.spec_key = $1 AND f.spec_version = $2 AND f.provider = $3 "
+					 "WHERE f.spec_key = $1 AND f.provider = $2 "
 					 "AND f.state = 'retry' "
-					 "ORDER BY f.event_xid, f.event_id LIMIT $4",
-					 4, types);
+					 "ORDER BY f.event_xid, f.event_id LIMIT $3",
+					 3, types);
 }
 
 /*
@@ -204,15 +213,16 @@ first_sight(void)
 {
 	SPIPlanPtr	plan = keep_plan(&first_sight_plan_kept,
 								 "INSERT INTO telemetry.delivery_state AS s "
-								 "(spec_key, spec_version, provider, cursor_xid) "
-								 "SELECT p.spec_key, p.spec_version, p.name, "
+								 "(spec_key, provider, cursor_xid) "
+								 "SELECT DISTINCT p.spec_key, p.name, "
 								 "COALESCE(h.horizon, pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())) "
 								 "FROM telemetry.providers p "
 								 "LEFT JOIN telemetry.delivery_horizons h "
-								 " ON (h.spec_key, h.spec_version, h.provider) = (p.spec_key, p.spec_version, p.name) "
-								 "WHERE p.type <> 'internal' AND NOT EXISTS (SELECT 1 FROM telemetry.delivery_state s2 "
-								 " WHERE (s2.spec_key, s2.spec_version, s2.provider) = (p.spec_key, p.spec_version, p.name)) "
-								 "ON CONFLICT (spec_key, spec_version, provider) DO NOTHING",
+								 " ON (h.spec_key, h.provider) = (p.spec_key, p.name) "
+								 "WHERE p.type <> 'internal' AND " LATEST_VERSION " "
+								 "AND NOT EXISTS (SELECT 1 FROM telemetry.delivery_state s2 "
+								 " WHERE (s2.spec_key, s2.provider) = (p.spec_key, p.name)) "
+								 "ON CONFLICT (spec_key, provider) DO NOTHING",
 								 0, NULL);
 	int			rc = SPI_execute_plan(plan, NULL, NULL, false, 0);
 
@@ -232,14 +242,14 @@ load_providers(MemoryContext cxt)
 								 "COALESCE(s.cursor_id, '00000000-0000-0000-0000-000000000000')::text, "
 								 "COALESCE(s.failures, 0), "
 								 "EXISTS (SELECT 1 FROM telemetry.delivery_failures f "
-								 " WHERE (f.spec_key, f.spec_version, f.provider) = (p.spec_key, p.spec_version, p.name) "
+								 " WHERE (f.spec_key, f.provider) = (p.spec_key, p.name) "
 								 " AND f.state = 'retry'), "
 								 "s.spec_key IS NULL, "
 								 "telemetry._provider_refs_problem(p.type, p.config, 'config') "
 								 "FROM telemetry.providers p "
 								 "LEFT JOIN telemetry.delivery_state s "
-								 " ON (s.spec_key, s.spec_version, s.provider) = (p.spec_key, p.spec_version, p.name) "
-								 "WHERE p.enabled AND p.type <> 'internal' "
+								 " ON (s.spec_key, s.provider) = (p.spec_key, p.name) "
+								 "WHERE p.enabled AND p.type <> 'internal' AND " LATEST_VERSION " "
 								 "AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= pg_catalog.now()) "
 								 "ORDER BY p.spec_key, p.spec_version, p.ordinal, p.name",
 								 0, NULL);
@@ -279,7 +289,7 @@ load_providers(MemoryContext cxt)
 		p->spec_version = SPI_getvalue(tup, desc, 2);
 		p->name = SPI_getvalue(tup, desc, 3);
 		p->type = SPI_getvalue(tup, desc, 4);
-		p->spec = psprintf("%s@%s", p->spec_key, p->spec_version);
+		p->spec = p->spec_key;	/* events.spec holds the key */
 		d = SPI_getbinval(tup, desc, 5, &isnull);
 		p->config = isnull ? NULL : DatumGetJsonbPCopy(d);
 		p->cursor_xid = SPI_getvalue(tup, desc, 6);
@@ -304,20 +314,19 @@ load_providers(MemoryContext cxt)
 static void
 settle_orphans(DeliveryProvider *p)
 {
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[3];
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		args[2];
 	int			rc;
 
 	args[0] = CStringGetTextDatum(p->spec_key);
-	args[1] = CStringGetTextDatum(p->spec_version);
-	args[2] = CStringGetTextDatum(p->name);
+	args[1] = CStringGetTextDatum(p->name);
 	rc = SPI_execute_with_args(
 							   "UPDATE telemetry.delivery_failures f SET state = 'dead', "
 							   "error = 'the event is no longer stored (expired before it could be sent again)' "
-							   "WHERE f.spec_key = $1 AND f.spec_version = $2 AND f.provider = $3 "
+							   "WHERE f.spec_key = $1 AND f.provider = $2 "
 							   "AND f.state = 'retry' AND NOT EXISTS (SELECT 1 FROM telemetry.events e "
 							   "WHERE e.xid = f.event_xid AND e.id = f.event_id)",
-							   3, types, args, NULL, false, 0);
+							   2, types, args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update telemetry.delivery_failures: %s", SPI_result_code_string(rc));
 }
@@ -327,27 +336,26 @@ static void
 mark_in_flight(List *provs)
 {
 	ListCell   *lc;
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
 
 	foreach(lc, provs)
 	{
 		DeliveryProvider *p = lfirst(lc);
-		Datum		args[4];
+		Datum		args[3];
 		int			rc;
 
 		if (p->in_flight == 0)
 			continue;
 		args[0] = CStringGetTextDatum(p->spec_key);
-		args[1] = CStringGetTextDatum(p->spec_version);
-		args[2] = CStringGetTextDatum(p->name);
-		args[3] = Int32GetDatum(p->in_flight);
+		args[1] = CStringGetTextDatum(p->name);
+		args[2] = Int32GetDatum(p->in_flight);
 		rc = SPI_execute_with_args(
 								   "INSERT INTO telemetry.delivery_state AS s "
-								   "(spec_key, spec_version, provider, in_flight, in_flight_since) "
-								   "VALUES ($1, $2, $3, $4, pg_catalog.now()) "
-								   "ON CONFLICT (spec_key, spec_version, provider) DO UPDATE "
+								   "(spec_key, provider, in_flight, in_flight_since) "
+								   "VALUES ($1, $2, $3, pg_catalog.now()) "
+								   "ON CONFLICT (spec_key, provider) DO UPDATE "
 								   "SET in_flight = EXCLUDED.in_flight, in_flight_since = EXCLUDED.in_flight_since",
-								   4, types, args, NULL, false, 0);
+								   3, types, args, NULL, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "could not update telemetry.delivery_state: %s", SPI_result_code_string(rc));
 	}
@@ -411,15 +419,14 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		MemoryContextSwitchTo(old);
 
 		args[0] = CStringGetTextDatum(p->spec_key);
-		args[1] = CStringGetTextDatum(p->spec_version);
-		args[2] = CStringGetTextDatum(p->name);
+		args[1] = CStringGetTextDatum(p->name);
 
 		if (has_requeued)
 		{
 			/* requeued and replayed events take up to half the share */
 			int			nreq = Max(1, share / 2);
 
-			args[3] = Int32GetDatum(per_batch * nreq);
+			args[2] = Int32GetDatum(per_batch * nreq);
 			ev = read_events(cxt, p, requeued_plan(), args, per_batch * nreq, &n, &stopped);
 			if (n < per_batch * nreq && !stopped)
 				settle_orphans(p);

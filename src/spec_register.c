@@ -677,12 +677,16 @@ regovern(const char *key, Datum events, Datum versions)
 	insert_context(moved_events, moved_versions);
 }
 
-/* The spec version's providers. */
+/*
+ * The spec version's providers.  A provider the latest version has keeps
+ * its enabled flag (a webhook that answered 410 stays off in a new version).
+ */
 static void
-insert_providers(SpecDoc *doc)
+insert_providers(SpecDoc *doc, const char *latest)
 {
 	Oid			types[6] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTOID};
 	Datum		values[6];
+	char		nulls[7] = "      ";
 	char	  **names = palloc(sizeof(char *) * (doc->nproviders + 1));
 	char	  **ptypes = palloc(sizeof(char *) * (doc->nproviders + 1));
 	Jsonb	  **configs = palloc(sizeof(Jsonb *) * (doc->nproviders + 1));
@@ -700,10 +704,13 @@ insert_providers(SpecDoc *doc)
 	values[2] = text_array(names, doc->nproviders);
 	values[3] = text_array(ptypes, doc->nproviders);
 	values[4] = jsonb_array(configs, doc->nproviders);
-	run("INSERT INTO telemetry.providers (spec_key, spec_version, name, ordinal, type, config) "
-		"SELECT $1, $2, p.name, p.ord - 1, p.type, p.config "
-		"FROM unnest($3, $4, $5) WITH ORDINALITY AS p(name, type, config, ord)",
-		5, types, values, NULL, SPI_OK_INSERT);
+	values[5] = latest ? CStringGetTextDatum(latest) : (Datum) 0;
+	nulls[5] = latest ? ' ' : 'n';
+	run("INSERT INTO telemetry.providers (spec_key, spec_version, name, ordinal, type, config, enabled, disabled_reason) "
+		"SELECT $1, $2, p.name, p.ord - 1, p.type, p.config, COALESCE(o.enabled, true), o.disabled_reason "
+		"FROM unnest($3, $4, $5) WITH ORDINALITY AS p(name, type, config, ord) "
+		"LEFT JOIN telemetry.providers o ON o.spec_key = $1 AND o.spec_version = $6 AND o.name = p.name",
+		6, types, values, nulls, SPI_OK_INSERT);
 }
 
 /* ---------------------------------------------------------------------
@@ -724,7 +731,7 @@ register_spec(Jsonb *spec, const char *registered_by)
 	SpecDoc    *doc;
 	bool	   *new_event;
 	char	   *result;
-	char	   *latest_before;
+	SpecDeployment *deployment;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 
@@ -774,7 +781,7 @@ register_spec(Jsonb *spec, const char *registered_by)
 	new_event = palloc0(sizeof(bool) * doc->nevents);
 	check_events(doc, new_event);
 
-	latest_before = spec_latest_version(doc->key);
+	deployment = spec_deploy_begin(doc->key);
 	insert_spec(doc, spec, registered_by);
 	insert_events(doc, new_event);
 	insert_members(doc);
@@ -802,8 +809,8 @@ register_spec(Jsonb *spec, const char *registered_by)
 		if (n > 0)
 			regovern(doc->key, text_array(events, n), text_array(versions, n));
 	}
-	insert_providers(doc);
-	spec_deploy(doc->key, latest_before);
+	insert_providers(doc, spec_deploy_latest(deployment));
+	spec_deploy_end(deployment);
 
 done:
 	SPI_finish();
@@ -892,7 +899,7 @@ unregister_spec(const char *key, const char *version)
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	bool		found;
-	char	   *latest_before;
+	SpecDeployment *deployment;
 
 	if (!OidIsValid(owner))
 		ereport(ERROR,
@@ -916,8 +923,8 @@ unregister_spec(const char *key, const char *version)
 		Oid			atypes[2] = {TEXTARRAYOID, TEXTARRAYOID};
 		Datum		avalues[2];
 
-		latest_before = spec_latest_version(key);
-		spec_check_undeploy(key, version, latest_before);
+		spec_check_undeploy(key, version);
+		deployment = spec_deploy_begin(key);
 
 		run("DELETE FROM telemetry.spec_events WHERE spec_key = $1 AND spec_version = $2 "
 			"RETURNING event, version",
@@ -934,7 +941,7 @@ unregister_spec(const char *key, const char *version)
 		regovern(key, events, versions);
 		run("DELETE FROM telemetry.specs WHERE key = $1 AND version = $2",
 			2, types, values, NULL, SPI_OK_DELETE);
-		spec_deploy(key, latest_before);
+		spec_deploy_end(deployment);
 	}
 	SPI_finish();
 	telemetry_restore_user(&octx);

@@ -16,7 +16,10 @@ extern char *spec_latest_version(const char *key);
 extern text *spec_file_read(const char *path);
 
 /* spec_deploy.c (inside an SPI connection, as the owner) */
-extern void spec_deploy(const char *key, const char *latest_before);
-extern void spec_check_undeploy(const char *key, const char *version, const char *latest);
+typedef struct SpecDeployment SpecDeployment;
+extern SpecDeployment *spec_deploy_begin(const char *key);
+extern const char *spec_deploy_latest(SpecDeployment *d);
+extern void spec_deploy_end(SpecDeployment *before);
+extern void spec_check_undeploy(const char *key, const char *version);
 
 #endif							/* TELEMETRY_SPEC_REGISTER_H */

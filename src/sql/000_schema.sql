@@ -70,7 +70,10 @@ CREATE TABLE telemetry.event_defs (
 	definition jsonb NOT NULL,
 	PRIMARY KEY (event, version),
 	UNIQUE (event, version, spec_key),
-	FOREIGN KEY (spec_key, spec_version) REFERENCES telemetry.specs
+	-- telemetry_unregister_spec moves an event to another version that
+	-- lists it first; deleting a spec version by hand deletes the event
+	-- versions it governs, or fails when another version still lists them
+	FOREIGN KEY (spec_key, spec_version) REFERENCES telemetry.specs ON DELETE CASCADE
 );
 CREATE INDEX ON telemetry.event_defs (event, version_key);
 CREATE INDEX ON telemetry.event_defs (spec_key, spec_version);
