@@ -24,11 +24,6 @@ CREATE FUNCTION telemetry._raise(sqlstate text, message text, detail text DEFAUL
 	AS 'MODULE_PATHNAME', 'telemetry_raise'
 	LANGUAGE C;
 
--- Whether telemetry.allowed_env lists an environment variable name.
-CREATE FUNCTION telemetry._env_allowed(name text) RETURNS boolean
-	AS 'MODULE_PATHNAME', 'telemetry_env_allowed_sql'
-	LANGUAGE C STABLE STRICT;
-
 -- A spec file on the server, at most 1 MB; checks pg_read_server_files itself.
 CREATE FUNCTION telemetry._read_spec_file(path text) RETURNS text
 	AS 'MODULE_PATHNAME', 'telemetry_read_spec_file'
