@@ -867,7 +867,7 @@ telemetry_load_spec(PG_FUNCTION_ARGS)
 	doc = spec_file_read(path);
 	json = VARDATA_ANY(doc);
 	len = VARSIZE_ANY_EXHDR(doc);
-	lex = makeJsonLexContextCstringLen(json, len, GetDatabaseEncoding(), true);
+	lex = makeJsonLexContextCstringLen(json, len, GetDatabaseEncoding(), false);
 	rc = pg_parse_json(lex, &nullSemAction);
 	if (rc != JSON_SUCCESS)
 		ereport(ERROR,
