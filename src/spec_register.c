@@ -16,7 +16,9 @@
  *	  one is 42710, naming the first difference;
  *	- an event key@version that exists keeps its row when its normalized
  *	  definition is the same (and belongs to the same spec key); otherwise
- *	  42710 naming the first differing JSON path;
+ *	  42710 naming the first differing JSON path.  The same holds for one
+ *	  that was registered and is no longer (telemetry.event_tombstones):
+ *	  an event version keeps its definition for good;
  *	- a new event version must be compatible with its neighbours of the
  *	  same major version (spec_diff.c), else 22023;
  *	- writes the rows in a few set-based statements, and moves each listed
@@ -181,6 +183,7 @@ typedef struct Known
 	bytea	   *vkey;
 	char	   *spec_key;
 	char	   *spec_version;
+	bool		retired;		/* a tombstone: registered once, not now */
 	Jsonb	   *definition;		/* read when needed */
 	int			listed;			/* index of the new spec's event, or -1 */
 	bool		wanted;			/* its definition is needed */
@@ -273,9 +276,12 @@ read_definitions(Known *known, int n, bool listed)
 		return;
 	values[0] = text_array(events, m);
 	values[1] = text_array(versions, m);
-	if (SPI_execute_with_args("SELECT m.ord, e.definition "
+	if (SPI_execute_with_args("SELECT m.ord, COALESCE(e.definition, t.definition) "
 							  "FROM unnest($1, $2) WITH ORDINALITY AS m(event, version, ord) "
-							  "JOIN telemetry.event_defs e ON e.event = m.event AND e.version = m.version",
+							  "LEFT JOIN telemetry.event_defs e ON e.event = m.event AND e.version = m.version "
+							  "LEFT JOIN telemetry.event_tombstones t ON e.event IS NULL "
+							  "  AND t.event = m.event AND t.version = m.version "
+							  "WHERE e.event IS NOT NULL OR t.event IS NOT NULL",
 							  2, types, values, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != (uint64) m)
 		elog(ERROR, "telemetry: could not read the stored event definitions");
 	for (uint64 r = 0; r < SPI_processed; r++)
@@ -289,9 +295,9 @@ read_definitions(Known *known, int n, bool listed)
 }
 
 /*
- * Every registered version of the event keys the spec lists, with the
- * spec's new event versions among them (listed >= 0), sorted by key and
- * version.
+ * Every registered or retired (tombstoned) version of the event keys the
+ * spec lists, with the spec's new event versions among them (listed >= 0),
+ * sorted by key and version.
  */
 static Known *
 known_versions(SpecDoc *doc, int *count)
@@ -305,8 +311,13 @@ known_versions(SpecDoc *doc, int *count)
 	for (int i = 0; i < doc->nevents; i++)
 		keys[i] = doc->events[i].key;
 	values[0] = text_array(keys, doc->nevents);
-	if (SPI_execute_with_args("SELECT event, version, version_key, spec_key, spec_version "
-							  "FROM telemetry.event_defs WHERE event = ANY ($1)",
+	if (SPI_execute_with_args("SELECT event, version, version_key, spec_key, spec_version, false "
+							  "FROM telemetry.event_defs WHERE event = ANY ($1) "
+							  "UNION ALL "
+							  "SELECT t.event, t.version, t.version_key, t.spec_key, t.spec_version, true "
+							  "FROM telemetry.event_tombstones t WHERE t.event = ANY ($1) "
+							  "  AND NOT EXISTS (SELECT 1 FROM telemetry.event_defs d "
+							  "    WHERE d.event = t.event AND d.version = t.version)",
 							  1, types, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "telemetry: could not read telemetry.event_defs");
 	n = SPI_processed;
@@ -322,6 +333,7 @@ known_versions(SpecDoc *doc, int *count)
 		known[i].vkey = DatumGetByteaPCopy(SPI_getbinval(tup, desc, 3, &isnull));
 		known[i].spec_key = SPI_getvalue(tup, desc, 4);
 		known[i].spec_version = SPI_getvalue(tup, desc, 5);
+		known[i].retired = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 		known[i].listed = -1;
 	}
 	qsort(known, n, sizeof(Known), known_cmp);
@@ -357,14 +369,16 @@ known_versions(SpecDoc *doc, int *count)
 }
 
 /*
- * The checks of the spec's events against the registered ones: an
- * existing key@version must have the same definition and spec key; a new
- * version must be compatible with its neighbours of the same major.
- * Sets new_event[i] for the events that need a row.
+ * The checks of the spec's events against the registered and retired
+ * ones: an existing key@version must have the same definition and spec
+ * key; a new version must be compatible with its neighbours of the same
+ * major.  Sets new_event[i] for the events that need a row, and returns
+ * whether one of them brings a retired version back.
  */
-static void
+static bool
 check_events(SpecDoc *doc, bool *new_event)
 {
+	bool		revived = false;
 	int			n;
 	Known	   *known = known_versions(doc, &n);
 
@@ -377,8 +391,30 @@ check_events(SpecDoc *doc, bool *new_event)
 		if (k->listed < 0)
 			continue;
 		ev = &doc->events[k->listed];
-		new_event[k->listed] = k->spec_key == NULL;
-		if (k->spec_key != NULL)
+		new_event[k->listed] = k->spec_key == NULL || k->retired;
+		revived |= k->retired;
+		if (k->retired)
+		{
+			char	   *first;
+
+			if (strcmp(k->spec_key, doc->key) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_OBJECT),
+						 errmsg("event \"%s@%s\" was defined by spec \"%s@%s\", since unregistered",
+								ev->key, ev->version, k->spec_key, k->spec_version),
+						 errhint("An event version belongs to one spec key for good; give the event a new version."),
+						 errhidestmt(true)));
+			first = spec_first_difference(k->definition, ev->definition, true);
+			if (first != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_OBJECT),
+						 errmsg("%s.%s: event \"%s@%s\" was registered with a different definition",
+								ev->path, first, ev->key, ev->version),
+						 errdetail("An event version keeps its definition after its spec versions are unregistered: writers that pin it and the events stored under it rely on it."),
+						 errhint("Publish the change under a new version of the event."),
+						 errhidestmt(true)));
+		}
+		else if (k->spec_key != NULL)
 		{
 			char	   *first;
 
@@ -453,6 +489,7 @@ check_events(SpecDoc *doc, bool *new_event)
 						 errhidestmt(true)));
 		}
 	}
+	return revived;
 }
 
 /* ---------------------------------------------------------------------
@@ -611,6 +648,29 @@ insert_events(SpecDoc *doc, bool *new_event)
 		2, types + 1, values + 1, NULL, SPI_OK_INSERT);
 }
 
+/* The tombstones of the event versions this registration brings back. */
+static void
+remove_tombstones(SpecDoc *doc, bool *new_event)
+{
+	char	  **events = palloc(sizeof(char *) * doc->nevents);
+	char	  **versions = palloc(sizeof(char *) * doc->nevents);
+	int			n = 0;
+	Oid			types[2] = {TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[2];
+
+	for (int i = 0; i < doc->nevents; i++)
+		if (new_event[i])
+		{
+			events[n] = doc->events[i].key;
+			versions[n++] = doc->events[i].version;
+		}
+	values[0] = text_array(events, n);
+	values[1] = text_array(versions, n);
+	run("DELETE FROM telemetry.event_tombstones t USING unnest($1, $2) AS m(event, version) "
+		"WHERE t.event = m.event AND t.version = m.version",
+		2, types, values, NULL, SPI_OK_DELETE);
+}
+
 /* The spec version's list of events. */
 static void
 insert_members(SpecDoc *doc)
@@ -730,6 +790,7 @@ register_spec(Jsonb *spec, const char *registered_by)
 	Oid			owner = telemetry_extension_owner();
 	SpecDoc    *doc;
 	bool	   *new_event;
+	bool		revived;
 	char	   *result;
 	SpecDeployment *deployment;
 	Oid			types[2] = {TEXTOID, TEXTOID};
@@ -779,11 +840,13 @@ register_spec(Jsonb *spec, const char *registered_by)
 	}
 
 	new_event = palloc0(sizeof(bool) * doc->nevents);
-	check_events(doc, new_event);
+	revived = check_events(doc, new_event);
 
 	deployment = spec_deploy_begin(doc->key);
 	insert_spec(doc, spec, registered_by);
 	insert_events(doc, new_event);
+	if (revived)
+		remove_tombstones(doc, new_event);
 	insert_members(doc);
 	{
 		char	  **events = palloc(sizeof(char *) * doc->nevents);
@@ -887,8 +950,8 @@ telemetry_load_spec(PG_FUNCTION_ARGS)
 /*
  * Remove a spec version: its list of events, its providers, and the event
  * versions no other version of the key lists (with their properties and
- * rules).  Events it listed that other versions still list move to the
- * highest of those.  Stored events stay.  Returns false when there was no
+ * rules; each leaves a tombstone).  Events it listed that other versions
+ * still list move to the highest of those.  Stored events stay.  Returns false when there was no
  * such version.
  */
 static bool

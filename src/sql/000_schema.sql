@@ -92,6 +92,25 @@ CREATE TABLE telemetry.spec_events (
 );
 CREATE INDEX ON telemetry.spec_events (event, version);
 
+-- Event versions that were registered and are no longer (a tombstone is
+-- written when an event_defs row goes).  An event key@version keeps its
+-- definition for good: writers pin it and stored events were checked and
+-- redacted by it.  Registering it again must give the same normalized
+-- definition under the same spec key (42710 otherwise, as while it was
+-- registered), and new versions of the same major version must stay
+-- compatible with it; the registration that brings it back removes the
+-- tombstone.  spec_version is the last version that listed it.
+CREATE TABLE telemetry.event_tombstones (
+	event text NOT NULL,
+	version text NOT NULL,
+	version_key bytea NOT NULL,
+	spec_key text NOT NULL,
+	spec_version text NOT NULL,
+	definition jsonb NOT NULL,
+	retired_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (event, version)
+);
+
 -- Declared properties of events (scope 'property') and of their governing
 -- spec version's context (scope 'context', copied onto each event).
 CREATE TABLE telemetry.event_properties (
@@ -134,12 +153,20 @@ CREATE TRIGGER event_properties_event_update AFTER UPDATE ON telemetry.event_pro
 	REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION telemetry._event_properties_check();
 
+-- An event version that goes (its last spec version unregistered, or
+-- deleted by hand) leaves its properties and a tombstone.
 CREATE FUNCTION telemetry._event_defs_deleted() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	DELETE FROM telemetry.event_properties p USING old_rows o WHERE p.event = o.event AND p.version = o.version;
+	INSERT INTO telemetry.event_tombstones (event, version, version_key, spec_key, spec_version, definition)
+		SELECT o.event, o.version, o.version_key, o.spec_key, o.spec_version, o.definition FROM old_rows o
+		ON CONFLICT (event, version) DO UPDATE
+			SET version_key = excluded.version_key, spec_key = excluded.spec_key,
+				spec_version = excluded.spec_version, definition = excluded.definition,
+				retired_at = excluded.retired_at;
 	RETURN NULL;
 END
 $$;
@@ -226,6 +253,7 @@ CREATE TABLE telemetry.secrets (
 SELECT pg_catalog.pg_extension_config_dump('telemetry.specs', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.event_defs', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.spec_events', '');
+SELECT pg_catalog.pg_extension_config_dump('telemetry.event_tombstones', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.event_properties', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.anomaly_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.providers', '');
