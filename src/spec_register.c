@@ -11,7 +11,8 @@
  * An event version is stored once (telemetry.event_defs) and listed by each
  * spec version that has it (telemetry.spec_events).  Registering:
  *	- validates the document whole (spec_validate.c), policy included;
- *	- takes the catalog's turn (one registration at a time);
+ *	- takes the spec key's turn (one registration or unregistration of a
+ *	  key at a time);
  *	- an identical spec under the same key@version is a no-op; a different
  *	  one is 42710, naming the first difference;
  *	- an event key@version that exists keeps its row when its normalized
@@ -99,20 +100,21 @@ jsonb_array(Jsonb **items, int n)
 }
 
 /*
- * Take the catalog's turn: one registration or unregistration at a time.
- * At READ COMMITTED the update waits for a concurrent one and then goes on
- * with fresh snapshots; at REPEATABLE READ or SERIALIZABLE it fails with
- * 40001 when another committed after this transaction's snapshot.
+ * Take a spec key's turn: one registration or unregistration of a key at a
+ * time.  At READ COMMITTED the write of the key's row in
+ * telemetry.spec_turns waits for a concurrent one and then goes on with
+ * fresh snapshots; at REPEATABLE READ or SERIALIZABLE it fails with 40001
+ * when another committed after this transaction's snapshot.
  */
 static void
-take_turn(void)
+take_turn(const char *key)
 {
-	run("UPDATE telemetry.catalog_turn SET id = true", 0, NULL, NULL, NULL, SPI_OK_UPDATE);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("telemetry.catalog_turn has no row"),
-				 errhint("Reinstall the extension.")));
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(key)};
+
+	run("INSERT INTO telemetry.spec_turns AS t (key) VALUES ($1) "
+		"ON CONFLICT (key) DO UPDATE SET turns = t.turns + 1",
+		1, types, values, NULL, SPI_OK_INSERT);
 }
 
 /* The latest (highest) version of a spec key, or NULL. */
@@ -576,8 +578,24 @@ insert_events(SpecDoc *doc, bool *new_event)
 		"  ARRAY(SELECT jsonb_array_elements_text(COALESCE(d -> 'samplingConditions', '[]'))), "
 		"  (d ->> 'anomalyEnabled')::boolean AND $4, (d ->> 'minimumSample')::integer, "
 		"  ARRAY(SELECT jsonb_array_elements_text(d -> 'actions')), ARRAY(SELECT jsonb_array_elements_text(d -> 'tags')), d "
-		"FROM unnest($1) AS d",
+		"FROM unnest($1) AS d "
+		"ON CONFLICT (event, version) DO NOTHING",
 		4, types, values, NULL, SPI_OK_INSERT);
+	if (SPI_processed != (uint64) n)
+	{
+		/*
+		 * Another spec key registered one of them since check_events read
+		 * the catalog (keys do not take turns with each other): checking
+		 * again now sees it and says so.
+		 */
+		check_events(doc, palloc0(sizeof(bool) * doc->nevents));
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("an event version of spec \"%s@%s\" was registered by another spec at the same time",
+						doc->key, doc->version),
+				 errhint("Register it again."),
+				 errhidestmt(true)));
+	}
 
 	/* the properties, column by column from the validated spec */
 	if (nprops > 0)
@@ -806,7 +824,7 @@ register_spec(Jsonb *spec, const char *registered_by)
 
 	doc = spec_validate(spec, SPEC_CHECK_POLICY);
 	result = MemoryContextStrdup(caller, psprintf("%s@%s", doc->key, doc->version));
-	take_turn();
+	take_turn(doc->key);
 
 	/* the same key@version: identical is a no-op, anything else an error */
 	values[0] = CStringGetTextDatum(doc->key);
@@ -971,7 +989,7 @@ unregister_spec(const char *key, const char *version)
 	telemetry_become_owner(&octx, owner, true);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	take_turn();
+	take_turn(key);
 
 	values[0] = CStringGetTextDatum(key);
 	values[1] = CStringGetTextDatum(version);

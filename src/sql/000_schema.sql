@@ -206,15 +206,17 @@ CREATE TABLE telemetry.providers (
 	FOREIGN KEY (spec_key, spec_version) REFERENCES telemetry.specs ON DELETE CASCADE
 );
 
--- Registrations and unregistrations take turns: each updates this row
--- first (to the same value).  At READ COMMITTED the second waits for the
--- first and then sees its result; at REPEATABLE READ or SERIALIZABLE, where
--- the second could not see it, it fails with a serialization error (40001)
--- and is retried.  Made by CREATE EXTENSION, not dumped.
-CREATE TABLE telemetry.catalog_turn (
-	id boolean PRIMARY KEY DEFAULT true CHECK (id)
+-- Registrations and unregistrations of one spec key take turns: each
+-- writes the key's row here first.  At READ COMMITTED the second waits for
+-- the first and then sees its result; at REPEATABLE READ or SERIALIZABLE,
+-- where the second could not see it, the write fails with a serialization
+-- error (40001) and is retried.  Registrations of different keys do not
+-- wait for each other (the same new event version in two keys: the second
+-- waits on the index of telemetry.event_defs, then gets 42710).  Not dumped.
+CREATE TABLE telemetry.spec_turns (
+	key text PRIMARY KEY,
+	turns bigint NOT NULL DEFAULT 1
 );
-INSERT INTO telemetry.catalog_turn DEFAULT VALUES;
 
 -- Per-database key for "redaction": "hash" pseudonyms and named secrets.
 CREATE TABLE telemetry.redaction_key (
