@@ -215,10 +215,12 @@ CREATE TABLE telemetry.providers (
 );
 
 -- Registrations and unregistrations of one spec key take turns: each
--- writes the key's row here first.  At READ COMMITTED the second waits for
--- the first and then sees its result; at REPEATABLE READ or SERIALIZABLE,
--- where the second could not see it, the write fails with a serialization
--- error (40001) and is retried.  Registrations of different keys do not
+-- takes the key's run lock (telemetry._run_lock('spec:' || key, true),
+-- which no other role can take first) and then writes the key's row here.
+-- At READ COMMITTED the second waits for the first and then sees its
+-- result; at REPEATABLE READ or SERIALIZABLE, where the second could not
+-- see it, the write fails with a serialization error (40001) and is
+-- retried.  Registrations of different keys do not
 -- wait for each other (the same new event version in two keys: the second
 -- waits on the index of telemetry.event_defs, then gets 42710).  Not dumped.
 CREATE TABLE telemetry.spec_turns (
