@@ -25,9 +25,7 @@
 -- index on this expression, so events of versions without detection are
 -- never read.  (It is made on events_default, which every new partition
 -- copies its indexes from: a partitioned index on the parent breaks
--- pg_restore.)  (A plain index on (event, version, xid, id) would do as
--- well, but then the planner may prefer events_xid_idx and read every new
--- event.)
+-- pg_restore.)
 CREATE TYPE telemetry.event_position AS (event text, version text, xid xid8, id uuid);
 CREATE INDEX events_position_idx ON telemetry.events_default
 	((ROW(event, version, xid, id)::telemetry.event_position));
