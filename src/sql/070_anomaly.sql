@@ -654,8 +654,8 @@ $$;
 -- is recorded against it (failures, last_sqlstate, last_error, retry_at
 -- after a backoff that doubles up to an hour) and reported as a WARNING,
 -- and the others go on.  Returns {"recorded", "checked", "failed"}.  Checks
--- are serialized by an advisory lock; positions only move when the check
--- commits.
+-- are serialized by the anomaly run lock (run_lock.c); positions only move
+-- when the check commits.
 CREATE FUNCTION telemetry._check_anomalies(as_of timestamptz, due_only boolean) RETURNS jsonb
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
