@@ -172,7 +172,7 @@ worker_job_record(TelemetryJob job, TimestampTz last_run, TimestampTz next_run,
 }
 
 /*
- * Run one job, catching its errors: the transaction is aborted, advisory
+ * Run one job, catching its errors: the transaction is aborted, the run
  * locks the job held at session level are released, the error is recorded
  * in the job's status and logged once (not again while it repeats).
  * *next_run comes in as the job's regular next run and goes out as the

@@ -25,9 +25,7 @@
 -- index on this expression, so events of versions without detection are
 -- never read.  (It is made on events_default, which every new partition
 -- copies its indexes from: a partitioned index on the parent breaks
--- pg_restore.)  (A plain index on (event, version, xid, id) would do as
--- well, but then the planner may prefer events_xid_idx and read every new
--- event.)
+-- pg_restore.)
 CREATE TYPE telemetry.event_position AS (event text, version text, xid xid8, id uuid);
 CREATE INDEX events_position_idx ON telemetry.events_default
 	((ROW(event, version, xid, id)::telemetry.event_position));
@@ -656,8 +654,8 @@ $$;
 -- is recorded against it (failures, last_sqlstate, last_error, retry_at
 -- after a backoff that doubles up to an hour) and reported as a WARNING,
 -- and the others go on.  Returns {"recorded", "checked", "failed"}.  Checks
--- are serialized by an advisory lock; positions only move when the check
--- commits.
+-- are serialized by the anomaly run lock (run_lock.c); positions only move
+-- when the check commits.
 CREATE FUNCTION telemetry._check_anomalies(as_of timestamptz, due_only boolean) RETURNS jsonb
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
@@ -697,11 +695,14 @@ BEGIN
 	FROM pg_current_snapshot() s;
 
 	-- An event version is checked from its registration on: no event of it
-	-- can have been received before its spec was registered, so that is
-	-- its first floor.
+	-- can have been received before the first spec version that lists it
+	-- was registered, so that is its first floor.
 	INSERT INTO telemetry.anomaly_state (event, version, floor)
-	SELECT e.event, e.version, sp.registered_at FROM telemetry.event_defs e
-	JOIN telemetry.specs sp ON sp.key = e.spec_key AND sp.version = e.spec_version
+	SELECT e.event, e.version,
+		COALESCE((SELECT min(sp.registered_at) FROM telemetry.spec_events se
+		 JOIN telemetry.specs sp ON sp.key = se.spec_key AND sp.version = se.spec_version
+		 WHERE se.event = e.event AND se.version = e.version), '-infinity')
+	FROM telemetry.event_defs e
 	WHERE e.anomaly_enabled
 		AND EXISTS (SELECT 1 FROM telemetry.anomaly_rules r WHERE r.event = e.event AND r.version = e.version)
 	ON CONFLICT DO NOTHING;
