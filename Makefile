@@ -39,6 +39,13 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# make installcheck's TAP files find t/lib and the tree as under scripts/test
+# (after the include: Makefile.global sets PROVE_FLAGS); the Citus ones need a
+# Citus installation and run in scripts/test's citus suite.
+PROVE_FLAGS = -I ./t/lib
+PROVE_TESTS ?= $(filter-out $(wildcard t/1[0-9][0-9]_citus_*.pl),$(sort $(wildcard t/*.pl)))
+export TELEMETRY_SRC := $(abspath $(srcdir))
+
 # PGXS tracks no header dependencies: rebuild every object when a header changes.
 $(OBJS): $(wildcard src/*.h)
 
