@@ -15,12 +15,19 @@
  */
 #include "telemetry.h"
 
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
 PG_FUNCTION_INFO_V1(telemetry_spec);
 PG_FUNCTION_INFO_V1(telemetry_register_spec);
+PG_FUNCTION_INFO_V1(telemetry_load_spec);
 PG_FUNCTION_INFO_V1(telemetry_invalid);
 PG_FUNCTION_INFO_V1(telemetry_raise);
 
@@ -51,6 +58,72 @@ telemetry_spec(PG_FUNCTION_ARGS)
 	if (isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);
+}
+
+/* telemetry._read_spec_file (spec_file.c) */
+extern Datum telemetry_read_spec_file(PG_FUNCTION_ARGS);
+
+/*
+ * SQL: telemetry_load_spec(path text) RETURNS text
+ *
+ * Registers a spec file as telemetry_register_spec would, for a caller who
+ * may read server files and execute telemetry_register_spec.  That function
+ * is found by OID, in the schema holding this one (whatever it is called
+ * now), and called directly: a function body naming it would find whatever
+ * a schema of that name holds when it runs (the database's owner can rename
+ * public and plant one).
+ */
+Datum
+telemetry_load_spec(PG_FUNCTION_ARGS)
+{
+	text	   *path = PG_GETARG_TEXT_PP(0);
+	char	   *doc;
+	Datum		spec;
+	Oid			nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
+	Oid			argtypes[1] = {JSONBOID};
+	Oid			regfn;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	/* checks pg_read_server_files, regular files only, the 1 MB limit */
+	doc = TextDatumGetCString(DirectFunctionCall1(telemetry_read_spec_file, PointerGetDatum(path)));
+	PG_TRY();
+	{
+		spec = DirectFunctionCall1(jsonb_in, CStringGetDatum(doc));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		const char *line = NULL;
+		int			linelen = 0;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		/* keep the parser's token and line, so the mistake can be found */
+		if (edata->context && strncmp(edata->context, "JSON data, line ", 16) == 0)
+		{
+			line = edata->context;
+			linelen = strcspn(line, ":\n");
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("spec file \"%s\" is not valid JSON", text_to_cstring(path)),
+				 errdetail("%s%s%.*s", edata->detail ? edata->detail : "",
+						   edata->detail && line ? " " : "", linelen, line ? line : ""),
+				 errhidestmt(true)));
+	}
+	PG_END_TRY();
+
+	regfn = LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
+									  makeString("telemetry_register_spec")),
+						   1, argtypes, true);
+	if (!OidIsValid(regfn) || get_func_namespace(regfn) != nsp)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function telemetry_register_spec(jsonb) is missing from the schema of telemetry_load_spec")));
+	if (pg_proc_aclcheck(regfn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, "telemetry_register_spec");
+	return DirectFunctionCall1(telemetry_register_spec, spec);
 }
 
 /*

@@ -15,6 +15,8 @@
  */
 #include "telemetry.h"
 #include "delivery.h"
+#include "floor.h"
+#include "utils/xid8.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -37,6 +39,11 @@ static SPIPlanPtr requeued_plan_kept = NULL;
 static SPIPlanPtr first_sight_plan_kept = NULL;
 static SPIPlanPtr providers_plan_kept = NULL;
 static int	rotation = 0;
+
+/* The pass's horizon and xid clock sample (delivery_record.c moves floors). */
+FullTransactionId delivery_horizon;
+FullTransactionId delivery_sample_xid;
+TimestampTz delivery_sample_at;
 
 /* The wire format of a provider type, or NULL (internal, unknown). */
 const DeliveryFormat *
@@ -65,42 +72,104 @@ keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
 	return *slot;
 }
 
-/* The raw columns delivery_read.c renders items from. */
-#define CLAIM_COLUMNS \
-	"e.id::text, e.xid::text, e.event, e.version, e.spec, e.occurred_at, " \
-	"e.received_at, e.properties, e.context"
+/* The raw columns delivery_read.c renders items from, of a table alias. */
+#define CLAIM_COLUMNS_OF(a) \
+	a ".id::text, " a ".xid::text, " a ".event, " a ".version, " a ".spec, " a ".occurred_at, " \
+	a ".received_at, " a ".properties, " a ".context"
+#define CLAIM_COLUMNS CLAIM_COLUMNS_OF("e")
 
-/* Events after a provider's cursor, below the snapshot's xmin. */
+/*
+ * Prepare (once) and keep a plan that is made again for the values of each
+ * execution: the floor's bound on occurred_at then prunes the partitions
+ * before it when the query is planned, so they are never locked.
+ */
+static SPIPlanPtr
+keep_custom_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_CUSTOM_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*slot = plan;
+	}
+	return *slot;
+}
+
+/*
+ * Events of a spec after a provider's cursor and below the horizon ($5), in
+ * (xid, id) order: those not late from the partitions from the floor's scan
+ * start on ($6), and the copies of late ones (src/floor.c).
+ */
 static SPIPlanPtr
 cursor_plan(void)
 {
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, XID8OID, TIMESTAMPTZOID};
 
-	return keep_plan(&cursor_plan_kept,
-					 "SELECT " CLAIM_COLUMNS ", false "
-					 "FROM telemetry.events e "
-					 "WHERE e.spec = $1 AND e.xid >= $2::pg_catalog.xid8 "
-					 "AND (e.xid, e.id) > ($2::pg_catalog.xid8, $3::pg_catalog.uuid) "
-					 "AND e.xid < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) "
-					 "ORDER BY e.xid, e.id LIMIT $4",
-					 4, types);
+	return keep_custom_plan(&cursor_plan_kept,
+							"SELECT u.id, u.xid, u.event, u.version, u.spec, u.occurred_at, u.received_at, "
+							"u.properties, u.context, false FROM ("
+							"(SELECT " CLAIM_COLUMNS ", e.xid AS sort_xid, e.id AS sort_id "
+							"FROM telemetry.events e "
+							"WHERE e.spec = $1 AND e.xid >= $2::pg_catalog.xid8 "
+							"AND (e.xid, e.id) > ($2::pg_catalog.xid8, $3::pg_catalog.uuid) "
+							"AND e.xid < $5 AND e.occurred_at >= $6 "
+							"AND NOT telemetry._is_late(e.occurred_at, e.received_at) "
+							"ORDER BY e.xid, e.id LIMIT $4) "
+							"UNION ALL "
+							"(SELECT " CLAIM_COLUMNS_OF("l") ", l.xid, l.id "
+							"FROM telemetry.late_events l "
+							"WHERE l.spec = $1 AND l.xid >= $2::pg_catalog.xid8 "
+							"AND (l.xid, l.id) > ($2::pg_catalog.xid8, $3::pg_catalog.uuid) "
+							"AND l.xid < $5 "
+							"ORDER BY l.xid, l.id LIMIT $4)) u "
+							"ORDER BY u.sort_xid, u.sort_id LIMIT $4",
+							6, types);
 }
 
 /* Dead letters an operator asked to send again, and replayed events. */
 static SPIPlanPtr
 requeued_plan(void)
 {
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZARRAYOID};
 
-	return keep_plan(&requeued_plan_kept,
-					 "SELECT " CLAIM_COLUMNS ", f.replay "
-					 "FROM telemetry.delivery_failures f "
-					 "JOIN telemetry.events e ON e.xid = f.event_xid AND e.id = f.event_id "
-					 "AND e.occurred_at = f.occurred_at "
-					 "WHERE f.spec_key = $1 AND f.spec_version = $2 AND f.provider = $3 "
-					 "AND f.state = 'retry' "
-					 "ORDER BY f.event_xid, f.event_id LIMIT $4",
-					 4, types);
+	return keep_custom_plan(&requeued_plan_kept,
+							"SELECT " CLAIM_COLUMNS ", f.replay "
+							"FROM telemetry.delivery_failures f "
+							"JOIN telemetry.events e ON e.xid = f.event_xid AND e.id = f.event_id "
+							"AND e.occurred_at = f.occurred_at "
+							"WHERE f.spec_key = $1 AND f.spec_version = $2 AND f.provider = $3 "
+							"AND f.state = 'retry' AND e.occurred_at = ANY ($5) "
+							"ORDER BY f.event_xid, f.event_id LIMIT $4",
+							5, types);
+}
+
+/*
+ * The occurred_at of a provider's next requeued events ($4 of them at
+ * most): constants for the queries that look those events up, so that only
+ * their partitions are planned and locked.
+ */
+static Datum
+requeued_times(Datum *args)
+{
+	static SPIPlanPtr plan_kept = NULL;
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	SPIPlanPtr	plan = keep_plan(&plan_kept,
+								 "SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.occurred_at), '{}') FROM ("
+								 "SELECT f.occurred_at FROM telemetry.delivery_failures f "
+								 "WHERE f.spec_key = $1 AND f.spec_version = $2 AND f.provider = $3 "
+								 "AND f.state = 'retry' ORDER BY f.event_xid, f.event_id LIMIT $4) r",
+								 4, types);
+	bool		isnull;
+	int			rc = SPI_execute_plan(plan, args, NULL, true, 1);
+
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read telemetry.delivery_failures: %s", SPI_result_code_string(rc));
+	return SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+							 false, -1);
 }
 
 /*
@@ -181,18 +250,18 @@ cut_batches(DeliveryProvider *prov, DeliveryEvent *ev, int n, int per_batch,
 
 /*
  * Give every provider seen for the first time its delivery state, with the
- * cursor at the horizon of its registration (or, failing that, at this
- * snapshot's xmin): a new provider sends nothing stored before it existed.
+ * cursor and floor of the xid clock sample taken at its registration (or,
+ * failing that, now): a new provider sends nothing stored before it existed.
  */
 static void
 first_sight(void)
 {
 	SPIPlanPtr	plan = keep_plan(&first_sight_plan_kept,
 								 "INSERT INTO telemetry.delivery_state AS s "
-								 "(spec_key, spec_version, provider, cursor_xid) "
+								 "(spec_key, spec_version, provider, cursor_xid, floor) "
 								 "SELECT p.spec_key, p.spec_version, p.name, "
-								 "COALESCE(h.horizon, pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())) "
-								 "FROM telemetry.providers p "
+								 "COALESCE(h.horizon, c.next_xid), COALESCE(h.floor, c.at) "
+								 "FROM telemetry._xid_clock() c, telemetry.providers p "
 								 "LEFT JOIN telemetry.delivery_horizons h "
 								 " ON (h.spec_key, h.spec_version, h.provider) = (p.spec_key, p.spec_version, p.name) "
 								 "WHERE p.type <> 'internal' AND NOT EXISTS (SELECT 1 FROM telemetry.delivery_state s2 "
@@ -220,7 +289,8 @@ load_providers(MemoryContext cxt)
 								 " WHERE (f.spec_key, f.spec_version, f.provider) = (p.spec_key, p.spec_version, p.name) "
 								 " AND f.state = 'retry'), "
 								 "s.spec_key IS NULL, "
-								 "telemetry._provider_refs_problem(p.type, p.config, 'config') "
+								 "telemetry._provider_refs_problem(p.type, p.config, 'config'), "
+								 "COALESCE(s.floor, '-infinity'), s.pending_xid::text "
 								 "FROM telemetry.providers p "
 								 "LEFT JOIN telemetry.delivery_state s "
 								 " ON (s.spec_key, s.spec_version, s.provider) = (p.spec_key, p.spec_version, p.name) "
@@ -273,6 +343,8 @@ load_providers(MemoryContext cxt)
 		p->full = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));	/* has requeued */
 		/* secrets and variables the provider may not use (registration's rule) */
 		p->refs_problem = SPI_getvalue(tup, desc, 11);
+		p->floor = DatumGetTimestampTz(SPI_getbinval(tup, desc, 12, &isnull));
+		p->pending_xid = SPI_getvalue(tup, desc, 13);
 		p->format = delivery_format_for(p->type);
 		if (p->format != NULL)
 			provs = lappend(provs, p);
@@ -287,24 +359,67 @@ load_providers(MemoryContext cxt)
  * stay "retrying" forever.
  */
 static void
-settle_orphans(DeliveryProvider *p)
+settle_orphans(DeliveryProvider *p, Datum times)
 {
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[3];
+	static SPIPlanPtr plan_kept = NULL;
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZARRAYOID};
+	Datum		args[4];
+	SPIPlanPtr	plan;
 	int			rc;
 
+	/* the requeued events just looked for: only their partitions are read */
+	plan = keep_custom_plan(&plan_kept,
+							"UPDATE telemetry.delivery_failures f SET state = 'dead', "
+							"error = 'the event is no longer stored (expired before it could be sent again)' "
+							"WHERE f.spec_key = $1 AND f.spec_version = $2 AND f.provider = $3 "
+							"AND f.state = 'retry' AND f.occurred_at = ANY ($4) "
+							"AND NOT EXISTS (SELECT 1 FROM telemetry.events e "
+							"WHERE e.occurred_at = f.occurred_at AND e.occurred_at = ANY ($4) "
+							"AND e.xid = f.event_xid AND e.id = f.event_id)",
+							4, types);
 	args[0] = CStringGetTextDatum(p->spec_key);
 	args[1] = CStringGetTextDatum(p->spec_version);
 	args[2] = CStringGetTextDatum(p->name);
-	rc = SPI_execute_with_args(
-							   "UPDATE telemetry.delivery_failures f SET state = 'dead', "
-							   "error = 'the event is no longer stored (expired before it could be sent again)' "
-							   "WHERE f.spec_key = $1 AND f.spec_version = $2 AND f.provider = $3 "
-							   "AND f.state = 'retry' AND NOT EXISTS (SELECT 1 FROM telemetry.events e "
-							   "WHERE e.xid = f.event_xid AND e.id = f.event_id)",
-							   3, types, args, NULL, false, 0);
+	args[3] = times;
+	rc = SPI_execute_plan(plan, args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update telemetry.delivery_failures: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * A provider with nothing to send has read everything below the horizon:
+ * its floor may move up to its pending sample (see src/floor.c).  At most
+ * once an hour, so an idle provider writes next to nothing; a floor an hour
+ * old only makes the scan read an hour more.
+ */
+static void
+idle_floor(DeliveryProvider *p)
+{
+	static SPIPlanPtr plan_kept = NULL;
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, XID8OID, XID8OID, TIMESTAMPTZOID};
+	Datum		args[6];
+	SPIPlanPtr	plan;
+	int			rc;
+
+	if (!TIMESTAMP_NOT_FINITE(p->floor) &&
+		p->floor > GetCurrentTimestamp() - USECS_PER_HOUR && p->pending_xid != NULL)
+		return;
+	plan = keep_plan(&plan_kept,
+					 "UPDATE telemetry.delivery_state s SET "
+					 "floor = CASE WHEN s.pending_xid <= $4 THEN s.pending_at ELSE s.floor END, "
+					 "pending_xid = CASE WHEN s.pending_xid IS NULL OR s.pending_xid <= $4 THEN $5 ELSE s.pending_xid END, "
+					 "pending_at = CASE WHEN s.pending_xid IS NULL OR s.pending_xid <= $4 THEN $6 ELSE s.pending_at END "
+					 "WHERE s.spec_key = $1 AND s.spec_version = $2 AND s.provider = $3",
+					 6, types);
+	args[0] = CStringGetTextDatum(p->spec_key);
+	args[1] = CStringGetTextDatum(p->spec_version);
+	args[2] = CStringGetTextDatum(p->name);
+	args[3] = FullTransactionIdGetDatum(delivery_horizon);
+	args[4] = FullTransactionIdGetDatum(delivery_sample_xid);
+	args[5] = TimestampTzGetDatum(delivery_sample_at);
+	rc = SPI_execute_plan(plan, args, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not update telemetry.delivery_state: %s", SPI_result_code_string(rc));
 }
 
 /* Mark claimed providers in flight (and create their state rows). */
@@ -362,6 +477,10 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		MemoryContextSwitchTo(outer);
 		return NIL;
 	}
+	/* this pass's horizon, and a sample of the xid clock (time first) */
+	delivery_sample_at = GetCurrentTimestamp();
+	delivery_sample_xid = ReadNextFullTransactionId();
+	delivery_horizon = telemetry_reader_horizon();
 	rotation = (rotation + 1) % nprov;
 
 	for (int k = 0; k < nprov; k++)
@@ -369,7 +488,7 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		DeliveryProvider *p = list_nth(all, (rotation + k) % nprov);
 		bool		has_requeued = p->full;
 		int			share;
-		Datum		args[4];
+		Datum		args[6];
 		DeliveryEvent *ev;
 		int			n;
 		int			used;
@@ -405,9 +524,10 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 			int			nreq = Max(1, share / 2);
 
 			args[3] = Int32GetDatum(per_batch * nreq);
+			args[4] = requeued_times(args);
 			ev = read_events(cxt, p, requeued_plan(), args, per_batch * nreq, &n, &stopped);
 			if (n < per_batch * nreq && !stopped)
-				settle_orphans(p);
+				settle_orphans(p, args[4]);
 			if (n > 0)
 			{
 				int			before = list_length(p->requeued);
@@ -427,12 +547,17 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 			args[1] = CStringGetTextDatum(p->cursor_xid);
 			args[2] = CStringGetTextDatum(p->cursor_id);
 			args[3] = Int32GetDatum(per_batch * share);
+			args[4] = FullTransactionIdGetDatum(delivery_horizon);
+			args[5] = TimestampTzGetDatum(TIMESTAMP_NOT_FINITE(p->floor) ? p->floor :
+										  p->floor - TELEMETRY_LATE_WINDOW);
 			ev = read_events(cxt, p, cursor_plan(), args, per_batch * share, &n, &stopped);
 			old = MemoryContextSwitchTo(cxt);
 			used = cut_batches(p, ev, n, per_batch, share, false, &p->batches);
 			MemoryContextSwitchTo(old);
 			if (n == per_batch * share || used < n || stopped)
 				p->full = true;
+			else
+				p->caught_up = true;	/* every event below the horizon read */
 			budget -= list_length(p->batches);
 		}
 		else
@@ -450,6 +575,8 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		}
 		if (p->in_flight > 0)
 			claimed = lappend(claimed, p);
+		else if (p->caught_up)
+			idle_floor(p);
 	}
 	mark_in_flight(claimed);
 	MemoryContextSwitchTo(outer);

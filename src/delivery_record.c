@@ -22,6 +22,7 @@
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/xid8.h"
 
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS	(300 * 1000)
@@ -332,10 +333,11 @@ static void
 save_state(ProviderTally *t)
 {
 	DeliveryProvider *p = t->prov;
-	Oid			types[12] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT4OID,
-	INT4OID, TIMESTAMPTZOID, BOOLOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		args[12];
-	char		nulls[13] = "            ";
+	Oid			types[16] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT4OID,
+		INT4OID, TIMESTAMPTZOID, BOOLOID, TEXTOID, TIMESTAMPTZOID,
+	BOOLOID, XID8OID, XID8OID, TIMESTAMPTZOID};
+	Datum		args[16];
+	char		nulls[17] = "                ";
 	TimestampTz at = GetCurrentTimestamp();	/* the attempt's end: backoff starts here */
 	int			failures = t->retry ? p->failures + 1 : 0;
 
@@ -357,6 +359,14 @@ save_state(ProviderTally *t)
 	if (t->error == NULL)
 		nulls[10] = 'n';
 	args[11] = TimestampTzGetDatum(at);
+	/*
+	 * Every event below the horizon read and settled (nothing blocks the
+	 * cursor): the floor may move up to the pending sample (src/floor.c).
+	 */
+	args[12] = BoolGetDatum(p->caught_up && !t->blocked);
+	args[13] = FullTransactionIdGetDatum(delivery_horizon);
+	args[14] = FullTransactionIdGetDatum(delivery_sample_xid);
+	args[15] = TimestampTzGetDatum(delivery_sample_at);
 	run("INSERT INTO telemetry.delivery_state AS s "
 		"(spec_key, spec_version, provider, cursor_xid, cursor_id, delivered, retrying, failures, "
 		" next_attempt_at, last_success_at, last_error, last_error_at) "
@@ -369,8 +379,11 @@ save_state(ProviderTally *t)
 		"next_attempt_at = EXCLUDED.next_attempt_at, "
 		"last_success_at = COALESCE(EXCLUDED.last_success_at, s.last_success_at), "
 		"last_error = COALESCE(EXCLUDED.last_error, s.last_error), "
-		"last_error_at = COALESCE(EXCLUDED.last_error_at, s.last_error_at)",
-		12, types, args, nulls, SPI_OK_INSERT);
+		"last_error_at = COALESCE(EXCLUDED.last_error_at, s.last_error_at), "
+		"floor = CASE WHEN $13 AND s.pending_xid <= $14 THEN s.pending_at ELSE s.floor END, "
+		"pending_xid = CASE WHEN $13 AND (s.pending_xid IS NULL OR s.pending_xid <= $14) THEN $15 ELSE s.pending_xid END, "
+		"pending_at = CASE WHEN $13 AND (s.pending_xid IS NULL OR s.pending_xid <= $14) THEN $16 ELSE s.pending_at END",
+		16, types, args, nulls, SPI_OK_INSERT);
 
 	if (t->disable)
 	{

@@ -4,7 +4,7 @@
 -- DEFINER: the C entry point records its caller (the current effective
 -- user) and runs telemetry._register_spec as the extension's owner with
 -- search_path pinned.  EXECUTE on it is the spec admin's grant.
-CREATE FUNCTION telemetry_register_spec(spec jsonb) RETURNS text
+CREATE FUNCTION @extschema@.telemetry_register_spec(spec jsonb) RETURNS text
 	AS 'MODULE_PATHNAME', 'telemetry_register_spec'
 	LANGUAGE C VOLATILE;
 
@@ -130,32 +130,12 @@ $$;
 -- Register a spec from a JSON file on the server.  Runs as the caller, who
 -- needs EXECUTE on this and on telemetry_register_spec, and the privileges of
 -- pg_read_server_files.
-CREATE FUNCTION telemetry_load_spec(path text) RETURNS text
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-DECLARE
-	doc text;
-	spec jsonb;
-	detail text;
-	context text;
-BEGIN
-	-- checks the caller's privileges (pg_read_server_files) and the 1 MB limit
-	doc := telemetry._read_spec_file(path);
-	BEGIN
-		spec := doc::jsonb;
-	EXCEPTION WHEN invalid_text_representation THEN
-		-- keep the parser's token and line, so the mistake can be found
-		GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL, context = PG_EXCEPTION_CONTEXT;
-		PERFORM telemetry._raise('22023', format('spec file "%s" is not valid JSON', path),
-			concat_ws(' ', detail, substring(context from '^JSON data, line [0-9]+')));
-	END;
-	RETURN @extschema@.telemetry_register_spec(spec);
-END
-$$;
+CREATE FUNCTION @extschema@.telemetry_load_spec(path text) RETURNS text
+	AS 'MODULE_PATHNAME', 'telemetry_load_spec'
+	LANGUAGE C VOLATILE STRICT;
 
 -- Remove a spec (its events, properties, rules and providers).  Stored events stay.
-CREATE FUNCTION telemetry_unregister_spec(key text, version text) RETURNS boolean
+CREATE FUNCTION @extschema@.telemetry_unregister_spec(key text, version text) RETURNS boolean
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
@@ -278,12 +258,12 @@ $$;
 -- expression run by ANALYZE, a materialized view refresh, a SECURITY
 -- DEFINER function of another role: the code there is not the owner's),
 -- then reads the catalog as the owner.
-CREATE FUNCTION telemetry_spec(key text, version text DEFAULT NULL) RETURNS jsonb
+CREATE FUNCTION @extschema@.telemetry_spec(key text, version text DEFAULT NULL) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'telemetry_spec'
 	LANGUAGE C STABLE;
 
 -- An event's definition, with its spec and effective retention and sampling.
-CREATE FUNCTION telemetry_event_def(event text, version text DEFAULT NULL) RETURNS jsonb
+CREATE FUNCTION @extschema@.telemetry_event_def(event text, version text DEFAULT NULL) RETURNS jsonb
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
@@ -321,10 +301,10 @@ SELECT e.event, e.version, e.spec_key || '@' || e.spec_version AS spec, e.privac
 FROM telemetry.event_defs e
 JOIN telemetry.specs s ON s.key = e.spec_key AND s.version = e.spec_version;
 
-REVOKE ALL ON FUNCTION telemetry_register_spec(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_register_spec(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._register_spec(jsonb, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._spec_document(text, text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION telemetry_load_spec(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION telemetry_unregister_spec(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_load_spec(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_unregister_spec(text, text) FROM PUBLIC;
 GRANT USAGE ON SCHEMA telemetry TO PUBLIC;
 GRANT SELECT ON telemetry.event_catalog TO PUBLIC;
