@@ -92,7 +92,7 @@ log "delivery driven by: $MODE"
 
 load() { # load N events for the bench spec
 	$PSQL -c "INSERT INTO telemetry.events (id, event, version, spec, occurred_at, properties, context)
-		SELECT gen_random_uuid(), 'bench.step', '1.0.0', 'bench@1.0.0', now(),
+		SELECT gen_random_uuid(), 'bench.step', '1.0.0', 'bench', now(),
 			jsonb_build_object('workflow', 'onboarding', 'step', 'verify_email', 'durationMs', g % 5000),
 			jsonb_build_object('userId', 'user-' || (g % 1000), 'sessionId', 'sess-' || (g % 5000))
 		FROM generate_series(1, $1) g"
@@ -170,7 +170,7 @@ const client = new PostHog('k', opts);
 	for (let g = 1; g <= n; g++) {
 		client.capture({ distinctId: 'user-' + (g % 1000), event: 'bench.step',
 			properties: { workflow: 'onboarding', step: 'verify_email', durationMs: g % 5000,
-				version: '1.0.0', spec: 'bench@1.0.0' } });
+				version: '1.0.0', spec: 'bench' } });
 	}
 	await client.shutdown(60000);
 	const secs = Number(process.hrtime.bigint() - t0) / 1e9;

@@ -50,10 +50,10 @@ SELECT telemetry_register_spec('{"meta": {"key": "app.core", "version": "1.1.0"}
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT key, version FROM telemetry.specs ORDER BY key, version;
 SELECT count(*) AS welcome_events FROM telemetry.event_defs WHERE event = 'app.welcome';
--- a new version of the event is fine
+-- a new version of the event is fine (compatible with 1.0.0: see catalog_lifecycle)
 SELECT telemetry_register_spec('{"meta": {"key": "app.other", "version": "1.0.0"},
-  "events": [{"key": "app.signed_in", "version": "1.1.0", "semantics": {"what": "w"}, "privacy": "public",
-              "properties": {"method": {"type": "string"}}}]}');
+  "events": [{"key": "app.signed_in", "version": "1.1.0", "semantics": {"what": "w"}, "privacy": "internal",
+              "properties": {"method": {"type": "string", "required": true}, "ms": {"type": "number"}, "via": {"type": "string"}}}]}');
 SELECT event, version, spec FROM telemetry.event_catalog ORDER BY event, version;
 
 -- Unregistering removes the spec with its events, properties, rules and

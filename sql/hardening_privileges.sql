@@ -68,15 +68,16 @@ ORDER BY 1::text COLLATE "C";
 SELECT p.oid::regprocedure AS entry_point, p.prosecdef AS security_definer, (SELECT l.lanname FROM pg_language l WHERE l.oid = p.prolang) AS language
 FROM pg_proc p
 WHERE p.oid IN ('telemetry_spec(text,text)'::regprocedure, 'telemetry_register_spec(jsonb)'::regprocedure,
-	'telemetry_set_secret(text,text,text[])'::regprocedure)
+	'telemetry_load_spec(text)'::regprocedure, 'telemetry_unregister_spec(text,text)'::regprocedure,
+	'telemetry_event_def(text,text)'::regprocedure, 'telemetry_set_secret(text,text,text[])'::regprocedure)
 ORDER BY 1::text COLLATE "C";
--- The internal functions those entry points run as the owner, and the ones
--- that read secrets, are not executable by PUBLIC (telemetry_set_secret is,
--- on purpose: it refuses non-owners with an error that keeps the secret out
--- of the server log).
+-- The catalog's entry points are C: they act as the owner themselves, with
+-- no internal SQL function to call.  The internal functions that read
+-- secrets are not executable by PUBLIC (telemetry_set_secret is, on
+-- purpose: it refuses non-owners with an error that keeps the secret out of
+-- the server log).
 SELECT f AS internal_function, has_function_privilege('regress_tnobody', f, 'EXECUTE') AS public_may_execute
-FROM unnest(ARRAY['telemetry._register_spec(jsonb,text)', 'telemetry._spec_document(text,text,boolean)',
-	'telemetry._provider_refs_problem(text,jsonb,text)', 'telemetry._destination_url(text,jsonb)',
+FROM unnest(ARRAY['telemetry._provider_refs_problem(text,jsonb,text)', 'telemetry._destination_url(text,jsonb)',
 	'telemetry._delivery_config(jsonb)', 'telemetry_set_secret(text,text,text[])']) AS f;
 
 -- The admin registers and unregisters specs; it reads no secret.

@@ -184,6 +184,11 @@ CREATE TRIGGER track AFTER INSERT ON evil.orders FOR EACH ROW
 INSERT INTO evil.orders VALUES (1, 42);
 SELECT event, stored FROM telemetry.track_stats WHERE event OPERATOR(pg_catalog.=) 'hj.e';
 RESET ROLE;
+-- its webhook has events to send: unregistering the only version is refused
+-- (that check runs with search_path pinned too) until the provider is
+-- disabled
+SELECT telemetry_unregister_spec('hj', '1.0.0');
+UPDATE telemetry.providers SET enabled = false WHERE spec_key OPERATOR(pg_catalog.=) 'hj';
 SELECT telemetry_unregister_spec('hj', '1.0.0');
 RESET search_path;
 

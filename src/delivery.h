@@ -94,13 +94,20 @@ typedef struct DeliveryRow
 	int			session_id_len;
 } DeliveryRow;
 
-/* A config key of a provider type (issue 15: one provider descriptor). */
+/*
+ * A config key of a provider type (issue 15: one provider descriptor).  The
+ * spec model (spec_provider.c) validates and masks provider configs from
+ * these descriptors, delivery resolves them.
+ */
 typedef struct DeliveryConfigKey
 {
 	const char *name;
 	bool		required;
 	bool		secret;			/* a credential: prefer {"secret"} or {"env"} */
 	bool		url;			/* the destination: host, url or endpoint */
+	bool		headers;		/* an object of header names and (secret) values */
+	const char *alias_of;		/* an older name of another key, renamed at registration */
+	int			max_chars;		/* a plain string of at most this many characters */
 } DeliveryConfigKey;
 
 /* A provider type: its name, config keys, limits, item and request builders. */
@@ -123,10 +130,10 @@ typedef struct DeliveryFormat
 
 typedef struct DeliveryProvider
 {
-	char	   *spec_key;
-	char	   *spec_version;
+	char	   *spec_key;		/* with name, the provider's identity */
+	char	   *spec_version;	/* the key's latest version, whose config this is */
 	char	   *name;
-	char	   *spec;			/* "key@version", as in events.spec */
+	char	   *spec;			/* the spec key, as in events.spec */
 	char	   *type;
 	const DeliveryFormat *format;
 	void	   *config;			/* Jsonb *, secrets resolved, never logged */
@@ -161,6 +168,8 @@ extern FullTransactionId delivery_sample_xid;
 extern TimestampTz delivery_sample_at;
 extern List *delivery_claim(MemoryContext cxt, int max_requests, bool *more);
 extern const DeliveryFormat *delivery_format_for(const char *type);
+extern int	delivery_format_count(void);
+extern const DeliveryFormat *delivery_format_at(int i);
 
 /* delivery_read.c */
 extern void delivery_budget_reset(void);
@@ -193,6 +202,7 @@ extern const DeliveryFormat delivery_format_posthog;
 extern const DeliveryFormat delivery_format_segment;
 extern const DeliveryFormat delivery_format_webhook;
 extern const DeliveryFormat delivery_format_otel;
+extern const DeliveryFormat delivery_format_internal;
 
 /* helpers (provider_common.c) */
 extern char *delivery_configure(DeliveryProvider *prov);

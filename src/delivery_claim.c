@@ -12,6 +12,11 @@
  * A provider starts at the horizon of its registration
  * (telemetry.delivery_horizons): events stored before it existed are sent
  * only when the owner replays them (telemetry_replay).
+ *
+ * Providers are those of each spec key's latest version, identified by the
+ * key and their name: their state (cursor, floor, dead letters) belongs to
+ * the key, and they read the events of every version of it (events.spec is
+ * the key).
  */
 #include "telemetry.h"
 #include "delivery.h"
@@ -24,13 +29,15 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
-#define DELIVERY_NFORMATS 4
+#define DELIVERY_NFORMATS 5
 
+/* every provider type, in the order the spec model lists them */
 static const DeliveryFormat *const formats[DELIVERY_NFORMATS] = {
 	&delivery_format_posthog,
 	&delivery_format_segment,
 	&delivery_format_webhook,
 	&delivery_format_otel,
+	&delivery_format_internal,
 };
 
 /* Plans kept for the life of the process. */
@@ -51,8 +58,21 @@ delivery_format_for(const char *type)
 {
 	for (int i = 0; i < DELIVERY_NFORMATS; i++)
 		if (strcmp(formats[i]->type, type) == 0)
-			return formats[i];
+			return formats[i]->build != NULL ? formats[i] : NULL;
 	return NULL;
+}
+
+/* The provider types (the spec model's vocabulary of them). */
+int
+delivery_format_count(void)
+{
+	return DELIVERY_NFORMATS;
+}
+
+const DeliveryFormat *
+delivery_format_at(int i)
+{
+	return formats[i];
 }
 
 /* Prepare (once) and keep a plan. */
@@ -71,6 +91,11 @@ keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
 	}
 	return *slot;
 }
+
+/* The provider row is of its spec key's latest version. */
+#define LATEST_VERSION \
+	"p.spec_version = (SELECT sp.version FROM telemetry.specs sp WHERE sp.key = p.spec_key " \
+	"ORDER BY sp.version_key DESC, sp.version DESC LIMIT 1)"
 
 /* The raw columns delivery_read.c renders items from, of a table alias. */
 #define CLAIM_COLUMNS_OF(a) \
@@ -134,21 +159,21 @@ cursor_plan(void)
 static SPIPlanPtr
 requeued_plan(void)
 {
-	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZARRAYOID};
+	Oid			types[4] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZARRAYOID};
 
 	return keep_custom_plan(&requeued_plan_kept,
 							"SELECT " CLAIM_COLUMNS ", f.replay "
 							"FROM telemetry.delivery_failures f "
 							"JOIN telemetry.events e ON e.xid = f.event_xid AND e.id = f.event_id "
 							"AND e.occurred_at = f.occurred_at "
-							"WHERE f.spec_key = $1 AND f.spec_version = $2 AND f.provider = $3 "
-							"AND f.state = 'retry' AND e.occurred_at = ANY ($5) "
-							"ORDER BY f.event_xid, f.event_id LIMIT $4",
-							5, types);
+							"WHERE f.spec_key = $1 AND f.provider = $2 "
+							"AND f.state = 'retry' AND e.occurred_at = ANY ($4) "
+							"ORDER BY f.event_xid, f.event_id LIMIT $3",
+							4, types);
 }
 
 /*
- * The occurred_at of a provider's next requeued events ($4 of them at
+ * The occurred_at of a provider's next requeued events ($3 of them at
  * most): constants for the queries that look those events up, so that only
  * their partitions are planned and locked.
  */
@@ -156,13 +181,13 @@ static Datum
 requeued_times(Datum *args)
 {
 	static SPIPlanPtr plan_kept = NULL;
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
 	SPIPlanPtr	plan = keep_plan(&plan_kept,
 								 "SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.occurred_at), '{}') FROM ("
 								 "SELECT f.occurred_at FROM telemetry.delivery_failures f "
-								 "WHERE f.spec_key = $1 AND f.spec_version = $2 AND f.provider = $3 "
-								 "AND f.state = 'retry' ORDER BY f.event_xid, f.event_id LIMIT $4) r",
-								 4, types);
+								 "WHERE f.spec_key = $1 AND f.provider = $2 "
+								 "AND f.state = 'retry' ORDER BY f.event_xid, f.event_id LIMIT $3) r",
+								 3, types);
 	bool		isnull;
 	int			rc = SPI_execute_plan(plan, args, NULL, true, 1);
 
@@ -258,15 +283,16 @@ first_sight(void)
 {
 	SPIPlanPtr	plan = keep_plan(&first_sight_plan_kept,
 								 "INSERT INTO telemetry.delivery_state AS s "
-								 "(spec_key, spec_version, provider, cursor_xid, floor) "
-								 "SELECT p.spec_key, p.spec_version, p.name, "
+								 "(spec_key, provider, cursor_xid, floor) "
+								 "SELECT p.spec_key, p.name, "
 								 "COALESCE(h.horizon, c.next_xid), COALESCE(h.floor, c.at) "
 								 "FROM telemetry._xid_clock() c, telemetry.providers p "
 								 "LEFT JOIN telemetry.delivery_horizons h "
-								 " ON (h.spec_key, h.spec_version, h.provider) = (p.spec_key, p.spec_version, p.name) "
-								 "WHERE p.type <> 'internal' AND NOT EXISTS (SELECT 1 FROM telemetry.delivery_state s2 "
-								 " WHERE (s2.spec_key, s2.spec_version, s2.provider) = (p.spec_key, p.spec_version, p.name)) "
-								 "ON CONFLICT (spec_key, spec_version, provider) DO NOTHING",
+								 " ON (h.spec_key, h.provider) = (p.spec_key, p.name) "
+								 "WHERE p.type <> 'internal' AND " LATEST_VERSION " "
+								 "AND NOT EXISTS (SELECT 1 FROM telemetry.delivery_state s2 "
+								 " WHERE (s2.spec_key, s2.provider) = (p.spec_key, p.name)) "
+								 "ON CONFLICT (spec_key, provider) DO NOTHING",
 								 0, NULL);
 	int			rc = SPI_execute_plan(plan, NULL, NULL, false, 0);
 
@@ -286,15 +312,15 @@ load_providers(MemoryContext cxt)
 								 "COALESCE(s.cursor_id, '00000000-0000-0000-0000-000000000000')::text, "
 								 "COALESCE(s.failures, 0), "
 								 "EXISTS (SELECT 1 FROM telemetry.delivery_failures f "
-								 " WHERE (f.spec_key, f.spec_version, f.provider) = (p.spec_key, p.spec_version, p.name) "
+								 " WHERE (f.spec_key, f.provider) = (p.spec_key, p.name) "
 								 " AND f.state = 'retry'), "
 								 "s.spec_key IS NULL, "
 								 "telemetry._provider_refs_problem(p.type, p.config, 'config'), "
 								 "COALESCE(s.floor, '-infinity'), s.pending_xid::text "
 								 "FROM telemetry.providers p "
 								 "LEFT JOIN telemetry.delivery_state s "
-								 " ON (s.spec_key, s.spec_version, s.provider) = (p.spec_key, p.spec_version, p.name) "
-								 "WHERE p.enabled AND p.type <> 'internal' "
+								 " ON (s.spec_key, s.provider) = (p.spec_key, p.name) "
+								 "WHERE p.enabled AND p.type <> 'internal' AND " LATEST_VERSION " "
 								 "AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= pg_catalog.now()) "
 								 "ORDER BY p.spec_key, p.spec_version, p.ordinal, p.name",
 								 0, NULL);
@@ -334,7 +360,7 @@ load_providers(MemoryContext cxt)
 		p->spec_version = SPI_getvalue(tup, desc, 2);
 		p->name = SPI_getvalue(tup, desc, 3);
 		p->type = SPI_getvalue(tup, desc, 4);
-		p->spec = psprintf("%s@%s", p->spec_key, p->spec_version);
+		p->spec = p->spec_key;	/* events.spec holds the key */
 		d = SPI_getbinval(tup, desc, 5, &isnull);
 		p->config = isnull ? NULL : DatumGetJsonbPCopy(d);
 		p->cursor_xid = SPI_getvalue(tup, desc, 6);
@@ -362,8 +388,8 @@ static void
 settle_orphans(DeliveryProvider *p, Datum times)
 {
 	static SPIPlanPtr plan_kept = NULL;
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZARRAYOID};
-	Datum		args[4];
+	Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZARRAYOID};
+	Datum		args[3];
 	SPIPlanPtr	plan;
 	int			rc;
 
@@ -371,16 +397,15 @@ settle_orphans(DeliveryProvider *p, Datum times)
 	plan = keep_custom_plan(&plan_kept,
 							"UPDATE telemetry.delivery_failures f SET state = 'dead', "
 							"error = 'the event is no longer stored (expired before it could be sent again)' "
-							"WHERE f.spec_key = $1 AND f.spec_version = $2 AND f.provider = $3 "
-							"AND f.state = 'retry' AND f.occurred_at = ANY ($4) "
+							"WHERE f.spec_key = $1 AND f.provider = $2 "
+							"AND f.state = 'retry' AND f.occurred_at = ANY ($3) "
 							"AND NOT EXISTS (SELECT 1 FROM telemetry.events e "
-							"WHERE e.occurred_at = f.occurred_at AND e.occurred_at = ANY ($4) "
+							"WHERE e.occurred_at = f.occurred_at AND e.occurred_at = ANY ($3) "
 							"AND e.xid = f.event_xid AND e.id = f.event_id)",
-							4, types);
+							3, types);
 	args[0] = CStringGetTextDatum(p->spec_key);
-	args[1] = CStringGetTextDatum(p->spec_version);
-	args[2] = CStringGetTextDatum(p->name);
-	args[3] = times;
+	args[1] = CStringGetTextDatum(p->name);
+	args[2] = times;
 	rc = SPI_execute_plan(plan, args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update telemetry.delivery_failures: %s", SPI_result_code_string(rc));
@@ -396,8 +421,8 @@ static void
 idle_floor(DeliveryProvider *p)
 {
 	static SPIPlanPtr plan_kept = NULL;
-	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, XID8OID, XID8OID, TIMESTAMPTZOID};
-	Datum		args[6];
+	Oid			types[5] = {TEXTOID, TEXTOID, XID8OID, XID8OID, TIMESTAMPTZOID};
+	Datum		args[5];
 	SPIPlanPtr	plan;
 	int			rc;
 
@@ -406,17 +431,16 @@ idle_floor(DeliveryProvider *p)
 		return;
 	plan = keep_plan(&plan_kept,
 					 "UPDATE telemetry.delivery_state s SET "
-					 "floor = CASE WHEN s.pending_xid <= $4 THEN s.pending_at ELSE s.floor END, "
-					 "pending_xid = CASE WHEN s.pending_xid IS NULL OR s.pending_xid <= $4 THEN $5 ELSE s.pending_xid END, "
-					 "pending_at = CASE WHEN s.pending_xid IS NULL OR s.pending_xid <= $4 THEN $6 ELSE s.pending_at END "
-					 "WHERE s.spec_key = $1 AND s.spec_version = $2 AND s.provider = $3",
-					 6, types);
+					 "floor = CASE WHEN s.pending_xid <= $3 THEN s.pending_at ELSE s.floor END, "
+					 "pending_xid = CASE WHEN s.pending_xid IS NULL OR s.pending_xid <= $3 THEN $4 ELSE s.pending_xid END, "
+					 "pending_at = CASE WHEN s.pending_xid IS NULL OR s.pending_xid <= $3 THEN $5 ELSE s.pending_at END "
+					 "WHERE s.spec_key = $1 AND s.provider = $2",
+					 5, types);
 	args[0] = CStringGetTextDatum(p->spec_key);
-	args[1] = CStringGetTextDatum(p->spec_version);
-	args[2] = CStringGetTextDatum(p->name);
-	args[3] = FullTransactionIdGetDatum(delivery_horizon);
-	args[4] = FullTransactionIdGetDatum(delivery_sample_xid);
-	args[5] = TimestampTzGetDatum(delivery_sample_at);
+	args[1] = CStringGetTextDatum(p->name);
+	args[2] = FullTransactionIdGetDatum(delivery_horizon);
+	args[3] = FullTransactionIdGetDatum(delivery_sample_xid);
+	args[4] = TimestampTzGetDatum(delivery_sample_at);
 	rc = SPI_execute_plan(plan, args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update telemetry.delivery_state: %s", SPI_result_code_string(rc));
@@ -427,27 +451,26 @@ static void
 mark_in_flight(List *provs)
 {
 	ListCell   *lc;
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
 
 	foreach(lc, provs)
 	{
 		DeliveryProvider *p = lfirst(lc);
-		Datum		args[4];
+		Datum		args[3];
 		int			rc;
 
 		if (p->in_flight == 0)
 			continue;
 		args[0] = CStringGetTextDatum(p->spec_key);
-		args[1] = CStringGetTextDatum(p->spec_version);
-		args[2] = CStringGetTextDatum(p->name);
-		args[3] = Int32GetDatum(p->in_flight);
+		args[1] = CStringGetTextDatum(p->name);
+		args[2] = Int32GetDatum(p->in_flight);
 		rc = SPI_execute_with_args(
 								   "INSERT INTO telemetry.delivery_state AS s "
-								   "(spec_key, spec_version, provider, in_flight, in_flight_since) "
-								   "VALUES ($1, $2, $3, $4, pg_catalog.now()) "
-								   "ON CONFLICT (spec_key, spec_version, provider) DO UPDATE "
+								   "(spec_key, provider, in_flight, in_flight_since) "
+								   "VALUES ($1, $2, $3, pg_catalog.now()) "
+								   "ON CONFLICT (spec_key, provider) DO UPDATE "
 								   "SET in_flight = EXCLUDED.in_flight, in_flight_since = EXCLUDED.in_flight_since",
-								   4, types, args, NULL, false, 0);
+								   3, types, args, NULL, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "could not update telemetry.delivery_state: %s", SPI_result_code_string(rc));
 	}
@@ -515,19 +538,18 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		MemoryContextSwitchTo(old);
 
 		args[0] = CStringGetTextDatum(p->spec_key);
-		args[1] = CStringGetTextDatum(p->spec_version);
-		args[2] = CStringGetTextDatum(p->name);
+		args[1] = CStringGetTextDatum(p->name);
 
 		if (has_requeued)
 		{
 			/* requeued and replayed events take up to half the share */
 			int			nreq = Max(1, share / 2);
 
-			args[3] = Int32GetDatum(per_batch * nreq);
-			args[4] = requeued_times(args);
+			args[2] = Int32GetDatum(per_batch * nreq);
+			args[3] = requeued_times(args);
 			ev = read_events(cxt, p, requeued_plan(), args, per_batch * nreq, &n, &stopped);
 			if (n < per_batch * nreq && !stopped)
-				settle_orphans(p, args[4]);
+				settle_orphans(p, args[3]);
 			if (n > 0)
 			{
 				int			before = list_length(p->requeued);

@@ -114,65 +114,63 @@ run(const char *sql, int nargs, Oid *types, Datum *args, const char *nulls, int 
 static void
 dead_letter(DeliveryProvider *p, DeliveryEvent *ev, int n, long status, const char *error)
 {
-	Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
 	TIMESTAMPTZARRAYOID, INT4OID, TEXTOID};
-	Datum		args[8];
-	char		nulls[9] = "        ";
+	Datum		args[7];
+	char		nulls[8] = "       ";
 
 	if (n <= 0)
 		return;
 	args[0] = CStringGetTextDatum(p->spec_key);
-	args[1] = CStringGetTextDatum(p->spec_version);
-	args[2] = CStringGetTextDatum(p->name);
-	args[3] = text_array(ev, n, false);
-	args[4] = text_array(ev, n, true);
-	args[5] = time_array(ev, n);
-	args[6] = Int32GetDatum((int32) status);
+	args[1] = CStringGetTextDatum(p->name);
+	args[2] = text_array(ev, n, false);
+	args[3] = text_array(ev, n, true);
+	args[4] = time_array(ev, n);
+	args[5] = Int32GetDatum((int32) status);
 	if (status == 0)
-		nulls[6] = 'n';
-	args[7] = CStringGetTextDatum(error ? error : "");
+		nulls[5] = 'n';
+	args[6] = CStringGetTextDatum(error ? error : "");
 	run("INSERT INTO telemetry.delivery_failures AS f "
-		"(spec_key, spec_version, provider, event_id, event_xid, occurred_at, state, status, error) "
-		"SELECT $1, $2, $3, u.id::uuid, u.xid::pg_catalog.xid8, u.at, 'dead', $7, $8 "
-		"FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(id, xid, at) "
-		"ON CONFLICT (spec_key, spec_version, provider, event_id) DO UPDATE "
+		"(spec_key, provider, event_id, event_xid, occurred_at, state, status, error) "
+		"SELECT $1, $2, u.id::uuid, u.xid::pg_catalog.xid8, u.at, 'dead', $6, $7 "
+		"FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(id, xid, at) "
+		"ON CONFLICT (spec_key, provider, event_id) DO UPDATE "
 		"SET state = 'dead', attempts = f.attempts + 1, status = EXCLUDED.status, "
 		"error = EXCLUDED.error, failed_at = pg_catalog.now()",
-		8, types, args, nulls, SPI_OK_INSERT);
+		7, types, args, nulls, SPI_OK_INSERT);
 }
 
 /* Settle requeued dead letters after their attempt. */
 static void
 settle_requeued(DeliveryProvider *p, DeliveryBatch *b)
 {
-	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, INT4OID};
-	Datum		args[7];
-	char		nulls[8] = "       ";
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, INT4OID};
+	Datum		args[6];
+	char		nulls[7] = "      ";
 
 	args[0] = CStringGetTextDatum(p->spec_key);
-	args[1] = CStringGetTextDatum(p->spec_version);
-	args[2] = CStringGetTextDatum(p->name);
-	args[3] = text_array(b->events, b->nevents, false);
+	args[1] = CStringGetTextDatum(p->name);
+	args[2] = text_array(b->events, b->nevents, false);
 	if (b->outcome == DELIVERY_OK)
 	{
 		run("DELETE FROM telemetry.delivery_failures "
-			"WHERE spec_key = $1 AND spec_version = $2 AND provider = $3 "
-			"AND event_id = ANY ($4::uuid[])",
-			4, types, args, NULL, SPI_OK_DELETE);
+			"WHERE spec_key = $1 AND provider = $2 "
+			"AND event_id = ANY ($3::uuid[])",
+			3, types, args, NULL, SPI_OK_DELETE);
 		return;
 	}
-	args[4] = Int32GetDatum((int32) b->req.status);
+	args[3] = Int32GetDatum((int32) b->req.status);
 	if (b->req.status == 0)
-		nulls[4] = 'n';
-	args[5] = CStringGetTextDatum(b->error ? b->error : "");
-	args[6] = Int32GetDatum(b->outcome == DELIVERY_DEAD ? -1 : telemetry_max_delivery_age);
+		nulls[3] = 'n';
+	args[4] = CStringGetTextDatum(b->error ? b->error : "");
+	args[5] = Int32GetDatum(b->outcome == DELIVERY_DEAD ? -1 : telemetry_max_delivery_age);
 	run("UPDATE telemetry.delivery_failures "
-		"SET attempts = attempts + 1, status = $5, error = $6, failed_at = pg_catalog.now(), "
-		"state = CASE WHEN $7 < 0 OR requeued_at < pg_catalog.now() - pg_catalog.make_interval(secs => $7) "
+		"SET attempts = attempts + 1, status = $4, error = $5, failed_at = pg_catalog.now(), "
+		"state = CASE WHEN $6 < 0 OR requeued_at < pg_catalog.now() - pg_catalog.make_interval(secs => $6) "
 		"THEN 'dead' ELSE 'retry' END "
-		"WHERE spec_key = $1 AND spec_version = $2 AND provider = $3 "
-		"AND event_id = ANY ($4::uuid[])",
-		7, types, args, nulls, SPI_OK_UPDATE);
+		"WHERE spec_key = $1 AND provider = $2 "
+		"AND event_id = ANY ($3::uuid[])",
+		6, types, args, nulls, SPI_OK_UPDATE);
 }
 
 static void history(DeliveryProvider *p, DeliveryBatch *b);
@@ -212,31 +210,30 @@ settle_requeued_tree(ProviderTally *t, DeliveryBatch *b)
 static void
 history(DeliveryProvider *p, DeliveryBatch *b)
 {
-	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID, TEXTOID,
+	Oid			types[8] = {TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID, TEXTOID,
 	FLOAT8OID, TEXTOID};
-	Datum		args[9];
-	char		nulls[10] = "         ";
+	Datum		args[8];
+	char		nulls[9] = "        ";
 	bool		sent = b->skip_reason == NULL && b->prov->config_error == NULL;
 
 	args[0] = CStringGetTextDatum(p->spec_key);
-	args[1] = CStringGetTextDatum(p->spec_version);
-	args[2] = CStringGetTextDatum(p->name);
-	args[3] = Int32GetDatum(b->nevents);
-	args[4] = Int32GetDatum(sent ? (int32) b->req.body_len : 0);
-	args[5] = Int32GetDatum((int32) b->req.status);
+	args[1] = CStringGetTextDatum(p->name);
+	args[2] = Int32GetDatum(b->nevents);
+	args[3] = Int32GetDatum(sent ? (int32) b->req.body_len : 0);
+	args[4] = Int32GetDatum((int32) b->req.status);
 	if (!sent || b->req.status == 0)
-		nulls[5] = 'n';
-	args[6] = CStringGetTextDatum(outcome_names[b->outcome]);
-	args[7] = Float8GetDatum(b->req.elapsed_ms);
+		nulls[4] = 'n';
+	args[5] = CStringGetTextDatum(outcome_names[b->outcome]);
+	args[6] = Float8GetDatum(b->req.elapsed_ms);
 	if (!sent)
-		nulls[7] = 'n';
-	args[8] = CStringGetTextDatum(b->error ? b->error : "");
+		nulls[6] = 'n';
+	args[7] = CStringGetTextDatum(b->error ? b->error : "");
 	if (b->error == NULL)
-		nulls[8] = 'n';
+		nulls[7] = 'n';
 	run("INSERT INTO telemetry.delivery_history "
-		"(spec_key, spec_version, provider, events, bytes, status, outcome, duration_ms, error) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-		9, types, args, nulls, SPI_OK_INSERT);
+		"(spec_key, provider, events, bytes, status, outcome, duration_ms, error) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		8, types, args, nulls, SPI_OK_INSERT);
 }
 
 /* Settle one leaf batch (or walk a split one) in cursor order. */
@@ -333,66 +330,67 @@ static void
 save_state(ProviderTally *t)
 {
 	DeliveryProvider *p = t->prov;
-	Oid			types[16] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT4OID,
+	Oid			types[15] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT4OID,
 		INT4OID, TIMESTAMPTZOID, BOOLOID, TEXTOID, TIMESTAMPTZOID,
 	BOOLOID, XID8OID, XID8OID, TIMESTAMPTZOID};
-	Datum		args[16];
-	char		nulls[17] = "                ";
+	Datum		args[15];
+	char		nulls[16] = "               ";
 	TimestampTz at = GetCurrentTimestamp();	/* the attempt's end: backoff starts here */
 	int			failures = t->retry ? p->failures + 1 : 0;
 
 	args[0] = CStringGetTextDatum(p->spec_key);
-	args[1] = CStringGetTextDatum(p->spec_version);
-	args[2] = CStringGetTextDatum(p->name);
-	args[3] = CStringGetTextDatum(t->cursor_xid);
-	args[4] = CStringGetTextDatum(t->cursor_id);
-	args[5] = Int64GetDatum(t->delivered);
-	args[6] = Int32GetDatum(t->retrying);
-	args[7] = Int32GetDatum(failures);
+	args[1] = CStringGetTextDatum(p->name);
+	args[2] = CStringGetTextDatum(t->cursor_xid);
+	args[3] = CStringGetTextDatum(t->cursor_id);
+	args[4] = Int64GetDatum(t->delivered);
+	args[5] = Int32GetDatum(t->retrying);
+	args[6] = Int32GetDatum(failures);
 	if (t->retry)
-		args[8] = TimestampTzGetDatum(at +
+		args[7] = TimestampTzGetDatum(at +
 									  backoff_ms(failures, t->retry_after) * 1000);
 	else
-		nulls[8] = 'n';
-	args[9] = BoolGetDatum(t->success);
-	args[10] = CStringGetTextDatum(t->error ? t->error : "");
+		nulls[7] = 'n';
+	args[8] = BoolGetDatum(t->success);
+	args[9] = CStringGetTextDatum(t->error ? t->error : "");
 	if (t->error == NULL)
-		nulls[10] = 'n';
-	args[11] = TimestampTzGetDatum(at);
+		nulls[9] = 'n';
+	args[10] = TimestampTzGetDatum(at);
+
 	/*
 	 * Every event below the horizon read and settled (nothing blocks the
 	 * cursor): the floor may move up to the pending sample (src/floor.c).
 	 */
-	args[12] = BoolGetDatum(p->caught_up && !t->blocked);
-	args[13] = FullTransactionIdGetDatum(delivery_horizon);
-	args[14] = FullTransactionIdGetDatum(delivery_sample_xid);
-	args[15] = TimestampTzGetDatum(delivery_sample_at);
-	run("INSERT INTO telemetry.delivery_state AS s "
-		"(spec_key, spec_version, provider, cursor_xid, cursor_id, delivered, retrying, failures, "
-		" next_attempt_at, last_success_at, last_error, last_error_at) "
-		"VALUES ($1, $2, $3, $4::pg_catalog.xid8, $5::uuid, $6, $7, $8, $9, "
-		" CASE WHEN $10 THEN pg_catalog.now() END, $11, CASE WHEN $11 IS NOT NULL THEN $12 END) "
-		"ON CONFLICT (spec_key, spec_version, provider) DO UPDATE SET "
-		"cursor_xid = EXCLUDED.cursor_xid, cursor_id = EXCLUDED.cursor_id, "
-		"delivered = s.delivered + EXCLUDED.delivered, in_flight = 0, in_flight_since = NULL, "
-		"retrying = EXCLUDED.retrying, failures = EXCLUDED.failures, "
-		"next_attempt_at = EXCLUDED.next_attempt_at, "
-		"last_success_at = COALESCE(EXCLUDED.last_success_at, s.last_success_at), "
-		"last_error = COALESCE(EXCLUDED.last_error, s.last_error), "
-		"last_error_at = COALESCE(EXCLUDED.last_error_at, s.last_error_at), "
-		"floor = CASE WHEN $13 AND s.pending_xid <= $14 THEN s.pending_at ELSE s.floor END, "
-		"pending_xid = CASE WHEN $13 AND (s.pending_xid IS NULL OR s.pending_xid <= $14) THEN $15 ELSE s.pending_xid END, "
-		"pending_at = CASE WHEN $13 AND (s.pending_xid IS NULL OR s.pending_xid <= $14) THEN $16 ELSE s.pending_at END",
-		16, types, args, nulls, SPI_OK_INSERT);
+	args[11] = BoolGetDatum(p->caught_up && !t->blocked);
+	args[12] = FullTransactionIdGetDatum(delivery_horizon);
+	args[13] = FullTransactionIdGetDatum(delivery_sample_xid);
+	args[14] = TimestampTzGetDatum(delivery_sample_at);
+
+	/*
+	 * A provider that a registration meanwhile dropped (its state removed,
+	 * see spec_deploy.c) is not made again: only existing state is updated.
+	 */
+	run("UPDATE telemetry.delivery_state s SET "
+		"cursor_xid = $3::pg_catalog.xid8, cursor_id = $4::uuid, "
+		"delivered = s.delivered + $5, in_flight = 0, in_flight_since = NULL, "
+		"retrying = $6, failures = $7, next_attempt_at = $8, "
+		"last_success_at = COALESCE(CASE WHEN $9 THEN pg_catalog.now() END, s.last_success_at), "
+		"last_error = COALESCE($10, s.last_error), "
+		"last_error_at = COALESCE(CASE WHEN $10 IS NOT NULL THEN $11 END, s.last_error_at), "
+		"floor = CASE WHEN $12 AND s.pending_xid <= $13 THEN s.pending_at ELSE s.floor END, "
+		"pending_xid = CASE WHEN $12 AND (s.pending_xid IS NULL OR s.pending_xid <= $13) THEN $14 ELSE s.pending_xid END, "
+		"pending_at = CASE WHEN $12 AND (s.pending_xid IS NULL OR s.pending_xid <= $13) THEN $15 ELSE s.pending_at END "
+		"WHERE s.spec_key = $1 AND s.provider = $2",
+		15, types, args, nulls, SPI_OK_UPDATE);
 
 	if (t->disable)
 	{
-		Oid			dtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+		Oid			dtypes[2] = {TEXTOID, TEXTOID};
 
+		/* every version's row of the provider: a new version keeps it off */
 		run("UPDATE telemetry.providers SET enabled = false, "
 			"disabled_reason = 'webhook answered 410 Gone at ' || pg_catalog.now()::text "
-			"WHERE spec_key = $1 AND spec_version = $2 AND name = $3",
-			3, dtypes, args, NULL, SPI_OK_UPDATE);
+			"WHERE spec_key = $1 AND name = $2",
+			2, dtypes, args, NULL, SPI_OK_UPDATE);
 	}
 }
 

@@ -20,8 +20,8 @@
 
 static const DeliveryConfigKey otel_keys[] = {
 	{.name = "endpoint", .required = true, .url = true},
-	{.name = "serviceName"},
-	{.name = "headers", .secret = true},	/* values may be secret references */
+	{.name = "headers", .secret = true, .headers = true},	/* values may be secret references */
+	{.name = "serviceName", .max_chars = 256},
 	{.name = NULL}
 };
 

@@ -19,6 +19,8 @@
 
 static const DeliveryConfigKey posthog_keys[] = {
 	{.name = "projectApiKey", .required = true, .secret = true},
+	/* the seed's older name, renamed to projectApiKey at registration */
+	{.name = "apiKey", .secret = true, .alias_of = "projectApiKey"},
 	{.name = "host", .url = true},
 	{.name = NULL}
 };

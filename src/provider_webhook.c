@@ -22,7 +22,7 @@
 static const DeliveryConfigKey webhook_keys[] = {
 	{.name = "url", .required = true, .url = true},
 	{.name = "secret", .required = true, .secret = true},
-	{.name = "headers", .secret = true},	/* values may be secret references */
+	{.name = "headers", .secret = true, .headers = true},	/* values may be secret references */
 	{.name = NULL}
 };
 

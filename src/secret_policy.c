@@ -16,8 +16,6 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
-PG_FUNCTION_INFO_V1(telemetry_env_allowed_sql);
-
 /* Whether a variable name is acceptable in the list. */
 static bool
 env_name_valid(const char *s, int len)
@@ -111,11 +109,4 @@ telemetry_env_allowed(const char *name)
 
 	(void) env_list_walk(telemetry_allowed_env, env_item_find, &f);
 	return f.found;
-}
-
-/* SQL: telemetry._env_allowed(name text) RETURNS boolean */
-Datum
-telemetry_env_allowed_sql(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(telemetry_env_allowed(text_to_cstring(PG_GETARG_TEXT_PP(0))));
 }

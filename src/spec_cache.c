@@ -7,6 +7,11 @@
  * (event, version request) pair resolves it with SPI and compiles the
  * definition into CacheMemoryContext; later calls are a hash lookup.
  *
+ * The compiler takes its words from the spec vocabulary (spec_model.c): a
+ * catalog value it does not know (a type, a redaction, a sampling
+ * condition) is an error naming the row (SQLSTATE XX001), never read as
+ * some default.
+ *
  * Any change to the catalog tables fires a statement trigger that sends a
  * relcache invalidation for telemetry.event_defs (see
  * telemetry_catalog_changed); it reaches every backend at commit, and our
@@ -14,11 +19,13 @@
  * recreating the extension invalidates the same way.
  */
 #include "spec_cache.h"
+#include "sample_condition.h"
 
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -126,46 +133,30 @@ spec_cache_reset(void)
 const char *
 prop_type_name(PropType t)
 {
-	switch (t)
-	{
-		case PROP_STRING:
-			return "string";
-		case PROP_NUMBER:
-			return "number";
-		case PROP_BOOLEAN:
-			return "boolean";
-		case PROP_TIMESTAMP:
-			return "timestamp";
-		case PROP_JSON:
-			return "json";
-	}
-	return "unknown";
+	return spec_enum_name(&spec_prop_types, t);
 }
 
-static PropType
-parse_prop_type(const char *s)
+/* A catalog value the compiler does not know: an error naming the row. */
+static void
+catalog_error(const char *table, const char *row, const char *what, const char *value)
 {
-	if (strcmp(s, "string") == 0)
-		return PROP_STRING;
-	if (strcmp(s, "number") == 0)
-		return PROP_NUMBER;
-	if (strcmp(s, "boolean") == 0)
-		return PROP_BOOLEAN;
-	if (strcmp(s, "timestamp") == 0)
-		return PROP_TIMESTAMP;
-	return PROP_JSON;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("telemetry catalog: %s has %s%s%s%s", row, what,
+					value ? " \"" : "", value ? value : "", value ? "\"" : ""),
+			 errdetail("The row is in %s; the value is not in the spec vocabulary.", table),
+			 errhint("Register the spec again, or correct the row.")));
 }
 
-static Redaction
-parse_redaction(const char *s)
+/* A vocabulary value of a catalog row, or the error. */
+static int
+catalog_enum(const SpecEnum *e, const char *value, const char *table, const char *row)
 {
-	if (s == NULL)
-		return REDACT_NONE;
-	if (strcmp(s, "hash") == 0)
-		return REDACT_HASH;
-	if (strcmp(s, "drop") == 0)
-		return REDACT_DROP;
-	return REDACT_MASK;
+	int			v = value ? spec_enum_parse(e, value, strlen(value)) : -1;
+
+	if (v < 0)
+		catalog_error(table, row, psprintf("an unknown %s", e->what), value ? value : "(null)");
+	return v;
 }
 
 /* jsonb orders object keys by length, then bytes; we sort the same way. */
@@ -213,12 +204,49 @@ spi_text(HeapTuple tup, TupleDesc desc, int col)
 	return SPI_getvalue(tup, desc, col);
 }
 
+/* The stored conditions of an event, parsed into cache_cxt. */
+static void
+compile_conditions(CompiledEvent *ev, HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	Datum	   *items;
+	bool	   *nulls;
+	int			n;
+	char	   *row = psprintf("event \"%s\" %s", ev->event, ev->version);
+
+	if (isnull)
+		return;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &items, &nulls, &n);
+	if (n == 0)
+		return;
+	ev->conditions = MemoryContextAllocZero(cache_cxt, sizeof(SampleCondition) * n);
+	for (int i = 0; i < n; i++)
+	{
+		char	   *ctext = nulls[i] ? NULL : TextDatumGetCString(items[i]);
+		MemoryContext oldcxt;
+		char	   *problem;
+
+		if (ctext == NULL)
+			catalog_error("telemetry.event_defs", row, "a null sampling condition", NULL);
+		oldcxt = MemoryContextSwitchTo(cache_cxt);
+		problem = sample_condition_parse(ctext, strlen(ctext), &ev->conditions[i]);
+		MemoryContextSwitchTo(oldcxt);
+		if (problem != NULL)
+			catalog_error("telemetry.event_defs", row, "a sampling condition it cannot parse", ctext);
+		if (propset_find(&ev->props, ev->conditions[i].property, ev->conditions[i].proplen) == NULL)
+			catalog_error("telemetry.event_defs", row, "a sampling condition on an undeclared property", ctext);
+	}
+	ev->nconditions = n;
+}
+
 /*
  * Resolve and compile an event definition with SPI.  Returns NULL when no
  * registered version matches.  Everything kept is copied into cache_cxt.
+ * *deprecated is set to what a deprecated event's warning says, or NULL.
  */
 static CompiledEvent *
-compile_event(const char *event, const char *request)
+compile_event(const char *event, const char *request, char **deprecated)
 {
 	CompiledEvent *ev = NULL;
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
@@ -227,7 +255,11 @@ compile_event(const char *event, const char *request)
 	int			ret;
 	char	   *version;
 	MemoryContext oldcxt;
+	HeapTuple	etup;
+	TupleDesc	edesc;
+	char	   *stability;
 
+	*deprecated = NULL;
 	args[0] = CStringGetTextDatum(event);
 	args[1] = request ? CStringGetTextDatum(request) : (Datum) 0;
 
@@ -235,9 +267,14 @@ compile_event(const char *event, const char *request)
 		elog(ERROR, "SPI_connect failed");
 
 	ret = SPI_execute_with_args(
-								"SELECT e.version, e.spec_key || '@' || e.spec_version, "
+								"SELECT e.version, e.spec_key, "
 								"  COALESCE(e.sampling_rate, s.default_sampling_rate, 1), e.sampling_by, "
-								"  COALESCE(e.retention_days, s.default_retention_days, 0) "
+								"  COALESCE(e.retention_days, s.default_retention_days, 0), e.sampling_conditions, "
+								"  s.stability, s.version, "
+								"  (SELECT n.version FROM telemetry.event_defs n WHERE n.event = e.event "
+								"   ORDER BY n.version_key DESC, n.version DESC LIMIT 1), "
+								"  (SELECT l.version FROM telemetry.specs l WHERE l.key = e.spec_key "
+								"   ORDER BY l.version_key DESC, l.version DESC LIMIT 1) "
 								"FROM telemetry.event_defs e "
 								"JOIN telemetry.specs s ON s.key = e.spec_key AND s.version = e.spec_version "
 								"WHERE e.event = $1 AND telemetry._version_matches(e.version, $2) "
@@ -250,59 +287,137 @@ compile_event(const char *event, const char *request)
 		SPI_finish();
 		return NULL;
 	}
+	etup = SPI_tuptable->vals[0];
+	edesc = SPI_tuptable->tupdesc;
 
 	oldcxt = MemoryContextSwitchTo(cache_cxt);
 	ev = palloc0(sizeof(CompiledEvent));
 	ev->event = pstrdup(event);
-	version = spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	version = spi_text(etup, edesc, 1);
 	ev->version = pstrdup(version);
-	ev->spec = pstrdup(spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-	ev->sample_rate = strtod(spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3), NULL);
+	ev->spec = pstrdup(spi_text(etup, edesc, 2));
+	ev->sample_rate = strtod(spi_text(etup, edesc, 3), NULL);
 	{
-		char	   *by = spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+		char	   *by = spi_text(etup, edesc, 4);
 
 		ev->sample_by = by ? pstrdup(by) : NULL;
 	}
-	ev->retention_days = atoi(spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5));
+	ev->retention_days = atoi(spi_text(etup, edesc, 5));
 	MemoryContextSwitchTo(oldcxt);
+	if (!(ev->sample_rate >= 0.0 && ev->sample_rate <= 1.0) || ev->retention_days < 0)
+		catalog_error("telemetry.event_defs", psprintf("event \"%s\" %s", event, ev->version),
+					  "a sampling rate or retention out of range", NULL);
+
+	/* a deprecated governing spec version: what the warning says */
+	stability = spi_text(etup, edesc, 7);
+	if (stability != NULL &&
+		catalog_enum(&spec_stabilities, stability, "telemetry.specs",
+					 psprintf("spec \"%s\" %s", ev->spec, spi_text(etup, edesc, 8))) == STABILITY_DEPRECATED)
+	{
+		char	   *newest = spi_text(etup, edesc, 9);
+		char	   *latest = spi_text(etup, edesc, 10);
+		char	   *spec_version = spi_text(etup, edesc, 8);
+		char	   *use;
+
+		if (newest != NULL && strcmp(newest, ev->version) != 0)
+			use = psprintf("version %s of the event is registered", newest);
+		else if (latest != NULL && strcmp(latest, spec_version) != 0)
+			use = psprintf("spec \"%s\" %s is registered", ev->spec, latest);
+		else
+			use = pstrdup("no newer version is registered");
+		*deprecated = MemoryContextStrdup(TopMemoryContext,
+										  psprintf("%s|spec \"%s\" %s", use, ev->spec, spec_version));
+	}
 
 	args[1] = CStringGetTextDatum(ev->version);
 	nulls[1] = ' ';
-	ret = SPI_execute_with_args(
-								"SELECT scope, name, type, required, redaction "
-								"FROM telemetry.event_properties WHERE event = $1 AND version = $2",
-								2, argtypes, args, nulls, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "telemetry: reading properties failed: %d", ret);
-
-	oldcxt = MemoryContextSwitchTo(cache_cxt);
-	ev->props.props = palloc0(sizeof(CompiledProperty) * (SPI_processed + 1));
-	ev->context.props = palloc0(sizeof(CompiledProperty) * (SPI_processed + 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		char	   *scope = spi_text(tup, desc, 1);
-		CompiledPropSet *set = strcmp(scope, "context") == 0 ? &ev->context : &ev->props;
-		CompiledProperty *p = &set->props[set->n++];
-		char	   *req = spi_text(tup, desc, 4);
+		SPITupleTable *etable = SPI_tuptable;
 
-		p->name = pstrdup(spi_text(tup, desc, 2));
-		p->namelen = strlen(p->name);
-		p->type = parse_prop_type(spi_text(tup, desc, 3));
-		p->required = req && req[0] == 't';
-		p->redaction = parse_redaction(spi_text(tup, desc, 5));
-		if (p->redaction != REDACT_NONE)
-			set->any_redaction = true;
-		if (p->required)
-			set->nrequired++;
+		ret = SPI_execute_with_args(
+									"SELECT scope, name, type, required, redaction "
+									"FROM telemetry.event_properties WHERE event = $1 AND version = $2",
+									2, argtypes, args, nulls, true, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "telemetry: reading properties failed: %d", ret);
+
+		oldcxt = MemoryContextSwitchTo(cache_cxt);
+		ev->props.props = palloc0(sizeof(CompiledProperty) * (SPI_processed + 1));
+		ev->context.props = palloc0(sizeof(CompiledProperty) * (SPI_processed + 1));
+		MemoryContextSwitchTo(oldcxt);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			char	   *scope = spi_text(tup, desc, 1);
+			char	   *name = spi_text(tup, desc, 2);
+			char	   *row = psprintf("property \"%s\" of event \"%s\" %s", name, event, ev->version);
+			CompiledPropSet *set;
+			CompiledProperty *p;
+			char	   *req = spi_text(tup, desc, 4);
+			char	   *redaction = spi_text(tup, desc, 5);
+
+			if (strcmp(scope, "property") == 0)
+				set = &ev->props;
+			else if (strcmp(scope, "context") == 0)
+				set = &ev->context;
+			else
+				catalog_error("telemetry.event_properties", row, "an unknown scope", scope);
+			p = &set->props[set->n++];
+			p->name = MemoryContextStrdup(cache_cxt, name);
+			p->namelen = strlen(p->name);
+			p->type = catalog_enum(&spec_prop_types, spi_text(tup, desc, 3), "telemetry.event_properties", row);
+			p->required = req && req[0] == 't';
+			p->redaction = redaction == NULL ? REDACT_NONE :
+				catalog_enum(&spec_redactions, redaction, "telemetry.event_properties", row);
+			if (p->redaction != REDACT_NONE)
+				set->any_redaction = true;
+			if (p->required)
+				set->nrequired++;
+		}
+		qsort(ev->props.props, ev->props.n, sizeof(CompiledProperty), prop_cmp);
+		qsort(ev->context.props, ev->context.n, sizeof(CompiledProperty), prop_cmp);
+		compile_conditions(ev, etup, etable->tupdesc, 6);
 	}
-	qsort(ev->props.props, ev->props.n, sizeof(CompiledProperty), prop_cmp);
-	qsort(ev->context.props, ev->context.n, sizeof(CompiledProperty), prop_cmp);
-	MemoryContextSwitchTo(oldcxt);
 
 	SPI_finish();
 	return ev;
+}
+
+/*
+ * Tracking an event version whose governing spec version is deprecated
+ * warns once per backend and event version, naming what is newer.
+ */
+static void
+warn_deprecated(const CompiledEvent *ev, char *note)
+{
+	static HTAB *warned = NULL;
+	char		key[CACHE_KEY_LEN];
+	bool		found;
+	char	   *sep = strchr(note, '|');
+
+	if (warned == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = CACHE_KEY_LEN;
+		ctl.entrysize = CACHE_KEY_LEN;
+		ctl.hcxt = TopMemoryContext;
+		warned = hash_create("telemetry deprecated events", 16, &ctl,
+							 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	snprintf(key, sizeof(key), "%s\x01%s", ev->event, ev->version);
+	(void) hash_search(warned, key, HASH_ENTER, &found);
+	if (!found)
+	{
+		*sep = '\0';
+		ereport(WARNING,
+				(errmsg("telemetry event \"%s\" %s is deprecated: %s", ev->event, ev->version, note),
+				 errdetail("Its %s is deprecated.", sep + 1),
+				 errhint("This warning is given once per session and event version.")));
+	}
+	pfree(note);
 }
 
 /* compile_event with the owner's rights and a pinned search_path. */
@@ -311,10 +426,13 @@ compile_event_as_owner(const char *event, const char *request)
 {
 	TelemetryOwnerContext octx;
 	CompiledEvent *ev;
+	char	   *deprecated;
 
 	telemetry_become_owner(&octx, spec_cache_owner(), true);
-	ev = compile_event(event, request);
+	ev = compile_event(event, request, &deprecated);
 	telemetry_restore_user(&octx);
+	if (deprecated != NULL)
+		warn_deprecated(ev, deprecated);
 	return ev;
 }
 

@@ -6,23 +6,7 @@
 #define TELEMETRY_SPEC_CACHE_H
 
 #include "telemetry.h"
-
-typedef enum PropType
-{
-	PROP_STRING,
-	PROP_NUMBER,
-	PROP_BOOLEAN,
-	PROP_TIMESTAMP,
-	PROP_JSON
-} PropType;
-
-typedef enum Redaction
-{
-	REDACT_NONE,
-	REDACT_MASK,
-	REDACT_HASH,
-	REDACT_DROP
-} Redaction;
+#include "spec_model.h"
 
 typedef struct CompiledProperty
 {
@@ -42,13 +26,17 @@ typedef struct CompiledPropSet
 	int			nrequired;
 } CompiledPropSet;
 
+struct SampleCondition;
+
 typedef struct CompiledEvent
 {
 	char	   *event;
 	char	   *version;
-	char	   *spec;			/* key@version */
+	char	   *spec;			/* the spec key (telemetry.events.spec) */
 	double		sample_rate;	/* effective */
 	char	   *sample_by;		/* context key for deterministic sampling */
+	int			nconditions;	/* sampling.conditions: matching keeps the event */
+	struct SampleCondition *conditions;
 	int			retention_days; /* effective; 0 = telemetry.default_retention_days */
 	CompiledPropSet props;
 	CompiledPropSet context;

@@ -16,6 +16,7 @@
  * chunks, with a check for interrupts between them.
  */
 #include "telemetry.h"
+#include "spec_register.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -63,7 +64,16 @@ check_spec_file_stat(const char *path, const struct stat *st)
 Datum
 telemetry_read_spec_file(PG_FUNCTION_ARGS)
 {
-	char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	PG_RETURN_TEXT_P(spec_file_read(text_to_cstring(PG_GETARG_TEXT_PP(0))));
+}
+
+/*
+ * A spec file's text, for telemetry_load_spec() and _read_spec_file():
+ * the caller must have the privileges of pg_read_server_files.
+ */
+text *
+spec_file_read(const char *path)
+{
 	int			fd;
 	struct stat st;
 	text	   *result;
@@ -134,5 +144,5 @@ telemetry_read_spec_file(PG_FUNCTION_ARGS)
 	/* rejects NUL bytes and invalid sequences, like pg_read_file() */
 	pg_verifymbstr(VARDATA(result), (int) n, false);
 	SET_VARSIZE(result, VARHDRSZ + n);
-	PG_RETURN_TEXT_P(result);
+	return result;
 }

@@ -13,6 +13,7 @@
 #include "event_check.h"
 #include "floor.h"
 #include "insert.h"
+#include "sample_condition.h"
 #include "track.h"
 #include "shmem.h"
 
@@ -69,13 +70,21 @@ track_xact_callback(XactEvent event, void *arg)
 
 /*
  * Sampling decision.  With sampling.by, the decision is a hash of that
- * context value, so a user is in or out for every event at that rate.
+ * context value, so a user is in or out for every event at that rate.  An
+ * event matching one of its sampling.conditions is kept, and stored with
+ * *rate 1 (else *rate is the event's rate).
  */
 static bool
-sample_keep(const CompiledEvent *ev, Jsonb *context)
+sample_keep(const CompiledEvent *ev, Jsonb *props, Jsonb *context, double *rate)
 {
+	*rate = ev->sample_rate > 1.0 ? 1.0 : ev->sample_rate;
 	if (ev->sample_rate >= 1.0)
 		return true;
+	if (ev->nconditions > 0 && sample_conditions_match(ev->conditions, ev->nconditions, props))
+	{
+		*rate = 1.0;
+		return true;
+	}
 	if (ev->sample_rate <= 0.0)
 		return false;
 	if (ev->sample_by)
@@ -289,7 +298,8 @@ insert_event_executor(const EventRow *row, bool late)
  */
 static void
 insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
-			 TimestampTz received_at, Jsonb *props, Jsonb *ctx, TrackBatch *batch)
+			 TimestampTz received_at, Jsonb *props, Jsonb *ctx, double sample_rate,
+			 TrackBatch *batch)
 {
 	EventRow	row;
 	TelemetryOwnerContext octx;
@@ -304,7 +314,7 @@ insert_event(const CompiledEvent *ev, pg_uuid_t *id, TimestampTz occurred_at,
 	row.values[EVENT_COL_RECEIVED_AT] = TimestampTzGetDatum(received_at);
 	row.values[EVENT_COL_PROPERTIES] = JsonbPGetDatum(props);
 	row.values[EVENT_COL_CONTEXT] = JsonbPGetDatum(ctx);
-	row.values[EVENT_COL_SAMPLE_RATE] = Float8GetDatum(ev->sample_rate > 1.0 ? 1.0 : ev->sample_rate);
+	row.values[EVENT_COL_SAMPLE_RATE] = Float8GetDatum(sample_rate);
 	row.values[EVENT_COL_XID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
 
 	telemetry_become_owner(&octx, spec_cache_owner(), false);
@@ -367,6 +377,7 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 	int			retention;
 	TimestampTz received_at;
 	pg_uuid_t  *id;
+	double		sample_rate;
 
 	if (!xact_callback_registered)
 	{
@@ -430,7 +441,7 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 		return NULL;
 	}
 
-	if (!sample_keep(ev, ctx))
+	if (!sample_keep(ev, props, ctx, &sample_rate))
 	{
 		telemetry_count(ev->event, ev->version, TELEMETRY_COUNT_SAMPLED_OUT);
 		return NULL;
@@ -448,7 +459,7 @@ track_event(const char *event, const char *request, Jsonb *props, Jsonb *ctx,
 	(void) GetTopFullTransactionId();
 	received_at = GetCurrentTimestamp();
 	id = telemetry_uuid7(received_at);
-	insert_event(ev, id, occurred_at, received_at, props, ctx, batch);
+	insert_event(ev, id, occurred_at, received_at, props, ctx, sample_rate, batch);
 	tracked_in_xact = true;
 	telemetry_count(ev->event, ev->version, TELEMETRY_COUNT_STORED);
 	return id;

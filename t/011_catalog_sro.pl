@@ -89,10 +89,10 @@ SELECT string_agg(DISTINCT via, ',' ORDER BY via) FROM appdata.loot WHERE sessio
 is($ran, 'analyze,definer,matview', 'every path ran in the superuser\'s session');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM appdata.loot WHERE doc::text ~ 'LOOT'}), '0',
 	'the loot table never gets a secret');
+# (one query: auto-analyze may add rows between two)
 is($node->safe_psql('postgres',
-	q{SELECT count(*) FROM appdata.loot WHERE doc #>> '{0,config,writeKey}' = '********' AND doc #>> '{2,config,url}' = 'https://hooks.example.com/********'}),
-	$node->safe_psql('postgres', 'SELECT count(*) FROM appdata.loot'),
-	'every loot row holds the masked document (references and hosts only)');
+	q{SELECT count(*) FILTER (WHERE doc #>> '{0,config,writeKey}' = '********' AND doc #>> '{2,config,url}' = 'https://hooks.example.com/********') = count(*) FROM appdata.loot}),
+	't', 'every loot row holds the masked document (references and hosts only)');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM public.owner_loot WHERE doc::text !~ 'LOOT'}), '1',
 	'not even the owner sees secrets inside a security-restricted operation');
 

@@ -54,7 +54,7 @@ sub store
 	return $node->safe_psql('app', qq{
 		WITH e AS (
 			INSERT INTO telemetry.events (id, event, version, spec, occurred_at, properties, context)
-			VALUES (gen_random_uuid(), '$key.happened', '1.0.0', '$key\@1.0.0',
+			VALUES (gen_random_uuid(), '$key.happened', '1.0.0', '$key',
 				'2026-03-01 12:34:56.789+00', '$props', '$context') RETURNING *),
 		late AS (INSERT INTO telemetry.late_events SELECT * FROM e WHERE telemetry._is_late(e.occurred_at, e.received_at))
 		SELECT id FROM e});
@@ -95,7 +95,7 @@ is($by_uuid{$ph1}{distinct_id}, 'user-1', 'posthog: distinct_id from context.use
 is($by_uuid{$ph2}{distinct_id}, 'sess-2', 'posthog: distinct_id from context.sessionId');
 is($by_uuid{$ph3}{distinct_id}, "telemetry:$ph3", 'posthog: distinct_id derived from the event id');
 is($by_uuid{$ph1}{timestamp}, '2026-03-01T12:34:56.789000Z', 'posthog: timestamp is occurred_at in UTC');
-is_deeply($by_uuid{$ph1}{properties}, { n => 1, s => 'a', version => '1.0.0', spec => 'ph@1.0.0' },
+is_deeply($by_uuid{$ph1}{properties}, { n => 1, s => 'a', version => '1.0.0', spec => 'ph' },
 	'posthog: properties plus version and spec');
 
 # ---- Segment, key from the server's environment ----
@@ -117,7 +117,7 @@ is($sg{$sg2}{anonymousId}, 'sess-2', 'segment: anonymousId from context.sessionI
 ok(!exists $sg{$sg2}{userId}, 'segment: no userId without context.userId');
 is($sg{$sg3}{anonymousId}, "telemetry:$sg3", 'segment: anonymousId derived from the event id');
 is($sg{$sg1}{timestamp}, '2026-03-01T12:34:56.789000Z', 'segment: timestamp');
-is($sg{$sg1}{properties}{spec}, 'seg@1.0.0', 'segment: properties carry the spec');
+is($sg{$sg1}{properties}{spec}, 'seg', 'segment: properties carry the spec');
 # the body, byte for byte as the SQL rendering of earlier versions made it
 my $items = $node->safe_psql('app', q{
 	SELECT string_agg((pg_catalog.jsonb_build_object('type', 'track', 'event', e.event,
@@ -128,7 +128,7 @@ my $items = $node->safe_psql('app', q{
 		'anonymousId', CASE WHEN (e.context ->> 'userId') IS NULL
 			THEN COALESCE((e.context ->> 'sessionId'), ('telemetry:' || e.id::text))
 			ELSE (e.context ->> 'sessionId') END)))::text, ',' ORDER BY e.xid, e.id)
-	FROM telemetry.events e WHERE e.spec = 'seg@1.0.0'});
+	FROM telemetry.events e WHERE e.spec = 'seg'});
 is($sg[0]{body}, "{\"batch\":[$items]}", 'segment: the body is byte for byte what it was');
 
 # ---- Webhook (Standard Webhooks) ----
@@ -186,7 +186,7 @@ is($sink->count, 0, 'internal provider: no request, and delivered events are not
 # ---- status view ----
 is($node->safe_psql('app', q{SELECT string_agg(provider || ':' || delivered || ':' || pending || ':' || dead, ',' ORDER BY provider)
 	FROM telemetry.delivery_status}),
-	'ot@1.0.0/opentelemetry:1:0:0,ph@1.0.0/posthog:3:0:0,seg@1.0.0/segment:3:0:0,wh@1.0.0/webhook:1:0:0',
+	'ot/opentelemetry:1:0:0,ph/posthog:3:0:0,seg/segment:3:0:0,wh/webhook:1:0:0',
 	'delivery_status: delivered and pending per provider');
 is($node->safe_psql('app', q{SELECT count(*) FROM telemetry.delivery_history WHERE outcome = 'delivered'}), '4',
 	'delivery_history: one row per request');
@@ -209,7 +209,7 @@ $sink->clear;
 $node->safe_psql('app', q{
 	BEGIN;
 	INSERT INTO telemetry.events (id, event, version, spec, occurred_at)
-	VALUES ('00000000-0000-4000-8000-00000000dead', 'ph.happened', '1.0.0', 'ph@1.0.0', now());
+	VALUES ('00000000-0000-4000-8000-00000000dead', 'ph.happened', '1.0.0', 'ph', now());
 	ROLLBACK;});
 my $after = store('ph', { n => 9 });
 deliver();
@@ -220,7 +220,7 @@ is_deeply([ map { $_->{uuid} } @all ], [$after], 'rolled-back event never sent; 
 $sink->clear;
 my $t1 = $node->background_psql('app');
 $t1->query_safe(q{BEGIN; INSERT INTO telemetry.events (id, event, version, spec, occurred_at)
-	VALUES ('11111111-1111-4111-8111-111111111111', 'ph.happened', '1.0.0', 'ph@1.0.0', now())});
+	VALUES ('11111111-1111-4111-8111-111111111111', 'ph.happened', '1.0.0', 'ph', now())});
 my $t2id = store('ph', { n => 2 });
 deliver();
 $t1->query_safe('COMMIT');
@@ -234,7 +234,7 @@ ok($got{$t2id}, 'out of order: T2 delivered');
 # ---- prepared transactions hold the horizon too ----
 $sink->clear;
 $node->safe_psql('app', q{BEGIN; INSERT INTO telemetry.events (id, event, version, spec, occurred_at)
-	VALUES ('22222222-2222-4222-8222-222222222222', 'ph.happened', '1.0.0', 'ph@1.0.0', now());
+	VALUES ('22222222-2222-4222-8222-222222222222', 'ph.happened', '1.0.0', 'ph', now());
 	PREPARE TRANSACTION 'p1'});
 my $later = store('ph', { n => 3 });
 deliver();

@@ -49,7 +49,7 @@ sub store
 	$props //= '{"n": 1}';
 	return $node->safe_psql('app', qq{
 		INSERT INTO telemetry.events (id, event, version, spec, occurred_at, properties)
-		SELECT gen_random_uuid(), '$key.happened', '1.0.0', '$key\@1.0.0', now(), '$props'
+		SELECT gen_random_uuid(), '$key.happened', '1.0.0', '$key', now(), '$props'
 		FROM generate_series(1, ${\ ($n // 1)}) RETURNING id});
 }
 
@@ -58,7 +58,7 @@ sub deliver { return $node->safe_psql('app', 'SELECT telemetry_deliver()'); }
 sub status
 {
 	my ($key, $col) = @_;
-	return $node->safe_psql('app', "SELECT $col FROM telemetry.delivery_status WHERE provider = '$key\@1.0.0/$key'");
+	return $node->safe_psql('app', "SELECT $col FROM telemetry.delivery_status WHERE provider = '$key/$key'");
 }
 
 # Wait until the provider's next attempt is due (backoff over).
@@ -66,7 +66,7 @@ sub wait_due
 {
 	my ($key) = @_;
 	$node->poll_query_until('app',
-		"SELECT coalesce(next_attempt <= now(), true) FROM telemetry.delivery_status WHERE provider = '$key\@1.0.0/$key'")
+		"SELECT coalesce(next_attempt <= now(), true) FROM telemetry.delivery_status WHERE provider = '$key/$key'")
 	  or die "provider $key never became due";
 }
 
@@ -144,7 +144,7 @@ is($node->safe_psql('app', q{SELECT DISTINCT status || ' ' || error FROM telemet
 store('dl', 1);
 is(deliver(), '1', 'the cursor moved past the dead letters');
 is(scalar(requests_to('/dl')), 2, 'dead letters are not resent by themselves');
-is($node->safe_psql('app', q{SELECT telemetry_retry_dead_letters('dl@1.0.0/dl')}), '2', 'two dead letters requeued');
+is($node->safe_psql('app', q{SELECT telemetry_retry_dead_letters('dl/dl')}), '2', 'two dead letters requeued');
 is(status('dl', 'retrying'), '2', 'requeued dead letters count as retrying');
 is(deliver(), '2', 'requeued dead letters delivered');
 is(status('dl', 'concat(dead, retrying, delivered)'), '003', 'no dead letter left; three delivered');
@@ -189,7 +189,7 @@ register('aged', 'posthog', { projectApiKey => 'k', host => "$url/aged" });
 $node->safe_psql('app', q{
 	WITH e AS (
 		INSERT INTO telemetry.events (id, event, version, spec, occurred_at, received_at)
-		VALUES (gen_random_uuid(), 'aged.happened', '1.0.0', 'aged@1.0.0', now() - interval '2 days', now() - interval '2 days')
+		VALUES (gen_random_uuid(), 'aged.happened', '1.0.0', 'aged', now() - interval '2 days', now() - interval '2 days')
 		RETURNING *)
 	-- received before the provider's floor: delivery finds it among the late copies
 	INSERT INTO telemetry.late_events SELECT * FROM e});

@@ -77,7 +77,7 @@ sub received
 sub committed
 {
 	return [ split /\n/, $node->safe_psql('postgres',
-		q{SELECT id FROM telemetry.events WHERE spec = 'wk@1.0.0' ORDER BY id}) ];
+		q{SELECT id FROM telemetry.events WHERE spec = 'wk' ORDER BY id}) ];
 }
 
 sub wait_all_delivered

@@ -87,7 +87,7 @@ sub store
 	return $node->safe_psql('app', qq{
 		WITH e AS (
 			INSERT INTO telemetry.events (id, event, version, spec, occurred_at, properties)
-			VALUES (gen_random_uuid(), '$key.happened', '1.0.0', '$key\@1.0.0', $at, '{"n": 1}') RETURNING *),
+			VALUES (gen_random_uuid(), '$key.happened', '1.0.0', '$key', $at, '{"n": 1}') RETURNING *),
 		late AS (INSERT INTO telemetry.late_events SELECT * FROM e WHERE telemetry._is_late(e.occurred_at, e.received_at))
 		SELECT id FROM e});
 }
@@ -154,9 +154,9 @@ is(scalar(requests_to('/rb')), 1, 'connect time: nothing was sent');
 like($node->safe_psql('app', q{SELECT error FROM telemetry.delivery_history WHERE provider = 'webhook' AND spec_key = 'rb' ORDER BY id DESC LIMIT 1}),
 	qr/^destination not allowed: (127\.0\.0\.1|::1) is a loopback address \(telemetry\.allowed_destinations\)$/,
 	'connect time: the owner sees the address and why, naming the setting');
-is(status('rb@1.0.0/webhook', 'last_error', 'app_user'), 'destination not allowed (telemetry.allowed_destinations)',
+is(status('rb/webhook', 'last_error', 'app_user'), 'destination not allowed (telemetry.allowed_destinations)',
 	'connect time: everyone sees the setting named');
-is(status('rb@1.0.0/webhook', 'retrying'), '1', 'connect time: the event waits (retried)');
+is(status('rb/webhook', 'retrying'), '1', 'connect time: the event waits (retried)');
 set_conf('telemetry.allowed_destinations', '127.0.0.1');
 $node->safe_psql('app', q{UPDATE telemetry.delivery_state SET next_attempt_at = NULL WHERE spec_key = 'rb'});
 is(deliver(), '1', 'an address listed later: the name resolves to it and the event is delivered');
@@ -167,7 +167,7 @@ register('bd', [ { type => 'posthog', config => { projectApiKey => { secret => '
 $sink->script({ status => 400, body => 'BODY-SECRET-9f2c internal detail' });
 store('bd');
 deliver();
-is(status('bd@1.0.0/posthog', 'last_error', 'app_user'), 'HTTP 400', 'PUBLIC sees the status code, no response body');
+is(status('bd/posthog', 'last_error', 'app_user'), 'HTTP 400', 'PUBLIC sees the status code, no response body');
 unlike($node->safe_psql('app', 'SET ROLE app_user; SELECT s::text FROM telemetry.delivery_status s'),
 	qr/BODY-SECRET/, 'no response body anywhere in delivery_status');
 like($node->safe_psql('app', q{SELECT error FROM telemetry.delivery_history WHERE spec_key = 'bd'}),
@@ -181,7 +181,7 @@ my $closed = PostgreSQL::Test::Cluster::get_free_port();
 register('scan', [ { type => 'posthog', config => { projectApiKey => { secret => 'ph_key' }, host => "http://127.0.0.1:$closed" } } ]);
 store('scan');
 deliver();
-my $public = status('scan@1.0.0/posthog', 'last_error', 'app_user');
+my $public = status('scan/posthog', 'last_error', 'app_user');
 like($public, qr/^network error/, 'a closed port: PUBLIC sees a network error');
 unlike($public, qr/refused|connect|port|timed? ?out/i, 'a closed port: and no transport detail (no port scanner)');
 like($node->safe_psql('app', q{SELECT error FROM telemetry.delivery_history WHERE spec_key = 'scan'}),
@@ -196,7 +196,7 @@ set_secret('ph_key', 'phc_key', '{*.example.com,127.0.0.2}');
 store('sec');
 is(deliver(), '0', 'a secret whose hosts do not include the destination: nothing sent');
 is(scalar(requests_to('/sec')), 1, 'the secret never left');
-is(status('sec@1.0.0/posthog', 'last_error', 'app_user'),
+is(status('sec/posthog', 'last_error', 'app_user'),
 	q{provider config: projectApiKey: secret "ph_key" may not be sent to this provider's host (not in the secret's hosts)},
 	'the provider gets a config error naming the setting and the secret');
 set_secret('ph_key', 'phc_key', '{*.0.0.1}');
@@ -209,7 +209,7 @@ register('hdr', [ { type => 'opentelemetry', config => { endpoint => "$url/hdr",
 set_secret('tok', 'Bearer t0k-secret', '{hooks.example.com}');
 store('hdr');
 is(deliver(), '0', 'a header secret for another host: nothing sent');
-like(status('hdr@1.0.0/opentelemetry', 'last_error'), qr/^provider config: headers\.Authorization: secret "tok" may not be sent/,
+like(status('hdr/opentelemetry', 'last_error'), qr/^provider config: headers\.Authorization: secret "tok" may not be sent/,
 	'a header secret for another host: config error naming the header');
 is(scalar(requests_to('/hdr')), 0, 'the header secret never left');
 
@@ -223,7 +223,7 @@ is_deeply([ map { ids_in($_) } requests_to('/via-secret') ], [$su], "a secret UR
 $node->safe_psql('app', q{UPDATE telemetry.secrets SET hosts = '{api.segment.io}' WHERE name = 'hook_url'});
 store('su');
 is(deliver(), '0', "a secret URL whose host is not in the secret's hosts: nothing sent");
-like(status('su@1.0.0/webhook', 'last_error'), qr/^provider config: url: secret "hook_url" holds a URL whose host is not in the secret's hosts$/,
+like(status('su/webhook', 'last_error'), qr/^provider config: url: secret "hook_url" holds a URL whose host is not in the secret's hosts$/,
 	'a secret URL: config error, without the URL');
 
 # environment variables: only those listed in telemetry.allowed_env
@@ -232,7 +232,7 @@ register('env', [ { type => 'segment', config => { writeKey => { env => 'TELEMET
 set_conf('telemetry.allowed_env', '');
 store('env');
 is(deliver(), '0', 'an environment variable not in telemetry.allowed_env: nothing sent');
-is(status('env@1.0.0/segment', 'last_error', 'app_user'),
+is(status('env/segment', 'last_error', 'app_user'),
 	'provider config: writeKey: environment variable "TELEMETRY_TEST_ENV_KEY" is not listed in telemetry.allowed_env',
 	'an unlisted environment variable: config error naming the setting');
 set_conf('telemetry.allowed_env', 'OTHER, TELEMETRY_TEST_ENV_KEY');
@@ -247,7 +247,7 @@ register('hz', [ { type => 'webhook', config => { url => "$url/hz-a", secret => 
 my $first = store('hz');
 deliver();
 is_deeply([ map { ids_in($_) } requests_to('/hz-a') ], [$first], 'a new provider sends nothing stored before it existed');
-is(status('hz@1.0.0/webhook', 'pending'), '0', 'and counts nothing older as pending');
+is(status('hz/webhook', 'pending'), '0', 'and counts nothing older as pending');
 $node->safe_psql('app', q{SELECT telemetry_unregister_spec('hz', '1.0.0')});
 register('hz', [ { type => 'webhook', config => { url => "$url/hz-b", secret => { secret => 'hook' } } } ]);
 my $second = store('hz');
@@ -276,13 +276,13 @@ like($err, qr/22023/, 'replay: an empty range is 22023');
 like($err, qr/22008/, 'replay: an infinite bound is 22008');
 
 $sink->clear;
-is($node->safe_psql('app', q{SELECT telemetry_replay('hz@1.0.0/webhook', now() - interval '1 day', now() + interval '1 day')}),
+is($node->safe_psql('app', q{SELECT telemetry_replay('hz/webhook', now() - interval '1 day', now() + interval '1 day')}),
 	'3', 'replay: the owner queues every stored event of the range again (older ones included)');
 is(deliver(), '3', 'replay: delivered');
 is_deeply([ sort map { ids_in($_) } requests_to('/hz-b') ], [ sort($before, $first, $second) ], 'replay: the same ids, sent again');
 is($node->safe_psql('app', q{SELECT events || ' ' || outcome || ' ' || (note LIKE 'replay of the events that occurred from % requested by postgres')
 	FROM telemetry.delivery_history WHERE spec_key = 'hz' AND outcome = 'replay'}), '3 replay true', 'replay: recorded in delivery_history');
-is(status('hz@1.0.0/webhook', 'concat(retrying, dead)'), '00', 'replay: nothing left retrying');
+is(status('hz/webhook', 'concat(retrying, dead)'), '00', 'replay: nothing left retrying');
 
 # PostHog: a replay of events older than a day is a historical migration
 my $old = store('ph', q{now() - interval '3 days'});
@@ -293,7 +293,7 @@ my @ph = requests_to('/ph');
 my $raw;
 gunzip(\$ph[0]{body} => \$raw) or die $GunzipError;
 ok(!exists decode_json($raw)->{historical_migration}, 'posthog: live events are no historical migration');
-$node->safe_psql('app', q{SELECT telemetry_replay('ph@1.0.0/posthog', now() - interval '7 days', now() - interval '1 day')});
+$node->safe_psql('app', q{SELECT telemetry_replay('ph/posthog', now() - interval '7 days', now() - interval '1 day')});
 deliver();
 @ph = requests_to('/ph');
 gunzip(\$ph[-1]{body} => \$raw) or die $GunzipError;

@@ -99,7 +99,7 @@ for (1 .. 1200)
 	my $rss = proc_kb($pid, 'RssAnon');
 	$rss_max = $rss if defined $rss && $rss > $rss_max;
 	$done = $node->safe_psql('postgres',
-		q{SELECT pending = 0 AND in_flight = 0 AND delivered + dead = 62 FROM telemetry.delivery_status WHERE provider = 'amp@1.0.0/webhook'}) eq 't';
+		q{SELECT pending = 0 AND in_flight = 0 AND delivered + dead = 62 FROM telemetry.delivery_status WHERE provider = 'amp/webhook'}) eq 't';
 	last if $done;
 	select undef, undef, undef, 0.1;
 }
@@ -111,7 +111,7 @@ note("worker RssAnon before $rss_before kB, max while delivering $rss_max kB; Vm
 cmp_ok($rss_max, '<', 40 * 1024, 'the worker private memory stayed under 40 MB (pass budget 8 MB)');
 cmp_ok($hwm, '<', 80 * 1024, 'the worker peak resident memory stayed under 80 MB (16 MB of shared buffers included)');
 
-is($node->safe_psql('postgres', q{SELECT delivered || ' ' || dead FROM telemetry.delivery_status WHERE provider = 'amp@1.0.0/webhook'}),
+is($node->safe_psql('postgres', q{SELECT delivered || ' ' || dead FROM telemetry.delivery_status WHERE provider = 'amp/webhook'}),
 	'60 2', 'the events within the limit delivered, the two over it dead');
 is($node->safe_psql('postgres', qq{SELECT error FROM telemetry.delivery_failures WHERE event_id = '$over'}),
 	'event renders to more than the 1048576 bytes webhook accepts', 'an event over the limit is dead-lettered with the reason');

@@ -670,11 +670,14 @@ BEGIN
 	FROM pg_current_snapshot() s;
 
 	-- An event version is checked from its registration on: no event of it
-	-- can have been received before its spec was registered, so that is
-	-- its first floor.
+	-- can have been received before the first spec version that lists it
+	-- was registered, so that is its first floor.
 	INSERT INTO telemetry.anomaly_state (event, version, floor)
-	SELECT e.event, e.version, sp.registered_at FROM telemetry.event_defs e
-	JOIN telemetry.specs sp ON sp.key = e.spec_key AND sp.version = e.spec_version
+	SELECT e.event, e.version,
+		COALESCE((SELECT min(sp.registered_at) FROM telemetry.spec_events se
+		 JOIN telemetry.specs sp ON sp.key = se.spec_key AND sp.version = se.spec_version
+		 WHERE se.event = e.event AND se.version = e.version), '-infinity')
+	FROM telemetry.event_defs e
 	WHERE e.anomaly_enabled
 		AND EXISTS (SELECT 1 FROM telemetry.anomaly_rules r WHERE r.event = e.event AND r.version = e.version)
 	ON CONFLICT DO NOTHING;

@@ -2,12 +2,19 @@
 -- history, status view and SQL entry points).  The sending itself is C
 -- (src/delivery*.c, src/http.c, src/provider_*.c).
 
+-- Providers deliver by spec key: a provider is identified by its spec's key
+-- and its name, uses the config of the key's latest version (the versions
+-- that do not have it do not deliver to it), and reads the events of every
+-- version of the key (telemetry.events.spec holds the key).  Its state
+-- below is kept across spec versions; registration (src/spec_deploy.c)
+-- starts a provider that a new latest version adds at the current horizon,
+-- and removes the state of one it drops.
+
 -- Per provider: a cursor on (xid, id) over telemetry.events.  Only rows
 -- whose xid is below the reading snapshot's xmin are read, so no row can
 -- commit behind the cursor later.  Counters and the retry schedule live here.
 CREATE TABLE telemetry.delivery_state (
 	spec_key text NOT NULL,
-	spec_version text NOT NULL,
 	provider text NOT NULL,
 	cursor_xid xid8 NOT NULL DEFAULT '0',
 	cursor_id uuid NOT NULL DEFAULT '00000000-0000-0000-0000-000000000000',
@@ -27,64 +34,24 @@ CREATE TABLE telemetry.delivery_state (
 	floor timestamptz NOT NULL DEFAULT '-infinity',
 	pending_xid xid8,
 	pending_at timestamptz,
-	PRIMARY KEY (spec_key, spec_version, provider),
-	FOREIGN KEY (spec_key, spec_version, provider)
-		REFERENCES telemetry.providers (spec_key, spec_version, name) ON DELETE CASCADE
+	PRIMARY KEY (spec_key, provider)
 );
 
 -- Where each provider starts: the horizon (snapshot xmin) of the
--- transaction that registered it.  Its cursor starts there, so a new
--- provider (a spec registered again with a new webhook included) sends
--- nothing that was stored before it existed; history is sent only by the
--- owner, with telemetry_replay().  Kept apart from delivery_state: restoring
--- the providers (a COPY, which fires the trigger below) makes horizon rows,
--- which the dumped ones then replace (see _delivery_horizon_replace), while
--- a state row made by a trigger would collide with the dumped cursors.
+-- registration that made it one of its spec key's providers (src/
+-- spec_deploy.c writes it).  Its cursor starts there, so a new provider (a
+-- new spec version with a new webhook included) sends nothing that was
+-- stored before it existed; history is sent only by the owner, with
+-- telemetry_replay().  Kept apart from delivery_state, which the worker
+-- makes from it the first time it sees the provider.
 CREATE TABLE telemetry.delivery_horizons (
 	spec_key text NOT NULL,
-	spec_version text NOT NULL,
 	provider text NOT NULL,
 	horizon xid8 NOT NULL,
 	-- every transaction id >= horizon was assigned after floor
 	floor timestamptz NOT NULL DEFAULT '-infinity',
-	PRIMARY KEY (spec_key, spec_version, provider),
-	FOREIGN KEY (spec_key, spec_version, provider)
-		REFERENCES telemetry.providers (spec_key, spec_version, name) ON DELETE CASCADE
+	PRIMARY KEY (spec_key, provider)
 );
-
-CREATE FUNCTION telemetry._delivery_horizon() RETURNS trigger
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-BEGIN
-	-- a sample of the xid clock: the new provider sends the events of the
-	-- transactions that get their id from now on, and can bound their
-	-- received_at from the start (src/floor.c)
-	INSERT INTO telemetry.delivery_horizons (spec_key, spec_version, provider, horizon, floor)
-	SELECT NEW.spec_key, NEW.spec_version, NEW.name, c.next_xid, c.at FROM telemetry._xid_clock() c
-	ON CONFLICT (spec_key, spec_version, provider) DO NOTHING;
-	RETURN NULL;
-END
-$$;
-REVOKE ALL ON FUNCTION telemetry._delivery_horizon() FROM PUBLIC;
-CREATE TRIGGER delivery_horizon AFTER INSERT ON telemetry.providers
-	FOR EACH ROW EXECUTE FUNCTION telemetry._delivery_horizon();
-
--- pg_restore loads the dumped horizons after the providers, whose trigger
--- made rows of its own: the dumped row replaces the one made then.
-CREATE FUNCTION telemetry._delivery_horizon_replace() RETURNS trigger
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-BEGIN
-	DELETE FROM telemetry.delivery_horizons h
-	WHERE (h.spec_key, h.spec_version, h.provider) = (NEW.spec_key, NEW.spec_version, NEW.provider);
-	RETURN NEW;
-END
-$$;
-REVOKE ALL ON FUNCTION telemetry._delivery_horizon_replace() FROM PUBLIC;
-CREATE TRIGGER delivery_horizon_replace BEFORE INSERT ON telemetry.delivery_horizons
-	FOR EACH ROW EXECUTE FUNCTION telemetry._delivery_horizon_replace();
 
 -- Each provider reads its spec's events after its cursor, in (xid, id)
 -- order: this index serves that scan directly (equality on spec, range and
@@ -98,7 +65,6 @@ CREATE INDEX events_delivery_idx ON telemetry.events_default (spec, xid, id);
 -- stored events the owner replays ('retry' with replay, telemetry_replay).
 CREATE TABLE telemetry.delivery_failures (
 	spec_key text NOT NULL,
-	spec_version text NOT NULL,
 	provider text NOT NULL,
 	event_id uuid NOT NULL,
 	event_xid xid8 NOT NULL,
@@ -110,9 +76,7 @@ CREATE TABLE telemetry.delivery_failures (
 	failed_at timestamptz NOT NULL DEFAULT now(),
 	requeued_at timestamptz,
 	replay boolean NOT NULL DEFAULT false,
-	PRIMARY KEY (spec_key, spec_version, provider, event_id),
-	FOREIGN KEY (spec_key, spec_version, provider)
-		REFERENCES telemetry.providers (spec_key, spec_version, name) ON DELETE CASCADE
+	PRIMARY KEY (spec_key, provider, event_id)
 );
 CREATE INDEX ON telemetry.delivery_failures (failed_at);
 
@@ -123,7 +87,6 @@ CREATE TABLE telemetry.delivery_history (
 	id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
 	at timestamptz NOT NULL DEFAULT now(),
 	spec_key text NOT NULL,
-	spec_version text NOT NULL,
 	provider text NOT NULL,
 	events integer NOT NULL,
 	bytes integer NOT NULL,
@@ -279,9 +242,11 @@ BEGIN
 	INSERT INTO telemetry.secrets AS s (name, value, hosts) VALUES (name, value, h)
 	ON CONFLICT ON CONSTRAINT secrets_pkey DO UPDATE SET value = EXCLUDED.value, hosts = EXCLUDED.hosts, updated_at = now();
 	FOR p IN
-		SELECT pr.spec_key || '@' || pr.spec_version || '/' || pr.name AS provider
+		SELECT pr.spec_key || '/' || pr.name AS provider
 		FROM telemetry.providers pr
-		WHERE jsonb_path_exists(pr.config, '$.** ? (@.secret == $n)', jsonb_build_object('n', telemetry_set_secret.name))
+		WHERE pr.spec_version = (SELECT s.version FROM telemetry.specs s WHERE s.key = pr.spec_key
+				ORDER BY s.version_key DESC, s.version DESC LIMIT 1)
+		  AND jsonb_path_exists(pr.config, '$.** ? (@.secret == $n)', jsonb_build_object('n', telemetry_set_secret.name))
 		  AND telemetry._provider_refs_problem(pr.type, pr.config, 'config') IS NOT NULL
 		ORDER BY 1
 	LOOP
@@ -291,16 +256,18 @@ BEGIN
 END
 $$;
 
--- Providers matching a name: "key@version/name", or a bare name (every spec
--- version's provider of that name).
+-- The providers that deliver: those of each spec key's latest version (with
+-- that version's config), matching a name: "key/name", or a bare name (the
+-- provider of that name of every spec key).
 CREATE FUNCTION telemetry._delivery_providers(provider text)
-	RETURNS TABLE (spec_key text, spec_version text, name text)
+	RETURNS TABLE (spec_key text, name text, type text)
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	SELECT p.spec_key, p.spec_version, p.name FROM telemetry.providers p
-	WHERE p.spec_key || '@' || p.spec_version || '/' || p.name = provider
-	   OR (strpos(provider, '/') = 0 AND p.name = provider)
+	SELECT p.spec_key, p.name, p.type FROM telemetry.providers p
+	WHERE p.spec_version = (SELECT s.version FROM telemetry.specs s WHERE s.key = p.spec_key
+			ORDER BY s.version_key DESC, s.version DESC LIMIT 1)
+	  AND (p.spec_key || '/' || p.name = provider OR (strpos(provider, '/') = 0 AND p.name = provider))
 $$;
 
 -- Send a provider's dead letters again (their events must still be stored);
@@ -318,18 +285,18 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM telemetry._delivery_providers(pname)) THEN
 		RAISE EXCEPTION 'provider "%" does not exist', pname
 			USING ERRCODE = 'undefined_object',
-			HINT = 'Name a provider as "spec@version/name" or by its name; see telemetry.delivery_status.';
+			HINT = 'Name a provider as "spec/name" or by its name; see telemetry.delivery_status.';
 	END IF;
 	-- the events' times as plain values, so only their partitions are read
 	SELECT COALESCE(array_agg(DISTINCT f.occurred_at), '{}') INTO times
 	FROM telemetry.delivery_failures f
 	JOIN telemetry._delivery_providers(pname) p
-		ON (f.spec_key, f.spec_version, f.provider) = (p.spec_key, p.spec_version, p.name)
+		ON (f.spec_key, f.provider) = (p.spec_key, p.name)
 	WHERE f.state = 'dead';
 	UPDATE telemetry.delivery_failures f
 	SET state = 'retry', requeued_at = now()
 	FROM telemetry._delivery_providers(pname) p
-	WHERE (f.spec_key, f.spec_version, f.provider) = (p.spec_key, p.spec_version, p.name)
+	WHERE (f.spec_key, f.provider) = (p.spec_key, p.name)
 	  AND f.state = 'dead'
 	  AND EXISTS (SELECT 1 FROM telemetry.events e
 		WHERE e.occurred_at = f.occurred_at AND e.occurred_at = ANY (times)
@@ -375,38 +342,35 @@ BEGIN
 		RAISE EXCEPTION 'telemetry_replay: "from" (%) must be before "to" (%)', "from", "to"
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF NOT EXISTS (SELECT 1 FROM telemetry._delivery_providers(pname) d
-			JOIN telemetry.providers pr ON (pr.spec_key, pr.spec_version, pr.name) = (d.spec_key, d.spec_version, d.name)
-			WHERE pr.type <> 'internal') THEN
+	IF NOT EXISTS (SELECT 1 FROM telemetry._delivery_providers(pname) d WHERE d.type <> 'internal') THEN
 		RAISE EXCEPTION 'provider "%" does not exist', pname
 			USING ERRCODE = 'undefined_object',
-			HINT = 'Name a provider as "spec@version/name" or by its name; see telemetry.delivery_status.';
+			HINT = 'Name a provider as "spec/name" or by its name; see telemetry.delivery_status.';
 	END IF;
 	FOR p IN
-		SELECT d.spec_key, d.spec_version, d.name,
+		SELECT d.spec_key, d.name,
 			COALESCE(s.cursor_xid, h.horizon, '0') AS cursor_xid,
 			COALESCE(s.cursor_id, '00000000-0000-0000-0000-000000000000') AS cursor_id
 		FROM telemetry._delivery_providers(pname) d
-		JOIN telemetry.providers pr ON (pr.spec_key, pr.spec_version, pr.name) = (d.spec_key, d.spec_version, d.name)
-		LEFT JOIN telemetry.delivery_state s ON (s.spec_key, s.spec_version, s.provider) = (d.spec_key, d.spec_version, d.name)
-		LEFT JOIN telemetry.delivery_horizons h ON (h.spec_key, h.spec_version, h.provider) = (d.spec_key, d.spec_version, d.name)
-		WHERE pr.type <> 'internal'
-		ORDER BY 1, 2, 3
+		LEFT JOIN telemetry.delivery_state s ON (s.spec_key, s.provider) = (d.spec_key, d.name)
+		LEFT JOIN telemetry.delivery_horizons h ON (h.spec_key, h.provider) = (d.spec_key, d.name)
+		WHERE d.type <> 'internal'
+		ORDER BY 1, 2
 	LOOP
 		-- events the cursor has not reached yet will be sent anyway
 		INSERT INTO telemetry.delivery_failures AS f
-			(spec_key, spec_version, provider, event_id, event_xid, occurred_at, state, attempts,
+			(spec_key, provider, event_id, event_xid, occurred_at, state, attempts,
 			 failed_at, requeued_at, replay)
-		SELECT p.spec_key, p.spec_version, p.name, e.id, e.xid, e.occurred_at, 'retry', 0, now(), now(), true
+		SELECT p.spec_key, p.name, e.id, e.xid, e.occurred_at, 'retry', 0, now(), now(), true
 		FROM telemetry.events e
-		WHERE e.spec = p.spec_key || '@' || p.spec_version
+		WHERE e.spec = p.spec_key
 		  AND e.occurred_at >= "from" AND e.occurred_at < "to"
 		  AND (e.xid, e.id) <= (p.cursor_xid, p.cursor_id)
 		ON CONFLICT ON CONSTRAINT delivery_failures_pkey DO UPDATE
 		SET state = 'retry', requeued_at = now(), replay = true;
 		GET DIAGNOSTICS k = ROW_COUNT;
-		INSERT INTO telemetry.delivery_history (spec_key, spec_version, provider, events, bytes, outcome, note)
-		VALUES (p.spec_key, p.spec_version, p.name, k, 0, 'replay',
+		INSERT INTO telemetry.delivery_history (spec_key, provider, events, bytes, outcome, note)
+		VALUES (p.spec_key, p.name, k, 0, 'replay',
 			format('replay of the events that occurred from %s to %s, requested by %s', "from", "to", current_user));
 		n := n + k;
 	END LOOP;
@@ -422,7 +386,9 @@ CREATE FUNCTION telemetry._wake_worker_if_possible() RETURNS void
 	LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION telemetry._wake_worker_if_possible() FROM PUBLIC;
 
--- The rows of telemetry.delivery_status.  pending counts the events after
+-- The rows of telemetry.delivery_status: the providers of each spec key's
+-- latest version ("key/name"), which read the events of all its versions
+-- (events.spec is the key).  pending counts the events after
 -- each provider's cursor in the partitions from its floor on (and the
 -- copies of late events), planned for the values at hand so that no other
 -- partition is touched.  SECURITY DEFINER, callable by everyone: it shows
@@ -438,14 +404,13 @@ CREATE FUNCTION telemetry._delivery_status(OUT provider text, OUT type text, OUT
 	AS $$
 DECLARE
 	r record;
-	v_spec text;
 	v_xid xid8;
 	v_id uuid;
 	v_from timestamptz;
 	v_horizon xid8 := telemetry._horizon();
 BEGIN
 	FOR r IN
-		SELECT p.spec_key, p.spec_version, p.name, p.type, p.enabled, p.disabled_reason,
+		SELECT p.spec_key, p.name, p.type, p.enabled, p.disabled_reason,
 			COALESCE(s.cursor_xid, h.horizon, '0') AS cursor_xid,
 			COALESCE(s.cursor_id, '00000000-0000-0000-0000-000000000000') AS cursor_id,
 			COALESCE(s.floor, h.floor, '-infinity') AS floor,
@@ -453,31 +418,32 @@ BEGIN
 			s.last_error_at, s.next_attempt_at
 		FROM telemetry.providers p
 		LEFT JOIN telemetry.delivery_state s
-			ON (s.spec_key, s.spec_version, s.provider) = (p.spec_key, p.spec_version, p.name)
+			ON (s.spec_key, s.provider) = (p.spec_key, p.name)
 		LEFT JOIN telemetry.delivery_horizons h
-			ON (h.spec_key, h.spec_version, h.provider) = (p.spec_key, p.spec_version, p.name)
+			ON (h.spec_key, h.provider) = (p.spec_key, p.name)
 		WHERE p.type <> 'internal'
-		ORDER BY p.spec_key, p.spec_version, p.name
+		  AND p.spec_version = (SELECT sp.version FROM telemetry.specs sp WHERE sp.key = p.spec_key
+				ORDER BY sp.version_key DESC, sp.version DESC LIMIT 1)
+		ORDER BY p.spec_key, p.name
 	LOOP
-		v_spec := r.spec_key || '@' || r.spec_version;
 		v_xid := r.cursor_xid;
 		v_id := r.cursor_id;
 		v_from := CASE WHEN isfinite(r.floor) THEN r.floor - interval '24 hours' ELSE r.floor END;
-		provider := v_spec || '/' || r.name;
+		provider := r.spec_key || '/' || r.name;
 		type := r.type;
 		enabled := r.enabled;
 		disabled_reason := r.disabled_reason;
 		SELECT count(*) INTO pending FROM telemetry.events e
-		WHERE e.spec = v_spec AND e.xid >= v_xid AND (e.xid, e.id) > (v_xid, v_id)
+		WHERE e.spec = r.spec_key AND e.xid >= v_xid AND (e.xid, e.id) > (v_xid, v_id)
 			AND e.occurred_at >= v_from AND NOT telemetry._is_late(e.occurred_at, e.received_at);
 		pending := pending + (SELECT count(*) FROM telemetry.late_events l
-			WHERE l.spec = v_spec AND l.xid >= v_xid AND (l.xid, l.id) > (v_xid, v_id));
+			WHERE l.spec = r.spec_key AND l.xid >= v_xid AND (l.xid, l.id) > (v_xid, v_id));
 		in_flight := COALESCE(r.in_flight, 0);
 		delivered := COALESCE(r.delivered, 0);
 		retrying := COALESCE(r.retrying, 0) + (SELECT count(*) FROM telemetry.delivery_failures f
-			WHERE (f.spec_key, f.spec_version, f.provider) = (r.spec_key, r.spec_version, r.name) AND f.state = 'retry');
+			WHERE (f.spec_key, f.provider) = (r.spec_key, r.name) AND f.state = 'retry');
 		dead := (SELECT count(*) FROM telemetry.delivery_failures f
-			WHERE (f.spec_key, f.spec_version, f.provider) = (r.spec_key, r.spec_version, r.name) AND f.state = 'dead');
+			WHERE (f.spec_key, f.provider) = (r.spec_key, r.name) AND f.state = 'dead');
 		consecutive_failures := COALESCE(r.failures, 0);
 		last_success := r.last_success_at;
 		last_error := r.last_error;

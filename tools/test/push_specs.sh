@@ -46,6 +46,37 @@ like "$err" 'HINT: +Publish the change under a new version' 'and its hint'
 is "$out" '' 'nothing reported as registered'
 is "$(snapshot push_twice)" "$before" 'the new version before it was rolled back'
 
+# --- the changes of a new version ---------------------------------------------
+# a new version lists what it changes against the highest registered version
+# (telemetry_spec_diff), breaking changes marked "!"
+new_db push_diff
+cat >"$T/diff-1.json" <<'JSON'
+{"meta": {"key": "diff.app", "version": "1.0.0"},
+ "config": {"providers": [{"type": "segment", "config": {"writeKey": "wk_SECRET_ONE"}}]},
+ "events": [{"key": "diff.app.e", "version": "1.0.0", "semantics": {"what": "w"}, "privacy": "public",
+             "properties": {"a": {"type": "string"}, "b": {"type": "number"}}}]}
+JSON
+sed 's/1\.0\.0/2.0.0/g; s/"b": {"type": "number"}/"c": {"type": "string"}/; s/wk_SECRET_ONE/wk_SECRET_TWO/' \
+	"$T/diff-1.json" >"$T/diff-2.json"
+push -d push_diff "$T/diff-1.json"
+is "$rc" 0 'first version registers'
+push -d push_diff --dry-run "$T/diff-2.json"
+is "$rc" 0 'a new major version: dry run succeeds'
+like "$out" 'diff-2\.json: diff\.app@2\.0\.0: would register \(new version; highest registered: 1\.0\.0\)$' 'the status line'
+like "$out" '^      meta\.version: changed from "1\.0\.0" to "2\.0\.0"$' 'then its changes, one a line'
+like "$out" '^      config\.providers\[0\]\.config: provider segment config changed \(writeKey\); its cursor continues$' 'a provider config change names the key'
+unlike "$out" 'SECRET' 'and never a value'
+like "$out" '^    ! events\[0\]\.properties\.b: property "b" removed \(allowed by the new major version\)$' 'a breaking change is marked'
+like "$out" '^      events\[0\]\.properties\.c: property "c" added$' 'a compatible change is not'
+like "$out" '^push-specs: 1 breaking changes \(marked !\)' 'the summary counts breaking changes'
+sed 's/2\.0\.0/1.1.0/g' "$T/diff-2.json" >"$T/diff-3.json"
+push -d push_diff "$T/diff-3.json"
+is "$rc" 1 'the same change within the major version is refused'
+like "$err" 'ERROR: +22023: events\[0\]\.properties\.b: property "b" removed since version 1\.0\.0 of event "diff\.app\.e"' 'naming the change'
+push -d push_diff "$T/diff-1.json"
+is "$rc" 0 'an unchanged spec'
+unlike "$out" '^ {4}' 'lists no changes'
+
 # --- one bad file in a directory ----------------------------------------------
 new_db push_bad
 mkdir -p "$T/specs/nested"
