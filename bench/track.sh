@@ -19,6 +19,9 @@
 # backend over 1,000,000 tracks (target: flat).
 #
 # Usage: bench/track.sh [seconds per run, default 10]
+# With ANOMALY=off the seed's event is registered with anomaly detection
+# disabled, which separates the worker's delivery cost from its anomaly
+# checks (the seed's per-event threshold reads every new event).
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 SECS=${1:-10}
@@ -36,6 +39,9 @@ cp "$TELEMETRY_ROOT"/bench/bench-spec.json "$WORK"/
 # the seed's spec, with a literal key and the closed port as its host
 sed -e 's|"projectApiKey": { "env": "POSTHOG_KEY" }|"projectApiKey": "phc_bench", "host": "http://127.0.0.1:'"$DOWN_PORT"'"|' \
 	"$TELEMETRY_ROOT"/examples/sigil.telemetry.json >"$WORK/sigil.telemetry.json"
+if [ "${ANOMALY:-on}" = off ]; then
+	sed -i -e 's|"enabled": true|"enabled": false|' "$WORK/sigil.telemetry.json"
+fi
 chown -R postgres "$WORK"
 start_cluster "$WORK/data" "$(free_port)" "$WORK/bench.conf"
 
@@ -93,15 +99,18 @@ tps() {
 		awk '/^tps = /{print $3; exit}'
 }
 
-# CPU ticks (user + system) of the telemetry worker and launcher, and of
-# every process of the server.
+# CPU ticks (user + system) of this cluster's telemetry worker and
+# launcher, and of the whole server: the postmaster, its live children, and
+# the children it has reaped (backends of finished pgbench runs).  Only this
+# cluster's processes count, whatever else runs on the machine.
 cpu_ticks() {
-	local pid total=0 tele=0 t comm
-	for pid in $(ps -u postgres -o pid=); do
-		[ -r "/proc/$pid/stat" ] || continue
+	local pm pid total tele=0 t comm
+	pm=$(head -1 "$WORK/data/postmaster.pid")
+	total=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat")
+	for pid in $(ps --ppid "$pm" -o pid=); do
 		t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || continue
 		total=$((total + t))
-		comm=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
+		comm=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
 		case $comm in *"telemetry worker"* | *"telemetry launcher"*) tele=$((tele + t)) ;; esac
 	done
 	echo "$tele $total"
@@ -130,7 +139,7 @@ done
 read -r tele1 total1 <<<"$(cpu_ticks)"
 echo
 awk -v t="$((tele1 - tele0))" -v all="$((total1 - total0))" -v hz="$(getconf CLK_TCK)" \
-	'BEGIN { printf "worker and launcher CPU during the runs: %.2f s of %.2f s for the whole server (%.2f%%)\n", t / hz, all / hz, (all > 0 ? 100 * t / all : 0) }'
+	'BEGIN { printf "worker and launcher CPU during the runs: %.2f s of %.2f s for the whole server (%.2f%%)\n", t / hz, all / hz, (0 < all ? 100 * t / all : 0) }'
 $PSQL -At -c "SELECT 'provider state: ' || provider || ', ' || coalesce(last_error, '') || ', ' || consecutive_failures || ' failures in a row' FROM telemetry.delivery_status"
 
 echo

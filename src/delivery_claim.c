@@ -50,6 +50,7 @@ static int	rotation = 0;
 /* The pass's horizon and xid clock sample (delivery_record.c moves floors). */
 FullTransactionId delivery_horizon;
 FullTransactionId delivery_sample_xid;
+int			delivery_due_providers = 0;
 TimestampTz delivery_sample_at;
 
 /* The wire format of a provider type, or NULL (internal, unknown). */
@@ -376,6 +377,7 @@ load_providers(MemoryContext cxt)
 			provs = lappend(provs, p);
 		MemoryContextSwitchTo(old);
 	}
+	delivery_due_providers = list_length(provs);
 	return provs;
 }
 
