@@ -138,3 +138,49 @@ BEGIN
 END
 $$;
 
+-- Each node delivers the events it stores.  The whole cluster's delivery,
+-- on the coordinator: every node's telemetry.delivery_status rows, read
+-- through Citus's run_command_on_all_nodes (one connection per node, as
+-- the current user).  A node that does not answer is an error naming it:
+-- a status without it would look complete.
+CREATE FUNCTION telemetry._cluster_delivery_status(OUT nodeid integer, OUT node text, OUT status jsonb)
+	RETURNS SETOF record
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	r record;
+BEGIN
+	IF telemetry._cluster_role() NOT IN ('coordinator', 'worker') THEN
+		PERFORM telemetry._raise('55000', 'Citus is not installed in this database', NULL,
+			'telemetry.cluster_delivery_status is for a Citus cluster; read telemetry.delivery_status.');
+	END IF;
+	FOR r IN
+		SELECT a.nodeid, a.success, a.result
+		FROM pg_catalog.run_command_on_all_nodes(
+			'SELECT coalesce(jsonb_agg(to_jsonb(d) ORDER BY d.provider), ''[]'') FROM telemetry.delivery_status d') a
+		ORDER BY a.nodeid
+	LOOP
+		IF NOT r.success THEN
+			RAISE EXCEPTION 'Citus node % did not report its delivery status', r.nodeid
+				USING ERRCODE = 'connection_failure', DETAIL = r.result;
+		END IF;
+		nodeid := r.nodeid;
+		node := coalesce((SELECT n.nodename || ':' || n.nodeport FROM pg_catalog.pg_dist_node n
+			WHERE n.nodeid = r.nodeid), 'coordinator');
+		FOR status IN SELECT e.value FROM jsonb_array_elements(r.result::jsonb) e LOOP
+			RETURN NEXT;
+		END LOOP;
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION telemetry._cluster_delivery_status() FROM PUBLIC;
+
+-- telemetry.delivery_status of every node of a Citus cluster, with the
+-- node's id and address (pg_dist_node): one row per node and provider.
+-- Read on the coordinator by those granted EXECUTE on
+-- telemetry._cluster_delivery_status() (the owner by default).
+CREATE VIEW telemetry.cluster_delivery_status AS
+	SELECT c.nodeid, c.node, s.*
+	FROM telemetry._cluster_delivery_status() c,
+		jsonb_populate_record(NULL::telemetry.delivery_status, c.status) s;
