@@ -35,6 +35,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -299,6 +300,39 @@ apply_message(const char *op, Jsonb *payload)
 }
 
 /*
+ * A message changes the catalog as the extension's owner: it must come from
+ * telemetry.cluster_messages (the shell table or a placement of it, in the
+ * extension's schema, where only the owner creates objects), inserted by a
+ * user with the owner's privileges (only the owner may insert there; the
+ * coordinator sends as the owner).  EXECUTE on the trigger function is
+ * revoked from PUBLIC too, so no one else attaches it to a table.
+ */
+static void
+check_message_table(Relation rel)
+{
+	const char *name = RelationGetRelationName(rel);
+	Oid			owner = telemetry_extension_owner();
+	Oid			schema = get_namespace_oid("telemetry", true);
+	size_t		len = strlen("cluster_messages");
+	bool		ok;
+
+	ok = OidIsValid(schema) && RelationGetNamespace(rel) == schema &&
+		strncmp(name, "cluster_messages", len) == 0 &&
+		(name[len] == '\0' ||
+		 (name[len] == '_' && name[len + 1] != '\0' &&
+		  strspn(name + len + 1, "0123456789") == strlen(name + len + 1)));
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("telemetry._cluster_message() applies only messages of telemetry.cluster_messages")));
+	if (!OidIsValid(owner) || !has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to send telemetry catalog messages"),
+				 errdetail("Only the owner of extension telemetry can.")));
+}
+
+/*
  * Trigger: BEFORE INSERT FOR EACH ROW on telemetry.cluster_messages (each
  * placement of the reference table).  Applies the message to this node's
  * catalog unless this node sent it, and keeps no row.
@@ -320,6 +354,7 @@ telemetry_cluster_message(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("telemetry._cluster_message() must be a BEFORE INSERT row trigger")));
+	check_message_table(trigdata->tg_relation);
 	tupdesc = RelationGetDescr(trigdata->tg_relation);
 	tuple = trigdata->tg_trigtuple;
 

@@ -76,6 +76,19 @@ is($coord->safe_psql($db, 'SELECT telemetry_citus_sync()'), '3', 'telemetry_citu
 is_deeply([ $c->safe_psql_each($keyprint) ], [ ($keys[0]) x 3 ], 'every node has the coordinator\'s redaction key');
 is($coord->safe_psql($db, 'SELECT count(*) FROM telemetry.cluster_messages'), '0', 'the message table keeps no row');
 
+# The message trigger changes the catalog as the owner: no one else may
+# attach it to a table, and it applies only telemetry.cluster_messages.
+$coord->safe_psql($db, 'GRANT CREATE ON SCHEMA public TO admin');
+($rc, $out, $err) = psql_err($coord, q{SET ROLE admin;
+	CREATE TABLE public.fake (origin integer, op text, payload jsonb);
+	CREATE TRIGGER apply BEFORE INSERT ON public.fake FOR EACH ROW EXECUTE FUNCTION telemetry._cluster_message()});
+like($err, qr/42501: permission denied for function (telemetry\.)?_cluster_message/, 'a non-owner cannot attach the message trigger (42501)');
+($rc, $out, $err) = psql_err($coord, q{CREATE TABLE public.cluster_messages (origin integer, op text, payload jsonb);
+	CREATE TRIGGER apply BEFORE INSERT ON public.cluster_messages FOR EACH ROW EXECUTE FUNCTION telemetry._cluster_message();
+	INSERT INTO public.cluster_messages VALUES (7, 'secrets_delete', '{"name": "x"}')});
+like($err, qr/42501: telemetry._cluster_message\(\) applies only messages of telemetry.cluster_messages/,
+	'nor does it apply rows of another table (42501)');
+
 # Secrets: set on the coordinator, the same on every node; refused on a worker.
 $coord->safe_psql($db, q{SELECT telemetry_set_secret('ph_key', 'phc_secret_value', ARRAY['127.0.0.1'])});
 my @secrets = $c->safe_psql_each($secretprint);

@@ -15,6 +15,7 @@ CREATE FUNCTION telemetry._cluster_role() RETURNS text
 CREATE FUNCTION telemetry._cluster_message() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'telemetry_cluster_message'
 	LANGUAGE C;
+REVOKE ALL ON FUNCTION telemetry._cluster_message() FROM PUBLIC;
 
 -- A change of a catalog row on the coordinator becomes a message to every
 -- node (in this transaction); on a worker it is refused.  Runs as the user
