@@ -204,6 +204,22 @@ $coord->safe_psql($db, "SELECT telemetry_register_spec('" . spec_json(key => 'la
 is_deeply([ map { $_->safe_psql($db, q{SELECT count(*) FROM telemetry.specs WHERE key = 'later'}) } @all ],
 	[ 1, 1, 1, 1 ], 'a later registration reaches the new node too');
 
+# DROP EXTENSION: refused while telemetry.cluster_messages (made by Citus,
+# not a member) exists; CASCADE drops it on every node; the cluster is set
+# up again by CREATE EXTENSION and telemetry_citus_sync().
+($rc, $out, $err) = psql_err($coord, 'DROP EXTENSION telemetry');
+like($err, qr/2BP01: cannot drop extension telemetry because other objects depend on it/,
+	'DROP EXTENSION telemetry is refused while the cluster is set up (2BP01)');
+$coord->safe_psql($db, 'DROP EXTENSION telemetry CASCADE');
+is_deeply([ map { $_->safe_psql($db, q{SELECT count(*) FROM pg_namespace WHERE nspname = 'telemetry'}) } @all ],
+	[ 0, 0, 0, 0 ], 'DROP EXTENSION telemetry CASCADE removes the schema on every node');
+is_deeply([ map { $_->safe_psql($db, q{SELECT count(*) FROM pg_class WHERE relname LIKE 'cluster\_messages%' AND relnamespace <> 'public'::regnamespace}) } @all ],
+	[ 0, 0, 0, 0 ], 'and the message table and its placements');
+$coord->safe_psql($db, 'CREATE EXTENSION telemetry');
+is($coord->safe_psql($db, 'SELECT telemetry_citus_sync()'), '4', 'CREATE EXTENSION and telemetry_citus_sync() set the cluster up again');
+$coord->safe_psql($db, "SELECT telemetry_register_spec('" . spec_json(key => 'again') . "')");
+is_deeply([ map { $_->safe_psql($db, $count_specs) } @all ], [ 1, 1, 1, 1 ], 'and registering reaches every node');
+
 $w3->stop('fast');
 $c->stop;
 done_testing();

@@ -195,6 +195,10 @@ is(scalar(grep { !$got->{$_} } @all), 0, 'every stored event reached the sink (t
 is(scalar(grep { !$uniq{$_} } keys %$got), 0, 'the sink received no event that is not stored');
 note(sprintf('%d events were sent twice after the kill (same ids)', scalar grep { $got->{$_} > 1 } keys %$got));
 
+($rc, $out, $err) = $single->psql('postgres', 'SELECT * FROM telemetry.cluster_delivery_status',
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/55000: Citus is not installed in this database/, 'without Citus, telemetry.cluster_delivery_status is 55000');
+
 $single->stop('fast');
 $c->stop;
 done_testing();
