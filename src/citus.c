@@ -277,6 +277,17 @@ apply_message(const char *op, Jsonb *payload)
 			}
 		}
 
+		/*
+		 * the coordinator's tombstones (retired event versions keep their
+		 * definitions for good): a node added later must refuse what the
+		 * coordinator refuses
+		 */
+		run("INSERT INTO telemetry.event_tombstones "
+			"SELECT r.* FROM jsonb_populate_recordset(NULL::telemetry.event_tombstones, $1 -> 'tombstones') r "
+			"WHERE NOT EXISTS (SELECT 1 FROM telemetry.event_defs d WHERE d.event = r.event AND d.version = r.version) "
+			"ON CONFLICT (event, version) DO NOTHING",
+			1, jtype, jval, NULL);
+
 		/* and no other: versions this node has alone go, lowest first */
 		run("SELECT to_jsonb(s) FROM telemetry.specs s WHERE NOT EXISTS "
 			"(SELECT 1 FROM jsonb_array_elements($1 -> 'specs') e "

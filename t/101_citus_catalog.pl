@@ -38,6 +38,7 @@ my $fingerprint = q{
 		UNION ALL SELECT 'p ' || to_jsonb(p)::text FROM telemetry.event_properties p
 		UNION ALL SELECT 'r ' || to_jsonb(r)::text FROM telemetry.anomaly_rules r
 		UNION ALL SELECT 'v ' || to_jsonb(v)::text FROM telemetry.providers v
+		UNION ALL SELECT 't ' || (to_jsonb(t) - 'retired_at')::text FROM telemetry.event_tombstones t
 		UNION ALL SELECT 'x') q(t)};
 my $keyprint = q{SELECT encode(sha256(key), 'hex') FROM telemetry.redaction_key};
 my $secretprint = q{SELECT coalesce(md5(string_agg(name || '=' || value || ' ' || hosts::text, ',' ORDER BY name)), 'none') FROM telemetry.secrets};

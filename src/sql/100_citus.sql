@@ -82,9 +82,9 @@ CREATE TRIGGER cluster_propagate AFTER INSERT OR UPDATE ON telemetry.redaction_k
 -- creates telemetry.cluster_messages the first time, places it on every
 -- node (a node added since gets it), then sends the coordinator's redaction
 -- key, secrets and spec versions to every node, all in this transaction.
--- Each node ends with the same key, the same secrets and the same spec
+-- Each node ends with the same key, the same secrets, the same spec
 -- versions (registered in the coordinator's order; versions only a worker
--- had are unregistered).  Returns the number of nodes.
+-- had are unregistered) and the coordinator's event tombstones.  Returns the number of nodes.
 CREATE FUNCTION telemetry_citus_sync() RETURNS integer
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
@@ -128,7 +128,9 @@ BEGIN
 		'redaction_key', (SELECT to_jsonb(k) FROM telemetry.redaction_key k),
 		'secrets', (SELECT coalesce(jsonb_agg(to_jsonb(s) ORDER BY s.name), '[]') FROM telemetry.secrets s),
 		'specs', (SELECT coalesce(jsonb_agg(to_jsonb(s) ORDER BY s.registered_at, s.key, s.version_key, s.version), '[]')
-			FROM telemetry.specs s));
+			FROM telemetry.specs s),
+		'tombstones', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.event, t.version), '[]')
+			FROM telemetry.event_tombstones t));
 	DELETE FROM telemetry.cluster_nodes;
 	INSERT INTO telemetry.cluster_nodes (groupid, synced_at)
 		SELECT DISTINCT p.groupid, now()
