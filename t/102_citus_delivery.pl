@@ -195,6 +195,16 @@ is(scalar(grep { !$got->{$_} } @all), 0, 'every stored event reached the sink (t
 is(scalar(grep { !$uniq{$_} } keys %$got), 0, 'the sink received no event that is not stored');
 note(sprintf('%d events were sent twice after the kill (same ids)', scalar grep { $got->{$_} > 1 } keys %$got));
 
+# Partition upkeep runs on every node (each node's own worker).
+for my $node ($c->nodes)
+{
+	ok($node->poll_query_until($db, q{
+			SELECT count(*) > 0 FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhrelid
+			WHERE i.inhparent = 'telemetry.events'::regclass AND p.relname ~ '^events_p[0-9]{8}$'
+			  AND to_date(substr(p.relname, 9), 'YYYYMMDD') > current_date}),
+		$node->name . ' has partitions made ahead by its worker\'s maintenance');
+}
+
 ($rc, $out, $err) = $single->psql('postgres', 'SELECT * FROM telemetry.cluster_delivery_status',
 	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 like($err, qr/55000: Citus is not installed in this database/, 'without Citus, telemetry.cluster_delivery_status is 55000');
