@@ -72,6 +72,20 @@ citus_group_id(void)
 	return isnull ? -1 : DatumGetInt32(d);
 }
 
+/* This node's address in pg_dist_node ("host:port"), for errors. */
+static char *
+node_name(int group)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(group)};
+
+	if (SPI_execute_with_args("SELECT nodename || ':' || nodeport FROM pg_catalog.pg_dist_node "
+							  "WHERE groupid = $1 AND noderole = 'primary' ORDER BY nodeid LIMIT 1",
+							  1, types, values, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+		return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	return psprintf("of group %d", group);
+}
+
 /*
  * SQL: telemetry._cluster_role() RETURNS text
  *
@@ -383,17 +397,35 @@ telemetry_cluster_message(PG_FUNCTION_ARGS)
 	if (group != origin)
 	{
 		bool		was = applying;
+		char	   *self = node_name(group);
+		MemoryContext oldcxt = CurrentMemoryContext;
 
 		applying = true;
 		PG_TRY();
 		{
 			apply_message(op, payload);
 		}
-		PG_FINALLY();
+		PG_CATCH();
 		{
+			ErrorData  *edata;
+
+			/*
+			 * The coordinator reports a COPY's error with its message and
+			 * detail only: name this node and the SQLSTATE in the message,
+			 * and keep the hint in the detail.
+			 */
 			applying = was;
+			MemoryContextSwitchTo(oldcxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			edata->message = psprintf("Citus node %s refused the change (%s): %s", self,
+									  unpack_sql_state(edata->sqlerrcode), edata->message);
+			if (edata->hint != NULL)
+				edata->detail = edata->detail ? psprintf("%s %s", edata->detail, edata->hint) : edata->hint;
+			ReThrowError(edata);
 		}
 		PG_END_TRY();
+		applying = was;
 	}
 	SPI_finish();
 	return PointerGetDatum(NULL);

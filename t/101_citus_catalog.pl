@@ -133,8 +133,10 @@ my $far = spec_json(key => 'far', providers => [ { type => 'posthog', name => 'p
 			config => { projectApiKey => 'k', host => 'http://127.0.0.2:9' } } ]);
 ($rc, $out, $err) = psql_err($coord, "SELECT telemetry_register_spec('$far')");
 isnt($rc, 0, 'a registration that worker2 refuses fails on the coordinator');
-like($err, qr/42501: config\.providers\[0\]\.config\.host: destination not allowed/, 'with the destination error (42501)');
-like($err, qr/while executing command on 127\.0\.0\.1:${\ $w2->port}/, 'raised on worker2');
+like($err, qr/Citus node 127\.0\.0\.1:${\ $w2->port} refused the change \(42501\): config\.providers\[0\]\.config\.host: destination not allowed/,
+	'with worker2\'s destination error, naming worker2 and the SQLSTATE (42501)');
+like($err, qr/DETAIL:  The destination is a loopback address\. A superuser can allow it in telemetry\.allowed_destinations\./,
+	'and its detail and hint');
 is_deeply([ $c->safe_psql_each(q{SELECT count(*) FROM telemetry.specs WHERE key = 'far'}) ], [ 0, 0, 0 ],
 	'and no node registered it');
 is_deeply([ $c->safe_psql_each($fingerprint) ], \@fp, 'no node\'s catalog changed');
@@ -220,6 +222,19 @@ $coord->safe_psql($db, 'CREATE EXTENSION telemetry');
 is($coord->safe_psql($db, 'SELECT telemetry_citus_sync()'), '4', 'CREATE EXTENSION and telemetry_citus_sync() set the cluster up again');
 $coord->safe_psql($db, "SELECT telemetry_register_spec('" . spec_json(key => 'again') . "')");
 is_deeply([ map { $_->safe_psql($db, $count_specs) } @all ], [ 1, 1, 1, 1 ], 'and registering reaches every node');
+
+# Secret values and the key reach the workers as COPY data, never in the
+# text of a statement: the workers' server logs (log_statement = all here)
+# hold neither.
+my $keyhex = $coord->safe_psql($db, q{SELECT encode(key, 'hex') FROM telemetry.redaction_key});
+for my $node ($w1, $w2, $w3)
+{
+	my $log = slurp_file($node->logfile);
+	ok(index($log, 'phc_secret_value') < 0, $node->name . '\'s log does not hold the secret value');
+	ok(index($log, $keyhex) < 0, $node->name . '\'s log does not hold the redaction key');
+	like($log, qr/COPY telemetry\.cluster_messages_\d+ \(origin, op, payload\) FROM STDIN WITH \(format 'binary'\)/,
+		$node->name . ' received the messages as binary COPY');
+}
 
 $w3->stop('fast');
 $c->stop;

@@ -64,8 +64,11 @@ BEGIN
 	ELSE
 		msg := to_jsonb(NEW);
 	END IF;
+	-- INSERT ... SELECT, not VALUES: Citus then sends the row to the
+	-- workers as binary COPY data, not in the text of a statement, so a
+	-- secret or the key is not in their server logs (log_statement)
 	INSERT INTO telemetry.cluster_messages (origin, op, payload)
-		VALUES (0, TG_TABLE_NAME || '_' || lower(TG_OP), msg);
+		SELECT 0, TG_TABLE_NAME || '_' || lower(TG_OP), msg;
 	RETURN NULL;
 END
 $$;
@@ -123,6 +126,7 @@ BEGIN
 	ELSE
 		PERFORM pg_catalog.replicate_reference_tables('block_writes');
 	END IF;
+	-- (sent as binary COPY data: see telemetry._cluster_propagate)
 	INSERT INTO telemetry.cluster_messages (origin, op, payload)
 	SELECT 0, 'sync', jsonb_build_object(
 		'redaction_key', (SELECT to_jsonb(k) FROM telemetry.redaction_key k),
