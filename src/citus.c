@@ -17,7 +17,9 @@
  *	  trigger on each placement (telemetry_cluster_message) applies the
  *	  change to that node's catalog (registering or unregistering the spec
  *	  version with the same C code, setting the secret or the key), then
- *	  drops the row: the table stays empty.
+ *	  drops the row: the table stays empty.  The row is inserted by INSERT
+ *	  ... SELECT, which Citus sends as binary COPY data: secrets and the key
+ *	  never appear in the text of a statement on the workers (log_statement).
  * So a registration changes every node or none; a registration that fails
  * on one worker (a different document under the same key@version, a
  * destination that node does not allow) fails on the coordinator too.
