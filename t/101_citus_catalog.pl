@@ -122,6 +122,20 @@ like($err, qr/HINT:  Register specs, unregister them and set secrets on the coor
 like($err, qr/0A000/, 'unregistering on a worker is refused (0A000)');
 is_deeply([ $c->safe_psql_each($fingerprint) ], \@fp, 'no node changed');
 
+# Registrations follow the coordinator's transaction: rolled back, no node
+# has them; committed, every node has both.
+my $tx = "SELECT telemetry_register_spec('" . spec_json(key => 'tx1') . "');
+	SELECT telemetry_register_spec('" . spec_json(key => 'tx2') . "');";
+$coord->safe_psql($db, "BEGIN; $tx ROLLBACK;");
+is_deeply([ $c->safe_psql_each(q{SELECT count(*) FROM telemetry.specs WHERE key IN ('tx1', 'tx2')}) ], [ 0, 0, 0 ],
+	'two registrations rolled back on the coordinator are on no node');
+$coord->safe_psql($db, "BEGIN; $tx COMMIT;");
+is_deeply([ $c->safe_psql_each(q{SELECT count(*) FROM telemetry.specs WHERE key IN ('tx1', 'tx2')}) ], [ 2, 2, 2 ],
+	'committed, they are on every node');
+$coord->safe_psql($db, q{SELECT telemetry_unregister_spec('tx1', '1.0.0'), telemetry_unregister_spec('tx2', '1.0.0')});
+@fp = $c->safe_psql_each($fingerprint);
+is_deeply(\@fp, [ ($fp[0]) x 3 ], 'unregistered on every node (with the same tombstones)');
+
 # All or nothing: a registration that one worker refuses (its
 # allowed_destinations does not list the provider's host) changes no node.
 for my $node ($coord, $w1)
