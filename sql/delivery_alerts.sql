@@ -117,6 +117,8 @@ SELECT count(*) AS queued_in_the_check FROM telemetry.alert_queue;
 ROLLBACK;
 SELECT count(*) AS queued_after_rollback FROM telemetry.alert_queue;
 
+-- slack renders no event
+SELECT telemetry._delivery_item('slack', e) FROM telemetry.events e LIMIT 1;
 -- the queue is the owner's
 SELECT has_table_privilege('public', 'telemetry.alert_queue', 'SELECT') AS public_reads_queue,
 	has_function_privilege('public', 'telemetry._queue_alert(telemetry.anomalies)', 'EXECUTE') AS public_queues;

@@ -451,12 +451,7 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		budget -= list_length(p->alerts);
 		share = Max(1, share - list_length(p->alerts));
 
-		if (p->format->alerts_only)
-		{
-			/* receives no events (slack): its cursor is not read */
-			has_requeued = false;
-		}
-		else if (has_requeued)
+		if (has_requeued)
 		{
 			/* requeued and replayed events take up to half the share */
 			int			nreq = Max(1, share / 2);
@@ -478,9 +473,7 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 			}
 		}
 
-		if (p->format->alerts_only)
-			;
-		else if (!stopped && !delivery_budget_exhausted())
+		if (!stopped && !delivery_budget_exhausted())
 		{
 			args[0] = CStringGetTextDatum(p->spec);
 			args[1] = CStringGetTextDatum(p->cursor_xid);

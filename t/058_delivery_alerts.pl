@@ -162,6 +162,9 @@ ok(!grep({ $_->{path} eq '/slack' && join(',', sort keys %{ body_json($_) }) ne 
 	'slack receives {"text"} only, and no event');
 is(scalar(grep { $_->{path} eq '/slack' && $_->{status} == 200 } $sink->requests), 1,
 	'slack: one message for one alert');
+ok($node->poll_query_until('postgres',
+		q{SELECT pending = 0 AND delivered = 0 FROM telemetry.delivery_status WHERE provider = 'al/ops'}),
+	'slack: its cursor passes the events it does not receive (nothing pending)');
 
 # the formats
 my ($ph) = @{ $got->{posthog} };
