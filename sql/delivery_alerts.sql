@@ -124,3 +124,4 @@ SELECT has_table_privilege('public', 'telemetry.alert_queue', 'SELECT') AS publi
 	has_function_privilege('public', 'telemetry._queue_alert(telemetry.anomalies)', 'EXECUTE') AS public_queues;
 -- the hook that was never defined is gone
 SELECT count(*) AS hook FROM pg_proc WHERE proname = '_deliver_anomaly';
+DROP EXTENSION telemetry;
