@@ -117,6 +117,12 @@ SELECT count(*) AS queued_in_the_check FROM telemetry.alert_queue;
 ROLLBACK;
 SELECT count(*) AS queued_after_rollback FROM telemetry.alert_queue;
 
+-- a dead alert is sent again by telemetry_retry_dead_letters, with its id
+UPDATE telemetry.alert_queue SET state = 'dead', attempts = 3, error = 'HTTP 400'
+WHERE provider = 'hook' AND anomaly_id = 1;
+SELECT telemetry_retry_dead_letters('al/hook') AS requeued;
+SELECT provider, state, attempts FROM telemetry.alert_queue WHERE anomaly_id = 1 ORDER BY provider;
+
 -- slack renders no event
 SELECT telemetry._delivery_item('slack', e) FROM telemetry.events e LIMIT 1;
 -- the queue is the owner's

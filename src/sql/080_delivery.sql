@@ -261,14 +261,15 @@ CREATE FUNCTION telemetry._delivery_providers(provider text)
 	  AND (p.spec_key || '/' || p.name = provider OR (strpos(provider, '/') = 0 AND p.name = provider))
 $$;
 
--- Send a provider's dead letters again (their events must still be stored);
--- returns how many were requeued.
+-- Send a provider's dead letters again (their events must still be stored),
+-- and its dead alerts; returns how many were requeued.
 CREATE FUNCTION telemetry_retry_dead_letters(provider text) RETURNS bigint
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	n bigint;
+	k bigint;
 	pname text := telemetry_retry_dead_letters.provider;
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM telemetry._delivery_providers(pname)) THEN
@@ -283,6 +284,14 @@ BEGIN
 	  AND f.state = 'dead'
 	  AND EXISTS (SELECT 1 FROM telemetry.events e WHERE e.xid = f.event_xid AND e.id = f.event_id);
 	GET DIAGNOSTICS n = ROW_COUNT;
+	-- and its dead alerts, with the same alert id (telemetry.max_delivery_age
+	-- counts again from now)
+	UPDATE telemetry.alert_queue q
+	SET state = 'pending', queued_at = now(), settled_at = NULL
+	FROM telemetry._delivery_providers(pname) p
+	WHERE (q.spec_key, q.provider) = (p.spec_key, p.name) AND q.state = 'dead';
+	GET DIAGNOSTICS k = ROW_COUNT;
+	n := n + k;
 	PERFORM telemetry._wake_worker_if_possible();
 	RETURN n;
 END
