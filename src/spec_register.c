@@ -941,7 +941,7 @@ telemetry_register_spec(PG_FUNCTION_ARGS)
 }
 
 /*
- * SQL: telemetry_load_spec(path text) RETURNS text
+ * SQL: telemetry_load_spec(path text) RETURNS text (STRICT)
  *
  * Register a spec from a JSON file on the server.  The caller needs
  * EXECUTE on this and on telemetry_register_spec, and the privileges of
@@ -959,18 +959,24 @@ telemetry_load_spec(PG_FUNCTION_ARGS)
 	JsonLexContext *lex;
 	JsonParseErrorType rc;
 	Jsonb	   *spec;
-	List	   *name;
+	Oid			nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
 	Oid			argtypes[1] = {JSONBOID};
 
-	/* EXECUTE on telemetry_register_spec, in the extension's schema */
-	name = list_make2(makeString(get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid))),
-					  makeString("telemetry_register_spec"));
-	regfn = LookupFuncName(name, 1, argtypes, false);
+	/*
+	 * EXECUTE on telemetry_register_spec of this function's schema (by OID:
+	 * whatever that schema is called now).  Registering itself is the C
+	 * below, never a call by name.
+	 */
+	regfn = LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
+									  makeString("telemetry_register_spec")),
+						   1, argtypes, true);
+	if (!OidIsValid(regfn) || get_func_namespace(regfn) != nsp)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function telemetry_register_spec(jsonb) is missing from the schema of telemetry_load_spec")));
 	if (pg_proc_aclcheck(regfn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, "telemetry_register_spec");
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_TEXT_P(cstring_to_text(register_spec(NULL, GetUserNameFromId(GetUserId(), false))));
 	path = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	doc = spec_file_read(path);
 	json = VARDATA_ANY(doc);

@@ -2,6 +2,14 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION telemetry" to load this file. \quit
 
+-- CREATE EXTENSION runs this script with search_path set to the target
+-- schema (public, normally), which the database's owner controls: a
+-- function or operator planted there (convert_to(text, text), say) would
+-- otherwise be preferred to pg_catalog's by the statements below, and run
+-- as the superuser installing the extension.  Everything below names its
+-- schema (@extschema@ for the SQL API); SET LOCAL ends with the script.
+SET LOCAL search_path = pg_catalog, pg_temp;
+
 CREATE SCHEMA telemetry;
 COMMENT ON SCHEMA telemetry IS 'catalog, events and views of the telemetry extension';
 
