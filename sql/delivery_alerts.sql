@@ -107,6 +107,20 @@ SELECT a.event, regexp_replace(q.summary, 'anomaly [0-9]+', 'anomaly N') AS summ
 FROM telemetry.alert_queue q JOIN telemetry.anomalies a ON a.id = q.anomaly_id
 WHERE q.provider = 'ops' ORDER BY a.event;
 
+-- the item of each provider type, as delivery renders it (the pii event's;
+-- ids, times and the anomaly id replaced)
+SELECT t.type, regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+		telemetry._alert_item(t.type, q),
+		'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', 'ALERT-ID', 'g'),
+		'"[0-9]{4}-[0-9]{2}-[0-9]{2}T[^"]*"', '"TIME"', 'g'),
+		'"[0-9]{19}"', '"NANOS"', 'g'),
+		'(anomaly_id"(: |, "value": \{"doubleValue": )|anomaly )[0-9]+', '\1N', 'g'),
+		'"detected_at": "[^"]*"', '"detected_at": "TIME"', 'g') AS item
+FROM telemetry.alert_queue q JOIN telemetry.anomalies a ON a.id = q.anomaly_id,
+	unnest(ARRAY['posthog', 'segment', 'webhook', 'opentelemetry', 'slack']) AS t(type)
+WHERE q.provider = 'ops' AND a.event = 'al.login' ORDER BY t.type;
+SELECT telemetry._alert_item('internal', q) FROM telemetry.alert_queue q LIMIT 1;
+
 -- a rolled-back check queues nothing
 BEGIN;
 SELECT telemetry_track('al.step', '1.0.0', '{"durationMs": 500}') IS NOT NULL AS tracked;

@@ -24,6 +24,8 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/uuid.h"
+#include "funcapi.h"
 
 #define ROUTE_KEY_BYTES 1100	/* two keys of SPEC_MAX_KEY_CHARS and a separator */
 
@@ -269,4 +271,48 @@ delivery_routed_away(HTAB *routed_away, text *event, text *version)
 	memcpy(key + elen + 1, VARDATA_ANY(version), vlen);
 	key[elen + 1 + vlen] = '\0';
 	return hash_search(routed_away, key, HASH_FIND, NULL) != NULL;
+}
+
+PG_FUNCTION_INFO_V1(telemetry_alert_item);
+
+/*
+ * SQL: telemetry._alert_item(type text, q telemetry.alert_queue) RETURNS text
+ *
+ * The item a provider type sends for a queued alert, rendered by the same
+ * code as delivery (for tests and operators; owner only).
+ */
+Datum
+telemetry_alert_item(PG_FUNCTION_ARGS)
+{
+	char	   *type = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	HeapTupleHeader rec = PG_GETARG_HEAPTUPLEHEADER(1);
+	const DeliveryFormat *f = delivery_format_for(type);
+	DeliveryAlert a;
+	JsonOut		out;
+	Datum		d;
+	bool		isnull;
+
+	if (f == NULL || f->render_alert == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("provider type \"%s\" sends no alerts", type)));
+	d = GetAttributeByName(rec, "alert_id", &isnull);
+	if (isnull)
+		PG_RETURN_NULL();
+	a.id = DatumGetCString(DirectFunctionCall1(uuid_out, d));
+	d = GetAttributeByName(rec, "spec_key", &isnull);
+	a.spec_key = isnull ? "" : TextDatumGetCString(d);
+	d = GetAttributeByName(rec, "payload", &isnull);
+	a.payload = isnull ? NULL : DatumGetJsonbP(d);
+	d = GetAttributeByName(rec, "summary", &isnull);
+	a.summary = isnull ? "" : TextDatumGetCString(d);
+	d = GetAttributeByName(rec, "detected_at", &isnull);
+	a.detected_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+	d = GetAttributeByName(rec, "queued_at", &isnull);
+	a.queued_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+	json_out_init(&out, f->max_event_bytes);
+	f->render_alert(&out, &a);
+	if (out.over)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.buf.data, out.buf.len));
 }

@@ -578,6 +578,13 @@ END
 $$;
 REVOKE ALL ON FUNCTION telemetry._queue_alert(telemetry.anomalies) FROM PUBLIC;
 
+-- The item a provider type sends for a queued alert (the delivery code's
+-- rendering; for tests and operators).
+CREATE FUNCTION telemetry._alert_item(type text, q telemetry.alert_queue) RETURNS text
+	AS 'MODULE_PATHNAME', 'telemetry_alert_item'
+	LANGUAGE C STABLE STRICT;
+REVOKE ALL ON FUNCTION telemetry._alert_item(text, telemetry.alert_queue) FROM PUBLIC;
+
 -- Routing in the delivery claim: the event versions of a spec key that a
 -- provider does not receive ("event" || chr(31) || "version"), from the
 -- routing of each event version's governing spec version.  Everything
