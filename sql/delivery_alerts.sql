@@ -79,6 +79,10 @@ SELECT telemetry_register_spec(doc) FROM base;
 SELECT pg_temp.check_spec(jsonb_set(doc, '{events,1,providers}', '["hook"]')) FROM base;
 SELECT pg_temp.check_spec(doc) FROM base;
 SELECT event, version, providers FROM telemetry.spec_events ORDER BY event;
+-- what a next version changes in routing and alerts, as telemetry_spec_diff shows it
+SELECT d.* FROM base, telemetry_spec_diff(doc, jsonb_set(jsonb_set(jsonb_set(doc, '{meta,version}', '"1.1.0"'),
+	'{events,1,providers}', '["hook"]'), '{config,providers,3,alerts}', 'true')) d;
+SELECT d.* FROM base, telemetry_spec_diff(doc, jsonb_set(doc #- '{events,1,providers}', '{events,0,providers}', '[]')) d;
 SELECT name, type, alerts FROM telemetry.providers ORDER BY ordinal;
 -- the spec read back shows the routing and the switch
 SELECT telemetry_spec('al') -> 'events' -> 1 -> 'providers' AS routing,
