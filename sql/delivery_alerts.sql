@@ -141,6 +141,11 @@ WHERE provider = 'hook' AND anomaly_id = 1;
 SELECT telemetry_retry_dead_letters('al/hook') AS requeued;
 SELECT provider, state, attempts FROM telemetry.alert_queue WHERE anomaly_id = 1 ORDER BY provider;
 
+-- a new latest version without the slack provider drops its pending alerts
+SELECT telemetry_register_spec(jsonb_set(jsonb_set(doc #- '{config,providers,2}', '{meta,version}', '"1.1.0"'),
+	'{events,1,providers}', '["hook"]')) FROM base;
+SELECT provider, state, count(*) FROM telemetry.alert_queue GROUP BY 1, 2 ORDER BY 1, 2;
+
 -- slack renders no event
 SELECT telemetry._delivery_item('slack', e) FROM telemetry.events e LIMIT 1;
 -- the queue is the owner's
