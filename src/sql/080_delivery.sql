@@ -506,6 +506,8 @@ CREATE TABLE telemetry.alert_queue (
 CREATE INDEX alert_queue_pending_idx ON telemetry.alert_queue (spec_key, provider, id) WHERE state = 'pending';
 CREATE INDEX ON telemetry.alert_queue (queued_at);
 SELECT pg_catalog.pg_extension_config_dump('telemetry.alert_queue', '');
+-- its identity too: alerts queued after a restore must not reuse the ids
+SELECT pg_catalog.pg_extension_config_dump('telemetry.alert_queue_id_seq', '');
 
 -- What an alert carries: the anomaly record's fields, and for an event
 -- that is not public neither its observed value (a property value, or an
