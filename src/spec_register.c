@@ -55,6 +55,9 @@ PG_FUNCTION_INFO_V1(telemetry_register_spec);
 PG_FUNCTION_INFO_V1(telemetry_load_spec);
 PG_FUNCTION_INFO_V1(telemetry_unregister_spec);
 
+/* telemetry._run_lock(name, wait) (run_lock.c) */
+extern Datum telemetry_run_lock(PG_FUNCTION_ARGS);
+
 /* ---------------------------------------------------------------------
  * SPI helpers
  * ---------------------------------------------------------------------
@@ -102,10 +105,12 @@ jsonb_array(Jsonb **items, int n)
 
 /*
  * Take a spec key's turn: one registration or unregistration of a key at a
- * time.  At READ COMMITTED the write of the key's row in
- * telemetry.spec_turns waits for a concurrent one and then goes on with
- * fresh snapshots; at REPEATABLE READ or SERIALIZABLE it fails with 40001
- * when another committed after this transaction's snapshot.
+ * time.  The key's run lock (telemetry._run_lock('spec:' || key), an object
+ * lock on the extension that no other role can take first, unlike an
+ * advisory lock) makes a concurrent one wait; the statements after it run
+ * with fresh snapshots at READ COMMITTED.  At REPEATABLE READ or
+ * SERIALIZABLE the snapshot cannot see what the other committed: writing
+ * the key's row of telemetry.spec_turns then fails with 40001.
  */
 static void
 take_turn(const char *key)
@@ -113,6 +118,9 @@ take_turn(const char *key)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(key)};
 
+	(void) DirectFunctionCall2(telemetry_run_lock,
+							   CStringGetTextDatum(psprintf("spec:%s", key)),
+							   BoolGetDatum(true));
 	run("INSERT INTO telemetry.spec_turns AS t (key) VALUES ($1) "
 		"ON CONFLICT (key) DO UPDATE SET turns = t.turns + 1",
 		1, types, values, NULL, SPI_OK_INSERT);
