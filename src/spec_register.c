@@ -482,7 +482,7 @@ check_events(SpecDoc *doc, bool *new_event)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("%s: %s since version %s of event \"%s\": a change that is not backward compatible needs a new major version",
 								c->path, c->change, a->version, ev->key),
-						 errhint("Publish it as version %s.0.0 of the event, or keep the change compatible (see \"Evolving a spec\" in the README).",
+						 errhint("Publish it as version %s.0.0 of the event, or keep the change compatible (see \"Evolving a spec\" in doc/design.md).",
 								 next_major(major)),
 						 errhidestmt(true)));
 		}
