@@ -21,6 +21,7 @@
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 #include "utils/portal.h"
+#include "utils/hsearch.h"
 #include "utils/timestamp.h"
 
 typedef enum DeliveryOutcome
@@ -46,6 +47,7 @@ typedef struct DeliveryEvent
 	char	   *item;			/* provider-specific JSON of the event */
 	int			len;
 	char	   *skip_reason;	/* too large: dead without sending */
+	bool		routed_away;	/* its event's "providers" leave this one out */
 } DeliveryEvent;
 
 /* A batch of events sent in one request (or a part of one split by 413). */
@@ -53,6 +55,8 @@ typedef struct DeliveryBatch
 {
 	struct DeliveryProvider *prov;
 	bool		requeued;		/* from telemetry.delivery_failures */
+	bool		alerts;			/* alerts from telemetry.alert_queue, not events */
+	bool		routed_away;	/* events this provider does not receive: not sent */
 	DeliveryEvent *events;
 	int			nevents;
 	char	   *skip_reason;	/* dead without sending (oversized event) */
@@ -95,6 +99,21 @@ typedef struct DeliveryRow
 } DeliveryRow;
 
 /*
+ * An alert (the alert action of an anomaly) as telemetry.alert_queue holds
+ * it for one provider: payload is the anomaly's fields that the event's
+ * privacy allows (telemetry._alert_payload), summary a one-line text.
+ */
+typedef struct DeliveryAlert
+{
+	const char *id;				/* alert uuid: the same for every provider */
+	const char *spec_key;
+	Jsonb	   *payload;		/* a flat object */
+	const char *summary;
+	TimestampTz detected_at;
+	TimestampTz queued_at;
+} DeliveryAlert;
+
+/*
  * A config key of a provider type (issue 15: one provider descriptor).  The
  * spec model (spec_provider.c) validates and masks provider configs from
  * these descriptors, delivery resolves them.
@@ -124,8 +143,11 @@ typedef struct DeliveryFormat
 	char	   *(*configure) (struct DeliveryProvider *prov);
 	/* the item of one event (stops early when out->over) */
 	void		(*render_item) (JsonOut *out, const DeliveryRow *row);
-	/* fill in batch->req and batch->body */
+	/* fill in batch->req and batch->body (batch->alerts: alert items) */
 	void		(*build) (DeliveryBatch *batch);
+	/* the item of one alert; NULL: the type receives no alerts */
+	void		(*render_alert) (JsonOut *out, const DeliveryAlert *alert);
+	bool		alerts_only;	/* receives alerts and no events (slack) */
 } DeliveryFormat;
 
 typedef struct DeliveryProvider
@@ -158,6 +180,8 @@ typedef struct DeliveryProvider
 	int			failures;		/* consecutive failed attempts */
 	List	   *batches;		/* DeliveryBatch *, cursor batches in order */
 	List	   *requeued;		/* DeliveryBatch *, from the failure table */
+	List	   *alerts;			/* DeliveryBatch *, from telemetry.alert_queue */
+	HTAB	   *routed_away;	/* "event\x1fversion" it does not receive, or NULL */
 	bool		full;			/* the claim hit its limit: more may wait */
 	int			in_flight;
 } DeliveryProvider;
@@ -179,6 +203,13 @@ extern bool delivery_budget_exhausted(void);
 extern DeliveryEvent *delivery_read_events(MemoryContext cxt, DeliveryProvider *prov,
 										   Portal portal, int max_rows,
 										   int *nevents, bool *stopped);
+
+/* delivery_alert.c */
+extern int	delivery_claim_alerts(MemoryContext cxt, DeliveryProvider *prov, int max_alerts);
+extern void delivery_record_alerts(DeliveryProvider *prov, DeliveryBatch *b);
+extern HTAB *delivery_routing(MemoryContext cxt, Datum excluded);
+extern bool delivery_routed_away(HTAB *routed_away, text *event, text *version);
+extern void json_out_members(JsonOut *out, Jsonb *obj, bool first);
 
 /* delivery_send.c */
 extern void delivery_send(List *providers);
@@ -205,6 +236,7 @@ extern const DeliveryFormat delivery_format_segment;
 extern const DeliveryFormat delivery_format_webhook;
 extern const DeliveryFormat delivery_format_otel;
 extern const DeliveryFormat delivery_format_internal;
+extern const DeliveryFormat delivery_format_slack;
 
 /* helpers (provider_common.c) */
 extern char *delivery_configure(DeliveryProvider *prov);

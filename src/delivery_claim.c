@@ -29,7 +29,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
-#define DELIVERY_NFORMATS 5
+#define DELIVERY_NFORMATS 6
 
 /* every provider type, in the order the spec model lists them */
 static const DeliveryFormat *const formats[DELIVERY_NFORMATS] = {
@@ -37,6 +37,7 @@ static const DeliveryFormat *const formats[DELIVERY_NFORMATS] = {
 	&delivery_format_segment,
 	&delivery_format_webhook,
 	&delivery_format_otel,
+	&delivery_format_slack,
 	&delivery_format_internal,
 };
 
@@ -52,6 +53,9 @@ FullTransactionId delivery_horizon;
 FullTransactionId delivery_sample_xid;
 int			delivery_due_providers = 0;
 TimestampTz delivery_sample_at;
+
+/* Alerts one pass claims per provider at most. */
+#define DELIVERY_PASS_ALERTS 100
 
 /* The wire format of a provider type, or NULL (internal, unknown). */
 const DeliveryFormat *
@@ -235,8 +239,10 @@ new_batch(DeliveryProvider *prov, DeliveryEvent *events, int n, bool requeued)
 /*
  * Cut events into batches: at most per_batch events and the format's
  * request size; an event too large for the format (see delivery_read.c) is
- * a batch of its own, dead without sending.  Stops after max_batches;
- * returns how many events were used.
+ * a batch of its own, dead without sending; a run of events routed away
+ * from the provider is a batch passed over (settled as sent, not sent, and
+ * not counted against max_batches).  Stops after max_batches; returns how
+ * many events were used.
  */
 static int
 cut_batches(DeliveryProvider *prov, DeliveryEvent *ev, int n, int per_batch,
@@ -251,6 +257,20 @@ cut_batches(DeliveryProvider *prov, DeliveryEvent *ev, int n, int per_batch,
 		int			end = start;
 		long		bytes = 512;	/* envelope */
 
+		if (ev[start].routed_away)
+		{
+			DeliveryBatch *b;
+
+			/* a run of events routed away: passed over, not sent */
+			while (end < n && ev[end].routed_away)
+				end++;
+			b = new_batch(prov, ev + start, end - start, requeued);
+			b->routed_away = true;
+			b->outcome = DELIVERY_OK;
+			*out = lappend(*out, b);
+			start = end;
+			continue;
+		}
 		if (ev[start].skip_reason != NULL)
 		{
 			DeliveryBatch *b = new_batch(prov, ev + start, 1, requeued);
@@ -262,7 +282,7 @@ cut_batches(DeliveryProvider *prov, DeliveryEvent *ev, int n, int per_batch,
 			continue;
 		}
 		while (end < n && end - start < per_batch &&
-			   ev[end].skip_reason == NULL &&
+			   ev[end].skip_reason == NULL && !ev[end].routed_away &&
 			   (end == start || bytes + ev[end].len + 1 <= f->max_request_bytes))
 		{
 			bytes += ev[end].len + 1;
@@ -318,7 +338,8 @@ load_providers(MemoryContext cxt)
 								 " AND f.state = 'retry'), "
 								 "s.spec_key IS NULL, "
 								 "telemetry._provider_refs_problem(p.type, p.config, 'config'), "
-								 "COALESCE(s.floor, '-infinity'), s.pending_xid::text "
+								 "COALESCE(s.floor, '-infinity'), s.pending_xid::text, "
+								 "COALESCE(telemetry._routed_away(p.spec_key, p.name), '{}') "
 								 "FROM telemetry.providers p "
 								 "LEFT JOIN telemetry.delivery_state s "
 								 " ON (s.spec_key, s.provider) = (p.spec_key, p.name) "
@@ -373,6 +394,8 @@ load_providers(MemoryContext cxt)
 		p->refs_problem = SPI_getvalue(tup, desc, 11);
 		p->floor = DatumGetTimestampTz(SPI_getbinval(tup, desc, 12, &isnull));
 		p->pending_xid = SPI_getvalue(tup, desc, 13);
+		/* routing: the event versions it does not receive */
+		p->routed_away = delivery_routing(cxt, SPI_getbinval(tup, desc, 14, &isnull));
 		p->format = delivery_format_for(p->type);
 		if (p->format != NULL)
 			provs = lappend(provs, p);
@@ -543,6 +566,13 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		args[0] = CStringGetTextDatum(p->spec_key);
 		args[1] = CStringGetTextDatum(p->name);
 
+		/* alerts first: few, and the reason some providers exist */
+		if (p->format->render_alert != NULL &&
+			delivery_claim_alerts(cxt, p, DELIVERY_PASS_ALERTS) == DELIVERY_PASS_ALERTS)
+			p->full = true;
+		budget -= list_length(p->alerts);
+		share = Max(1, share - list_length(p->alerts));
+
 		if (has_requeued)
 		{
 			/* requeued and replayed events take up to half the share */
@@ -596,6 +626,8 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 			foreach(lc, p->batches)
 				p->in_flight += ((DeliveryBatch *) lfirst(lc))->nevents;
 			foreach(lc, p->requeued)
+				p->in_flight += ((DeliveryBatch *) lfirst(lc))->nevents;
+			foreach(lc, p->alerts)
 				p->in_flight += ((DeliveryBatch *) lfirst(lc))->nevents;
 		}
 		if (p->in_flight > 0)

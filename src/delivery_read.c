@@ -175,12 +175,22 @@ delivery_read_events(MemoryContext cxt, DeliveryProvider *prov, Portal portal,
 			char	   *reason;
 			int			len = 0;
 			int64		cost;
+			bool		routed_away;
 
 			CHECK_FOR_INTERRUPTS();
 			heap_deform_tuple(tup, desc, cols, nulls);
 			old = MemoryContextSwitchTo(item_cxt);
 			id = TextDatumGetCString(cols[COL_ID - 1]);
-			item = render(f, id, cols, nulls, &len, &reason);
+			/*
+			 * An event routed away from this provider is passed over, never
+			 * rendered: its cursor moves past it.  A type that receives only
+			 * alerts (slack) passes over every event.
+			 */
+			routed_away = f->alerts_only ||
+				(prov->routed_away != NULL && !nulls[COL_EVENT - 1] && !nulls[COL_VERSION - 1] &&
+				 delivery_routed_away(prov->routed_away, DatumGetTextPP(cols[COL_EVENT - 1]),
+									  DatumGetTextPP(cols[COL_VERSION - 1])));
+			item = routed_away ? NULL : render(f, id, cols, nulls, &len, &reason);
 			cost = DELIVERY_EVENT_COST + (item ? 2 * (int64) len : 0);
 			if (cost > pass_bytes_left && pass_admitted)
 			{
@@ -203,7 +213,9 @@ delivery_read_events(MemoryContext cxt, DeliveryProvider *prov, Portal portal,
 			ev[n].occurred_at = DatumGetTimestampTz(cols[COL_OCCURRED_AT - 1]);
 			ev[n].received_at = DatumGetTimestampTz(cols[COL_RECEIVED_AT - 1]);
 			ev[n].replay = !nulls[COL_REPLAY - 1] && DatumGetBool(cols[COL_REPLAY - 1]);
-			if (item != NULL)
+			if (routed_away)
+				ev[n].routed_away = true;
+			else if (item != NULL)
 			{
 				ev[n].item = palloc(len + 1);
 				memcpy(ev[n].item, item, len + 1);
@@ -245,10 +257,10 @@ telemetry_delivery_item(PG_FUNCTION_ARGS)
 	char	   *reason;
 	int			len;
 
-	if (f == NULL)
+	if (f == NULL || f->render_item == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("provider type \"%s\" sends nothing", type)));
+				 errmsg("provider type \"%s\" sends no events", type)));
 	for (int i = 0; i < lengthof(names); i++)
 		cols[i] = GetAttributeByName(rec, names[i], &nulls[i]);
 	if (nulls[COL_ID - 1])

@@ -175,12 +175,48 @@ settle_requeued(DeliveryProvider *p, DeliveryBatch *b)
 
 static void history(DeliveryProvider *p, DeliveryBatch *b);
 
+/* Settle an alert batch (walking the halves of a split one). */
+static void
+settle_alerts_tree(ProviderTally *t, DeliveryBatch *b)
+{
+	if (b->outcome == DELIVERY_PENDING)
+		return;
+	history(t->prov, b);
+	if (b->outcome == DELIVERY_SPLIT)
+	{
+		settle_alerts_tree(t, b->half[0]);
+		settle_alerts_tree(t, b->half[1]);
+		return;
+	}
+	delivery_record_alerts(t->prov, b);
+	if (b->outcome == DELIVERY_OK)
+	{
+		t->success = true;
+		return;
+	}
+	if (t->error == NULL)
+		t->error = b->public_error;
+	if (b->outcome == DELIVERY_RETRY)
+	{
+		t->retry = true;
+		t->retry_after = Max(t->retry_after, b->req.retry_after);
+	}
+	if (b->outcome == DELIVERY_DISABLE)
+		t->disable = true;
+}
+
 /* Settle a requeued batch (walking the halves of a split one). */
 static void
 settle_requeued_tree(ProviderTally *t, DeliveryBatch *b)
 {
 	if (b->outcome == DELIVERY_PENDING)
 		return;
+	if (b->routed_away)
+	{
+		/* routed away from this provider: no longer to be sent */
+		settle_requeued(t->prov, b);
+		return;
+	}
 	history(t->prov, b);
 	if (b->outcome == DELIVERY_SPLIT)
 	{
@@ -210,10 +246,10 @@ settle_requeued_tree(ProviderTally *t, DeliveryBatch *b)
 static void
 history(DeliveryProvider *p, DeliveryBatch *b)
 {
-	Oid			types[8] = {TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID, TEXTOID,
-	FLOAT8OID, TEXTOID};
-	Datum		args[8];
-	char		nulls[9] = "        ";
+	Oid			types[9] = {TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID, TEXTOID,
+	FLOAT8OID, TEXTOID, TEXTOID};
+	Datum		args[9];
+	char		nulls[10] = "         ";
 	bool		sent = b->skip_reason == NULL && b->prov->config_error == NULL;
 
 	args[0] = CStringGetTextDatum(p->spec_key);
@@ -230,10 +266,14 @@ history(DeliveryProvider *p, DeliveryBatch *b)
 	args[7] = CStringGetTextDatum(b->error ? b->error : "");
 	if (b->error == NULL)
 		nulls[7] = 'n';
+	/* a batch of alerts says so (events counts its alerts) */
+	args[8] = CStringGetTextDatum("alerts");
+	if (!b->alerts)
+		nulls[8] = 'n';
 	run("INSERT INTO telemetry.delivery_history "
-		"(spec_key, provider, events, bytes, status, outcome, duration_ms, error) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-		8, types, args, nulls, SPI_OK_INSERT);
+		"(spec_key, provider, events, bytes, status, outcome, duration_ms, error, note) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+		9, types, args, nulls, SPI_OK_INSERT);
 }
 
 /* Settle one leaf batch (or walk a split one) in cursor order. */
@@ -243,6 +283,16 @@ settle(ProviderTally *t, DeliveryBatch *b)
 	DeliveryProvider *p = t->prov;
 	DeliveryEvent *last = &b->events[b->nevents - 1];
 
+	if (b->routed_away)
+	{
+		/* events routed away from this provider: the cursor passes them */
+		if (!t->blocked)
+		{
+			t->cursor_xid = last->xid;
+			t->cursor_id = last->id;
+		}
+		return;
+	}
 	if (b->outcome == DELIVERY_SPLIT)
 	{
 		history(p, b);
@@ -418,6 +468,8 @@ delivery_record(List *providers, bool *more)
 		t.retry_after = -1;
 		t.max_age_cutoff = GetCurrentTimestamp() - (int64) telemetry_max_delivery_age * USECS_PER_SEC;
 
+		foreach(bc, p->alerts)
+			settle_alerts_tree(&t, lfirst(bc));
 		foreach(bc, p->requeued)
 			settle_requeued_tree(&t, lfirst(bc));
 		foreach(bc, p->batches)

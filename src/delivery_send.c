@@ -128,6 +128,8 @@ delivery_send(List *providers)
 			DeliveryProvider *p = lfirst(lc);
 			ListCell   *bc;
 
+			foreach(bc, p->alerts)
+				collect(lfirst(bc), &todo);
 			foreach(bc, p->requeued)
 				collect(lfirst(bc), &todo);
 			foreach(bc, p->batches)
@@ -158,6 +160,7 @@ delivery_send(List *providers)
 
 					half->prov = b->prov;
 					half->requeued = b->requeued;
+					half->alerts = b->alerts;
 					half->events = b->events + (i == 0 ? 0 : h);
 					half->nevents = i == 0 ? h : b->nevents - h;
 					b->half[i] = half;

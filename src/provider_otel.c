@@ -83,11 +83,11 @@ otel_prop_cmp(const void *a, const void *b)
 	return varstr_cmp(x->key, x->keylen, y->key, y->keylen, DEFAULT_COLLATION_OID);
 }
 
-/* One telemetry.property.<name> attribute. */
+/* One <prefix><name> attribute (telemetry.property.<name> for events). */
 static void
-otel_prop_attr(JsonOut *out, OtelProp *p)
+otel_prop_attr(JsonOut *out, OtelProp *p, const char *prefix)
 {
-	char	   *key = psprintf("telemetry.property.%.*s", p->keylen, p->key);
+	char	   *key = psprintf("%s%.*s", prefix, p->keylen, p->key);
 	JsonbValue *v = &p->val;
 
 	json_out_lit(out, ", {\"key\": ");
@@ -166,12 +166,53 @@ otel_item(JsonOut *out, const DeliveryRow *row)
 		}
 		qsort(props, i, sizeof(OtelProp), otel_prop_cmp);
 		for (int j = 0; j < i && !out->over; j++)
-			otel_prop_attr(out, &props[j]);
+			otel_prop_attr(out, &props[j], "telemetry.property.");
 	}
 	json_out_lit(out, "], \"severityText\": \"INFO\", \"timeUnixNano\": ");
 	otel_nanos(out, row->occurred_at);
 	json_out_lit(out, ", \"severityNumber\": 9, \"observedTimeUnixNano\": ");
 	otel_nanos(out, row->received_at);
+	json_out_lit(out, "}");
+}
+
+/*
+ * The log record of one alert: severity WARN, body the alert's summary,
+ * time its detection, attributes event.name telemetry.anomaly,
+ * telemetry.alert.id, telemetry.spec and each of the alert's fields as
+ * telemetry.anomaly.<name>.
+ */
+static void
+otel_alert(JsonOut *out, const DeliveryAlert *alert)
+{
+	json_out_lit(out, "{\"body\": {\"stringValue\": ");
+	json_out_string(out, alert->summary, strlen(alert->summary));
+	json_out_lit(out, "}, \"attributes\": [{\"key\": \"event.name\", \"value\": {\"stringValue\": \"telemetry.anomaly\"}}");
+	otel_string_attr(out, "telemetry.alert.id", alert->id, strlen(alert->id));
+	otel_string_attr(out, "telemetry.spec", alert->spec_key, strlen(alert->spec_key));
+	if (alert->payload && JB_ROOT_IS_OBJECT(alert->payload))
+	{
+		JsonbIterator *it = JsonbIteratorInit(&alert->payload->root);
+		JsonbValue	k;
+		JsonbIteratorToken tok;
+
+		while (!out->over && (tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+		{
+			OtelProp	p;
+			char	   *key;
+
+			if (tok != WJB_KEY)
+				continue;
+			key = psprintf("anomaly.%.*s", k.val.string.len, k.val.string.val);
+			p.key = key;
+			p.keylen = strlen(key);
+			(void) JsonbIteratorNext(&it, &p.val, true);
+			otel_prop_attr(out, &p, "telemetry.");
+		}
+	}
+	json_out_lit(out, "], \"severityText\": \"WARN\", \"timeUnixNano\": ");
+	otel_nanos(out, alert->detected_at);
+	json_out_lit(out, ", \"severityNumber\": 13, \"observedTimeUnixNano\": ");
+	otel_nanos(out, alert->queued_at);
 	json_out_lit(out, "}");
 }
 
@@ -208,4 +249,5 @@ const DeliveryFormat delivery_format_otel = {
 	.configure = otel_configure,
 	.render_item = otel_item,
 	.build = otel_build,
+	.render_alert = otel_alert,
 };

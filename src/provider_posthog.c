@@ -66,6 +66,27 @@ posthog_item(JsonOut *out, const DeliveryRow *row)
 	json_out_lit(out, "}");
 }
 
+/*
+ * The item of one alert: the event telemetry.anomaly with the alert's
+ * fields as properties, the alert id as uuid (the same on every retry), and
+ * a distinct_id of the spec key that makes no person profile.
+ */
+static void
+posthog_alert(JsonOut *out, const DeliveryAlert *alert)
+{
+	char	   *who = psprintf("telemetry:%s", alert->spec_key);
+
+	json_out_lit(out, "{\"uuid\": ");
+	json_out_string(out, alert->id, strlen(alert->id));
+	json_out_lit(out, ", \"event\": \"telemetry.anomaly\", \"timestamp\": ");
+	json_out_timestamp(out, alert->detected_at);
+	json_out_lit(out, ", \"properties\": {\"$process_person_profile\": false");
+	json_out_members(out, alert->payload, false);
+	json_out_lit(out, "}, \"distinct_id\": ");
+	json_out_string(out, who, strlen(who));
+	json_out_lit(out, "}");
+}
+
 /* gzip (RFC 1952) a buffer; false when zlib fails. */
 static bool
 gzip_buffer(const char *src, size_t len, StringInfo out)
@@ -144,4 +165,5 @@ const DeliveryFormat delivery_format_posthog = {
 	.configure = posthog_configure,
 	.render_item = posthog_item,
 	.build = posthog_build,
+	.render_alert = posthog_alert,
 };

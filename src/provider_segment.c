@@ -79,6 +79,27 @@ segment_item(JsonOut *out, const DeliveryRow *row)
 	json_out_lit(out, "}");
 }
 
+/*
+ * The item of one alert: a track call of the event telemetry.anomaly with
+ * the alert's fields as properties, messageId the alert id, anonymousId
+ * the spec key.
+ */
+static void
+segment_alert(JsonOut *out, const DeliveryAlert *alert)
+{
+	char	   *who = psprintf("telemetry:%s", alert->spec_key);
+
+	json_out_lit(out, "{\"type\": \"track\", \"event\": \"telemetry.anomaly\", \"messageId\": ");
+	json_out_string(out, alert->id, strlen(alert->id));
+	json_out_lit(out, ", \"timestamp\": ");
+	json_out_timestamp(out, alert->detected_at);
+	json_out_lit(out, ", \"properties\": {");
+	json_out_members(out, alert->payload, true);
+	json_out_lit(out, "}, \"anonymousId\": ");
+	json_out_string(out, who, strlen(who));
+	json_out_lit(out, "}");
+}
+
 /* The request for one batch. */
 static void
 segment_build(DeliveryBatch *batch)
@@ -105,4 +126,5 @@ const DeliveryFormat delivery_format_segment = {
 	.configure = segment_configure,
 	.render_item = segment_item,
 	.build = segment_build,
+	.render_alert = segment_alert,
 };

@@ -2,7 +2,8 @@
  * provider_webhook.c
  *		Signed webhooks (Standard Webhooks v1).
  *
- * Body {"type": "telemetry.events", "timestamp", "data": [events]}.
+ * Body {"type": "telemetry.events", "timestamp", "data": [events]}, or for
+ * alerts {"type": "telemetry.anomaly", "timestamp", "data": [alerts]}.
  * Headers webhook-id (the event id for a one-event batch; for more, a
  * digest of the batch's event ids: the same on every retry of the same
  * batch), webhook-timestamp (unix seconds of this attempt) and
@@ -79,6 +80,24 @@ webhook_item(JsonOut *out, const DeliveryRow *row)
 	json_out_lit(out, "}");
 }
 
+/*
+ * The item of one alert: {"id" (the alert id), "type": "telemetry.anomaly",
+ * "spec" (the key), "timestamp" (detected), "anomaly" (its fields)}.
+ */
+static void
+webhook_alert(JsonOut *out, const DeliveryAlert *alert)
+{
+	json_out_lit(out, "{\"id\": ");
+	json_out_string(out, alert->id, strlen(alert->id));
+	json_out_lit(out, ", \"type\": \"telemetry.anomaly\", \"spec\": ");
+	json_out_string(out, alert->spec_key, strlen(alert->spec_key));
+	json_out_lit(out, ", \"timestamp\": ");
+	json_out_timestamp(out, alert->detected_at);
+	json_out_lit(out, ", \"anomaly\": {");
+	json_out_members(out, alert->payload, true);
+	json_out_lit(out, "}}");
+}
+
 /* The webhook-id of a batch: stable for the same events. */
 static char *
 webhook_id(DeliveryBatch *batch)
@@ -123,7 +142,8 @@ webhook_build(DeliveryBatch *batch)
 	gmtime_r(&now, &tm);
 	strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	initStringInfo(&batch->body);
-	appendStringInfo(&batch->body, "{\"type\":\"telemetry.events\",\"timestamp\":\"%s\",\"data\":[", iso);
+	appendStringInfo(&batch->body, "{\"type\":\"%s\",\"timestamp\":\"%s\",\"data\":[",
+					 batch->alerts ? "telemetry.anomaly" : "telemetry.events", iso);
 	delivery_join_items(&batch->body, batch);
 	appendStringInfoString(&batch->body, "]}");
 
@@ -163,4 +183,5 @@ const DeliveryFormat delivery_format_webhook = {
 	.configure = webhook_configure,
 	.render_item = webhook_item,
 	.build = webhook_build,
+	.render_alert = webhook_alert,
 };

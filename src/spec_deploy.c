@@ -96,13 +96,18 @@ spec_deploy_end(SpecDeployment *before)
 	values[1] = before->names;
 	values[2] = provider_names(before->key, latest, false);
 
-	/* dropped, and added (whatever an earlier life of it left): no state */
+	/*
+	 * dropped, and added (whatever an earlier life of it left): no state,
+	 * dead letters or pending alerts
+	 */
 	if (SPI_execute_with_args("WITH gone AS ((SELECT n FROM unnest($2) n EXCEPT SELECT n FROM unnest($3) n) "
 							  "  UNION (SELECT n FROM unnest($3) n EXCEPT SELECT n FROM unnest($2) n)), "
 							  "s AS (DELETE FROM telemetry.delivery_state s USING gone g "
 							  "  WHERE s.spec_key = $1 AND s.provider = g.n RETURNING 1), "
 							  "f AS (DELETE FROM telemetry.delivery_failures f USING gone g "
-							  "  WHERE f.spec_key = $1 AND f.provider = g.n RETURNING 1) "
+							  "  WHERE f.spec_key = $1 AND f.provider = g.n RETURNING 1), "
+							  "a AS (DELETE FROM telemetry.alert_queue q USING gone g "
+							  "  WHERE q.spec_key = $1 AND q.provider = g.n AND q.state = 'pending' RETURNING 1) "
 							  "DELETE FROM telemetry.delivery_horizons h USING gone g "
 							  "WHERE h.spec_key = $1 AND h.provider = g.n",
 							  3, types, values, NULL, false, 0) != SPI_OK_DELETE)

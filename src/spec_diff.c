@@ -710,6 +710,48 @@ event_index(SpecDoc *doc, const char *key, const char *version)
 	return -1;
 }
 
+/* An event's routing as text: its provider names, or "every provider". */
+static char *
+routes_text(const SpecEvent *e)
+{
+	StringInfoData s;
+
+	if (e->routes == NULL)
+		return pstrdup("every provider");
+	initStringInfo(&s);
+	appendStringInfoChar(&s, '[');
+	for (int i = 0; i < e->nroutes; i++)
+		appendStringInfo(&s, "%s%s", i ? ", " : "", e->routes[i]);
+	appendStringInfoChar(&s, ']');
+	return s.data;
+}
+
+/*
+ * Routing changes ("providers" of an event, a spec version's choice): of
+ * the same event key@version, else of the key's highest versions.
+ */
+static void
+routing_diff(SpecDoc *old, SpecDoc *new, List **out)
+{
+	for (int i = 0; i < new->nevents; i++)
+	{
+		SpecEvent  *n = &new->events[i];
+		int			o = event_index(old, n->key, n->version);
+		char	   *a;
+		char	   *b;
+
+		if (o < 0)
+			o = highest_event(old, n->key);
+		if (o < 0)
+			continue;
+		a = routes_text(&old->events[o]);
+		b = routes_text(n);
+		if (strcmp(a, b) != 0)
+			add_change(out, join(n->path, "providers"), false, "event %s %s routed to %s (was %s)",
+					   n->key, n->version, b, a);
+	}
+}
+
 /* Changes of the events: matched by key@version, else each key's highest versions. */
 static void
 events_diff(SpecDoc *old, SpecDoc *new, List **out)
@@ -787,6 +829,9 @@ providers_diff(SpecDoc *old, SpecDoc *new, List **out)
 		if (strcmp(p->type, q->type) != 0)
 			add_change(out, join(path, "type"), false, "provider %s changed type from %s to %s",
 					   p->ename, q->type, p->type);
+		if (p->alerts != q->alerts)
+			add_change(out, join(path, "alerts"), false, "provider %s alerts turned %s",
+					   p->ename, p->alerts ? "on" : "off");
 		if (compareJsonbContainers(&p->config->root, &q->config->root) != 0)
 		{
 			JsonbValue	a = root_of(q->config);
@@ -864,6 +909,7 @@ telemetry_spec_diff(PG_FUNCTION_ARGS)
 			 pstrdup(m), SHAPE_PLAIN, &out, &limit);
 	}
 	providers_diff(old, new, &out);
+	routing_diff(old, new, &out);
 	property_changes(member(&a, "context", 7), member(&b, "context", 7), "config.context", &out);
 	events_diff(old, new, &out);
 

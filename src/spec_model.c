@@ -60,14 +60,14 @@ const char *const spec_config_keys[] = {"defaultRetentionDays", "defaultSampling
 "anomalyDetection", "context", NULL};
 const char *const spec_config_anomaly_keys[] = {"enabled", "checkIntervalMs", NULL};
 const char *const spec_event_keys[] = {"key", "name", "version", "semantics", "privacy", "properties",
-"retention", "sampling", "anomalyDetection", "tags", "description", NULL};
+"retention", "sampling", "anomalyDetection", "tags", "description", "providers", NULL};
 const char *const spec_semantics_keys[] = {"what", "who", "why", NULL};
 const char *const spec_property_keys[] = {"type", "required", "pii", "redact", "redaction", "description", NULL};
 const char *const spec_retention_keys[] = {"days", "policy", NULL};
 const char *const spec_sampling_keys[] = {"rate", "conditions", "by", NULL};
 const char *const spec_anomaly_keys[] = {"enabled", "minimumSample", "thresholds", "actions", NULL};
 const char *const spec_threshold_keys[] = {"metric", "min", "max", "aggregate", "window", NULL};
-const char *const spec_provider_keys[] = {"type", "name", "config", NULL};
+const char *const spec_provider_keys[] = {"type", "name", "config", "alerts", NULL};
 
 /* The value of a name of the enumeration, or -1 when it has none. */
 int

@@ -169,6 +169,9 @@ typedef struct SpecEvent
 	char	  **conditions;		/* normalized sampling conditions */
 	bool		anomaly_enabled;	/* the event's own switch */
 	Jsonb *definition;	/* normalized */
+	/* routing: "providers", the names of the providers that receive it */
+	int			nroutes;
+	char	  **routes;			/* NULL: every provider of the spec */
 } SpecEvent;
 
 typedef struct SpecProvider
@@ -177,6 +180,7 @@ typedef struct SpecProvider
 	char	   *name;			/* as given, or NULL */
 	char	   *ename;			/* its name in the catalog: given, else its type */
 	Jsonb *config;		/* normalized (aliases resolved) */
+	bool		alerts;			/* "alerts": receives the alert action's anomalies */
 } SpecProvider;
 
 typedef struct SpecDoc

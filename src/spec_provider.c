@@ -246,8 +246,8 @@ static char *destination_url(const SpecProviderType *t, Jsonb *config);
 extern Datum telemetry_check_destination(PG_FUNCTION_ARGS);
 
 /*
- * Validate one provider entry {type, name?, config}; fill in prov with its
- * normalized form.
+ * Validate one provider entry {type, name?, config, alerts?}; fill in prov
+ * with its normalized form.
  */
 void
 spec_validate_provider(SpecProvider *prov, const JsonbValue *p, const char *path,
@@ -269,6 +269,9 @@ spec_validate_provider(SpecProvider *prov, const JsonbValue *p, const char *path
 	if (t == NULL)
 		spec_invalid(sj_path(path, "type"), "unknown provider type %s (allowed: %s)",
 					 spec_quote(prov->type, strlen(prov->type)), types_allowed());
+	prov->alerts = sj_opt_bool(p, "alerts", path, true);
+	if (!prov->alerts && strcmp(t->type, "slack") == 0)
+		spec_invalid(sj_path(path, "alerts"), "a slack provider receives only alerts: \"alerts\": false would leave it nothing");
 	nv = sj_get(p, "name", &b1);
 	if (nv != NULL)
 	{

@@ -44,6 +44,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonfuncs.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -481,7 +482,7 @@ check_events(SpecDoc *doc, bool *new_event)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("%s: %s since version %s of event \"%s\": a change that is not backward compatible needs a new major version",
 								c->path, c->change, a->version, ev->key),
-						 errhint("Publish it as version %s.0.0 of the event, or keep the change compatible (see \"Evolving a spec\" in the README).",
+						 errhint("Publish it as version %s.0.0 of the event, or keep the change compatible (see \"Evolving a spec\" in doc/design.md).",
 								 next_major(major)),
 						 errhidestmt(true)));
 		}
@@ -697,28 +698,50 @@ remove_tombstones(SpecDoc *doc, bool *new_event)
 		2, types, values, NULL, SPI_OK_DELETE);
 }
 
-/* The spec version's list of events. */
+/*
+ * The spec version's list of events, with each one's routing (its
+ * "providers", as a JSON array text; NULL: every provider).
+ */
 static void
 insert_members(SpecDoc *doc)
 {
 	char	  **events = palloc(sizeof(char *) * doc->nevents);
 	char	  **versions = palloc(sizeof(char *) * doc->nevents);
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID};
-	Datum		values[4];
+	char	  **routes = palloc(sizeof(char *) * doc->nevents);
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[5];
 
 	for (int i = 0; i < doc->nevents; i++)
 	{
 		events[i] = doc->events[i].key;
 		versions[i] = doc->events[i].version;
+		routes[i] = NULL;
+		if (doc->events[i].routes != NULL)
+		{
+			StringInfoData r;
+
+			initStringInfo(&r);
+			appendStringInfoChar(&r, '[');
+			for (int j = 0; j < doc->events[i].nroutes; j++)
+			{
+				if (j > 0)
+					appendStringInfoChar(&r, ',');
+				escape_json(&r, doc->events[i].routes[j]);
+			}
+			appendStringInfoChar(&r, ']');
+			routes[i] = r.data;
+		}
 	}
 	values[0] = CStringGetTextDatum(doc->key);
 	values[1] = CStringGetTextDatum(doc->version);
 	values[2] = text_array(events, doc->nevents);
 	values[3] = text_array(versions, doc->nevents);
-	run("INSERT INTO telemetry.spec_events (spec_key, spec_version, event, version, ordinal) "
-		"SELECT $1, $2, m.event, m.version, m.ord - 1 "
-		"FROM unnest($3, $4) WITH ORDINALITY AS m(event, version, ord)",
-		4, types, values, NULL, SPI_OK_INSERT);
+	values[4] = text_array_nulls(routes, doc->nevents);
+	run("INSERT INTO telemetry.spec_events (spec_key, spec_version, event, version, ordinal, providers) "
+		"SELECT $1, $2, m.event, m.version, m.ord - 1, "
+		"  CASE WHEN m.routes IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(m.routes::jsonb)) END "
+		"FROM unnest($3, $4, $5) WITH ORDINALITY AS m(event, version, routes, ord)",
+		5, types, values, NULL, SPI_OK_INSERT);
 }
 
 /*
@@ -770,12 +793,14 @@ regovern(const char *key, Datum events, Datum versions)
 static void
 insert_providers(SpecDoc *doc, const char *latest)
 {
-	Oid			types[6] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTOID};
-	Datum		values[6];
-	char		nulls[7] = "      ";
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTOID,
+	BOOLARRAYOID};
+	Datum		values[7];
+	char		nulls[8] = "       ";
 	char	  **names = palloc(sizeof(char *) * (doc->nproviders + 1));
 	char	  **ptypes = palloc(sizeof(char *) * (doc->nproviders + 1));
 	Jsonb	  **configs = palloc(sizeof(Jsonb *) * (doc->nproviders + 1));
+	Datum	   *alerts = palloc(sizeof(Datum) * (doc->nproviders + 1));
 
 	if (doc->nproviders == 0)
 		return;
@@ -784,6 +809,7 @@ insert_providers(SpecDoc *doc, const char *latest)
 		names[i] = doc->providers[i].ename;
 		ptypes[i] = doc->providers[i].type;
 		configs[i] = doc->providers[i].config;
+		alerts[i] = BoolGetDatum(doc->providers[i].alerts);
 	}
 	values[0] = CStringGetTextDatum(doc->key);
 	values[1] = CStringGetTextDatum(doc->version);
@@ -792,11 +818,12 @@ insert_providers(SpecDoc *doc, const char *latest)
 	values[4] = jsonb_array(configs, doc->nproviders);
 	values[5] = latest ? CStringGetTextDatum(latest) : (Datum) 0;
 	nulls[5] = latest ? ' ' : 'n';
-	run("INSERT INTO telemetry.providers (spec_key, spec_version, name, ordinal, type, config, enabled, disabled_reason) "
-		"SELECT $1, $2, p.name, p.ord - 1, p.type, p.config, COALESCE(o.enabled, true), o.disabled_reason "
-		"FROM unnest($3, $4, $5) WITH ORDINALITY AS p(name, type, config, ord) "
+	values[6] = scalar_array(alerts, doc->nproviders, BOOLOID);
+	run("INSERT INTO telemetry.providers (spec_key, spec_version, name, ordinal, type, config, enabled, disabled_reason, alerts) "
+		"SELECT $1, $2, p.name, p.ord - 1, p.type, p.config, COALESCE(o.enabled, true), o.disabled_reason, p.alerts "
+		"FROM unnest($3, $4, $5, $7) WITH ORDINALITY AS p(name, type, config, alerts, ord) "
 		"LEFT JOIN telemetry.providers o ON o.spec_key = $1 AND o.spec_version = $6 AND o.name = p.name",
-		6, types, values, nulls, SPI_OK_INSERT);
+		7, types, values, nulls, SPI_OK_INSERT);
 }
 
 /* ---------------------------------------------------------------------

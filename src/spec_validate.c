@@ -1117,6 +1117,64 @@ root_value(Jsonb *jb, JsonbValue *v)
 }
 
 /*
+ * Routing: each name an event's "providers" lists must be a provider of
+ * this spec (named as in the catalog: its name, else its type), else 22023
+ * at the path of the name.
+ */
+static void
+check_routes(SpecDoc *doc)
+{
+	for (int i = 0; i < doc->nevents; i++)
+	{
+		SpecEvent  *ev = &doc->events[i];
+
+		for (int j = 0; ev->routes != NULL && j < ev->nroutes; j++)
+		{
+			bool		found = false;
+
+			for (int k = 0; k < doc->nproviders && !found; k++)
+				found = strcmp(doc->providers[k].ename, ev->routes[j]) == 0;
+			if (!found)
+				spec_invalid(sj_index(sj_path(ev->path, "providers"), j),
+							 "provider %s is not one of this spec's providers (config.providers)",
+							 spec_quote(ev->routes[j], strlen(ev->routes[j])));
+		}
+	}
+}
+
+/*
+ * The events' routing in the normalized spec, {"key@version": [names]},
+ * only when an event has one (the normalized form of a spec without
+ * routing stays what it was).  Part of the spec version, not of the event
+ * definitions: another spec version may route the same event otherwise.
+ */
+static void
+put_routing(JsonbParseState **st, SpecDoc *doc)
+{
+	bool		any = false;
+
+	for (int i = 0; i < doc->nevents; i++)
+		any |= doc->events[i].routes != NULL;
+	if (!any)
+		return;
+	put_key(st, "routing");
+	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < doc->nevents; i++)
+	{
+		SpecEvent  *ev = &doc->events[i];
+
+		if (ev->routes == NULL)
+			continue;
+		put_key(st, psprintf("%s@%s", ev->key, ev->version));
+		pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+		for (int j = 0; j < ev->nroutes; j++)
+			put_text(st, NULL, ev->routes[j]);
+		pushJsonbValue(st, WJB_END_ARRAY, NULL);
+	}
+	pushJsonbValue(st, WJB_END_OBJECT, NULL);
+}
+
+/*
  * Validate a whole spec document; return it checked and normalized.  With
  * SPEC_CHECK_POLICY the providers' secrets, environment variables and
  * destinations are checked too (42501), as registration does.
@@ -1246,6 +1304,7 @@ spec_validate(Jsonb *spec, SpecCheckLevel level)
 		if (found)
 			spec_invalid(ep, "event %s is defined twice in this spec", spec_quote(kv, strlen(kv)));
 		validate_event(&work, evv, ep);
+		work.routes = opt_text_array(evv, "providers", ep, &work.nroutes);
 
 		MemoryContextSwitchTo(parent);
 		ev->path = pstrdup(work.path);
@@ -1264,11 +1323,20 @@ spec_validate(Jsonb *spec, SpecCheckLevel level)
 		}
 		ev->definition = palloc(VARSIZE(work.definition));
 		memcpy(ev->definition, work.definition, VARSIZE(work.definition));
+		ev->nroutes = work.nroutes;
+		ev->routes = NULL;
+		if (work.routes != NULL)
+		{
+			ev->routes = palloc(sizeof(char *) * (work.nroutes + 1));
+			for (int j = 0; j < work.nroutes; j++)
+				ev->routes[j] = pstrdup(work.routes[j]);
+		}
 		MemoryContextReset(scratch);
 	}
 	MemoryContextDelete(scratch);
 	hash_destroy(seen);
 	spec_name_providers(doc);
+	check_routes(doc);
 
 	/* the normalized spec */
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
@@ -1297,10 +1365,14 @@ spec_validate(Jsonb *spec, SpecCheckLevel level)
 		put_key(&st, "config");
 		root_value(p->config, &cv);
 		pushJsonbValue(&st, WJB_VALUE, &cv);
+		/* only when off, so specs without it keep their normalized form */
+		if (!p->alerts)
+			put_bool(&st, "alerts", false);
 		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	}
 	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 	put_properties(&st, "context", doc->context, doc->ncontext);
+	put_routing(&st, doc);
 	doc->normalized = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 	return doc;
 }

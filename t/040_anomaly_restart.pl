@@ -124,6 +124,9 @@ is( $node->safe_psql('restored',
 		  FROM telemetry.anomalies a LEFT JOIN telemetry.regen_requests r ON r.anomaly_id = a.id}),
 	'1:open:1,2:open:2',
 	'the restored sequences continue after the restored ids');
+is($node->safe_psql('restored',
+		q{SELECT string_agg(DISTINCT anomaly_id::text, ',' ORDER BY anomaly_id::text) FROM telemetry.alert_queue}),
+	'1,2', 'the alerts queued before the dump are restored, and a new one is queued after them');
 
 $node->stop;
 done_testing();

@@ -94,6 +94,9 @@ CREATE TABLE telemetry.spec_events (
 	event text NOT NULL,
 	version text NOT NULL,
 	ordinal integer NOT NULL,
+	-- routing: the names of the providers (of this spec version) that
+	-- receive the event and its alerts; NULL: every provider
+	providers text[],
 	PRIMARY KEY (spec_key, spec_version, event, version),
 	FOREIGN KEY (spec_key, spec_version) REFERENCES telemetry.specs ON DELETE CASCADE,
 	FOREIGN KEY (event, version, spec_key) REFERENCES telemetry.event_defs (event, version, spec_key)
@@ -210,6 +213,8 @@ CREATE TABLE telemetry.providers (
 	config jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(config) = 'object'),
 	enabled boolean NOT NULL DEFAULT true,
 	disabled_reason text,
+	-- whether it receives the alert action's anomalies ("alerts": false)
+	alerts boolean NOT NULL DEFAULT true,
 	PRIMARY KEY (spec_key, spec_version, name),
 	FOREIGN KEY (spec_key, spec_version) REFERENCES telemetry.specs ON DELETE CASCADE
 );

@@ -297,7 +297,8 @@ CREATE FUNCTION telemetry._anomaly_text(a telemetry.anomalies) RETURNS text
 $$;
 
 -- Execute the actions of a newly recorded anomaly: log (WARNING), alert
--- (NOTIFY telemetry_anomaly, plus the delivery hook), trigger_regen (a row in
+-- (NOTIFY telemetry_anomaly, and queued for the spec's providers:
+-- telemetry._queue_alert), trigger_regen (a row in
 -- telemetry.regen_requests and NOTIFY telemetry_regen).  Notifications are
 -- sent when the check's transaction commits, and only while
 -- telemetry.anomaly_notify is on.
@@ -317,11 +318,9 @@ BEGIN
 		IF notify THEN
 			PERFORM pg_notify('telemetry_anomaly', telemetry._anomaly_notice(a)::text);
 		END IF;
-		-- hook for provider delivery: when the delivery code defines
-		-- telemetry._deliver_anomaly(bigint), it is told about each alert
-		IF to_regprocedure('telemetry._deliver_anomaly(bigint)') IS NOT NULL THEN
-			EXECUTE 'SELECT telemetry._deliver_anomaly($1)' USING a.id;
-		END IF;
+		-- out of the database: queued for the spec's providers in this
+		-- transaction, delivered at least once (080_delivery.sql)
+		PERFORM telemetry._queue_alert(a);
 	END IF;
 	IF 'trigger_regen' = ANY (a.actions) THEN
 		INSERT INTO telemetry.regen_requests (requested_at, spec, event, version, anomaly_id, reason)
