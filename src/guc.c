@@ -2,9 +2,10 @@
  * guc.c
  *		The extension's configuration parameters.
  *
- * All of them live here so the README's GUC table has one source to check
- * against.  Postmaster-level ones only take effect when the library is in
- * shared_preload_libraries.
+ * All of them live here so that doc/reference.md's table of settings has
+ * one source to check against (t/095_reference.pl compares it with
+ * pg_settings).  Postmaster-level ones only take effect when the library is
+ * in shared_preload_libraries.
  */
 #include "telemetry.h"
 #include "destination.h"

@@ -1,6 +1,7 @@
 # The Citus test cluster (issue 17, item 1): a coordinator and two workers
 # run both extensions, CREATE EXTENSION telemetry on the coordinator reaches
-# the workers, the spec catalog is node-local today, and a trigger on a
+# the workers, a spec registered on the coordinator reaches them too
+# (t/101_citus_catalog.pl tests that in depth), and a trigger on a
 # distributed table tracks each row on the node that holds its shard.
 use strict;
 use warnings;
@@ -54,16 +55,12 @@ my $spec = q{{
 }};
 my $count_specs = q{SELECT count(*) FROM telemetry.specs WHERE key = 'citus.smoke'};
 
-# Issue 17 item 2 changes this: once the catalog is propagated, a spec
-# registered on the coordinator must be on every node, and this check flips.
+# One catalog (issue 17 item 2): once telemetry_citus_sync() has set the
+# cluster up, a spec registered on the coordinator is on every node.
+is($coord->safe_psql($db, 'SELECT telemetry_citus_sync()'), '3', 'telemetry_citus_sync() reaches the three nodes');
 $coord->safe_psql($db, "SELECT telemetry_register_spec('$spec')");
-is_deeply([ $c->safe_psql_each($count_specs) ], [ 1, 0, 0 ],
-	'catalog is node-local today (issue 17 item 2 changes this): the spec registered on the coordinator is not on the workers');
-
-# Register it on each worker by hand, then track through a trigger on a
-# distributed table: each row's event is stored on the node of its shard.
-$_->safe_psql($db, "SELECT telemetry_register_spec('$spec')") for @workers;
-is_deeply([ $c->safe_psql_each($count_specs) ], [ 1, 1, 1 ], 'spec registered on every node by hand');
+is_deeply([ $c->safe_psql_each($count_specs) ], [ 1, 1, 1 ],
+	'the spec registered on the coordinator is on every node');
 
 my ($rc, $out, $err) = $coord->psql($db, q{
 	CREATE TABLE public.orders (id integer PRIMARY KEY, amount integer);
