@@ -197,6 +197,9 @@ extern const DeliveryFormat *delivery_format_for(const char *type);
 extern int	delivery_format_count(void);
 extern const DeliveryFormat *delivery_format_at(int i);
 
+/* delivery_restore.c */
+extern void delivery_restart_restored(void);
+
 /* delivery_read.c */
 extern void delivery_budget_reset(void);
 extern bool delivery_budget_exhausted(void);
