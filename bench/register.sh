@@ -6,7 +6,8 @@
 #   (a) a generated spec of 1000 events with 34 properties each, just under
 #       the 1 MB limit: registered (new events), registered again (identical:
 #       a no-op), registered as a new spec version that lists the same 1000
-#       events unchanged, unregistered;
+#       events unchanged, unregistered (1000 tombstones), registered again
+#       (each event compared with its tombstone), unregistered;
 #   (b) a spec of 10 small events: registered, unregistered;
 #   (c) the same 34,000 property rows (and 1,000 event rows) inserted into
 #       plain tables shaped like telemetry.event_properties and
@@ -74,6 +75,10 @@ for i in $(seq 1 "$REPEAT"); do
 	t[next]+="$(ms "SELECT telemetry_register_spec(big2) FROM docs") "
 	t[unreg2]+="$(ms "SELECT telemetry_unregister_spec('bench.big', '1.1.0')") "
 	t[unreg]+="$(ms "SELECT telemetry_unregister_spec('bench.big', '1.0.0')") "
+	t[revive]+="$(ms "SELECT telemetry_register_spec(big) FROM docs") "
+	$PSQL -c "SELECT telemetry_unregister_spec('bench.big', '1.0.0')" >/dev/null
+	# the next run registers new event versions again
+	$PSQL -c "DELETE FROM telemetry.event_tombstones" >/dev/null
 	t[small]+="$(ms "SELECT telemetry_register_spec(small) FROM docs") "
 	$PSQL -c "SELECT telemetry_unregister_spec('bench.small', '1.0.0')" >/dev/null
 	t[plain]+="$(ms "WITH d AS (SELECT e FROM docs, jsonb_array_elements(big -> 'events') e),
@@ -93,6 +98,7 @@ printf '  %-58s %10s\n' \
 	"register it again (identical: no-op)" "$(echo ${t[same]} | tr ' ' '\n' | median)" \
 	"register 1.1.0 listing the same 1000 events unchanged" "$(echo ${t[next]} | tr ' ' '\n' | median)" \
 	"unregister 1.1.0 (events stay, listed by 1.0.0)" "$(echo ${t[unreg2]} | tr ' ' '\n' | median)" \
-	"unregister 1.0.0 (1000 events removed)" "$(echo ${t[unreg]} | tr ' ' '\n' | median)" \
+	"unregister 1.0.0 (1000 events removed, 1000 tombstones)" "$(echo ${t[unreg]} | tr ' ' '\n' | median)" \
+	"register 1.0.0 again (1000 tombstoned events compared)" "$(echo ${t[revive]} | tr ' ' '\n' | median)" \
 	"register a spec of 10 small events" "$(echo ${t[small]} | tr ' ' '\n' | median)" \
 	"plain INSERT of the same 34,000 property + 1000 event rows" "$(echo ${t[plain]} | tr ' ' '\n' | median)"

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Benchmark of telemetry_track against the plain INSERT it performs.
+# Benchmark of telemetry_track against the plain INSERT it replaces.
 #
-# In one run, on a throwaway cluster (fsync and synchronous_commit on):
-#   (a) INSERT of the same final row into telemetry.events
-#   (b) telemetry_track of the seed's example event (validate + redact + insert)
+# In one run, on a throwaway cluster, with the background worker running and
+# the seed's spec delivering to a PostHog host that refuses connections (a
+# closed loopback port, listed in telemetry.allowed_destinations):
+#   (a) a prepared INSERT of the same final row into a table with the same
+#       columns, partitioning and indexes as telemetry.events (bench.events,
+#       made LIKE telemetry.events_default, so it has its indexes)
+#   (b) telemetry_track of the seed's example event (validate, redact, store)
 #   (c) telemetry_track of an event sampled out (rate 0)
-# at 1 and 2 clients with pgbench -M prepared, then prints tps and the ratios
-# b/a (target >= 0.85) and c/a (target >= 3), once with durable commits and
-# once with synchronous_commit = off (where the per-call CPU cost shows).  Finally one backend tracks
-# 1,000,000 events and its private memory before and after is reported
-# (target: under 10 MB growth).
+#   (d) telemetry_track_batch of 100 such events a call, counted in events/s
+# at 1 and 2 clients with pgbench -M prepared, with synchronous_commit = off
+# (CPU-bound: the tracking work itself) and on (durable commits), and prints
+# the rates and the ratios b/a (target >= 1.0 CPU-bound), c/a (>= 3) and d/b
+# (>= 3).  It also reports the CPU time the telemetry worker and launcher
+# used during the tracking runs, as a share of all the server's CPU (target
+# under 2% while the provider is down), and the private memory of one
+# backend over 1,000,000 tracks (target: flat).
 #
 # Usage: bench/track.sh [seconds per run, default 10]
 set -euo pipefail
@@ -17,21 +24,18 @@ source "$(dirname "$0")/../scripts/lib.sh"
 SECS=${1:-10}
 
 bench_setup
+DOWN_PORT=$(free_port)		# nothing listens there: the provider is down
 cat >"$WORK/bench.conf" <<CONF
 fsync = on
 synchronous_commit = on
 shared_buffers = 256MB
 max_wal_size = 4GB
-telemetry.database = 'postgres'
-# The producer's cost alone: the worker's delivery and anomaly work on these
-# events is measured by bench/delivery.sh and bench/anomaly.sh.  (With the
-# worker on, the sigil spec's PostHog provider, which has no key here, keeps
-# it retrying on the same 2 cores; see the issue notes for those figures.)
-telemetry.enabled = off
-# the sigil spec names {"env": "POSTHOG_KEY"}
-telemetry.allowed_env = 'POSTHOG_KEY'
+telemetry.allowed_destinations = '127.0.0.1'
 CONF
-cp "$TELEMETRY_ROOT"/examples/sigil.telemetry.json "$TELEMETRY_ROOT"/bench/bench-spec.json "$WORK"/
+cp "$TELEMETRY_ROOT"/bench/bench-spec.json "$WORK"/
+# the seed's spec, with a literal key and the closed port as its host
+sed -e 's|"projectApiKey": { "env": "POSTHOG_KEY" }|"projectApiKey": "phc_bench", "host": "http://127.0.0.1:'"$DOWN_PORT"'"|' \
+	"$TELEMETRY_ROOT"/examples/sigil.telemetry.json >"$WORK/sigil.telemetry.json"
 chown -R postgres "$WORK"
 start_cluster "$WORK/data" "$(free_port)" "$WORK/bench.conf"
 
@@ -41,10 +45,31 @@ CREATE EXTENSION telemetry;
 SELECT telemetry_load_spec('$WORK/sigil.telemetry.json');
 SELECT telemetry_load_spec('$WORK/bench-spec.json');
 SELECT telemetry_run_maintenance();
+-- (a)'s table: the same columns, partitions and indexes as telemetry.events
+CREATE SCHEMA bench;
+CREATE TABLE bench.events (LIKE telemetry.events INCLUDING DEFAULTS) PARTITION BY RANGE (occurred_at);
+CREATE TABLE bench.events_default (LIKE telemetry.events_default INCLUDING ALL);
+ALTER TABLE bench.events ATTACH PARTITION bench.events_default DEFAULT;
+DO \$\$
+DECLARE
+	p record;
+BEGIN
+	FOR p IN SELECT * FROM telemetry._event_partitions() LOOP
+		EXECUTE format('CREATE TABLE bench.%I (LIKE telemetry.events_default INCLUDING ALL)', 'b_' || p.part::regclass::text);
+		EXECUTE format('ALTER TABLE bench.events ATTACH PARTITION bench.%I FOR VALUES FROM (%L) TO (%L)',
+			'b_' || p.part::regclass::text, p.lo, p.hi);
+	END LOOP;
+END
+\$\$;
 SQL
+# the worker must be running and serving this database
+for _ in $(seq 1 50); do
+	[ "$($PSQL -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'telemetry worker'")" -ge 1 ] && break
+	sleep 0.2
+done
 
 cat >"$WORK/a.sql" <<'SQL'
-INSERT INTO telemetry.events (id, event, version, spec, occurred_at, received_at, properties, context, sample_rate, xid) VALUES (gen_random_uuid(), 'sigil.telemetry.workflow_step', '1.0.0', 'sigil.telemetry@1.0.0', now(), now(), '{"step": "verify_email", "userId": "REDACTED", "workflow": "onboarding", "durationMs": 2100}', '{}', 1, pg_current_xact_id());
+INSERT INTO bench.events (id, event, version, spec, occurred_at, received_at, properties, context, sample_rate, xid) VALUES (gen_random_uuid(), 'sigil.telemetry.workflow_step', '1.0.0', 'sigil.telemetry@1.0.0', now(), clock_timestamp(), '{"step": "verify_email", "userId": "REDACTED", "workflow": "onboarding", "durationMs": 2100}', '{}', 1, pg_current_xact_id());
 SQL
 cat >"$WORK/b.sql" <<'SQL'
 SELECT telemetry_track('sigil.telemetry.workflow_step', 1, '{"workflow": "onboarding", "step": "verify_email", "durationMs": 2100, "userId": "user-123"}');
@@ -52,6 +77,14 @@ SQL
 cat >"$WORK/c.sql" <<'SQL'
 SELECT telemetry_track('bench.dropped', 1, '{"workflow": "onboarding", "step": "verify_email", "durationMs": 2100, "userId": "user-123"}');
 SQL
+{
+	printf "SELECT count(*) FROM telemetry_track_batch('["
+	for i in $(seq 1 100); do
+		[ "$i" -gt 1 ] && printf ','
+		printf '{"event": "sigil.telemetry.workflow_step", "version": 1, "properties": {"workflow": "onboarding", "step": "verify_email", "durationMs": 2100, "userId": "user-123"}}'
+	done
+	printf "]');\n"
+} >"$WORK/d.sql"
 chown postgres "$WORK"/*.sql
 
 tps() {
@@ -60,24 +93,45 @@ tps() {
 		awk '/^tps = /{print $3; exit}'
 }
 
-for SYNC in on off; do
+# CPU ticks (user + system) of the telemetry worker and launcher, and of
+# every process of the server.
+cpu_ticks() {
+	local pid total=0 tele=0 t comm
+	for pid in $(ps -u postgres -o pid=); do
+		[ -r "/proc/$pid/stat" ] || continue
+		t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || continue
+		total=$((total + t))
+		comm=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
+		case $comm in *"telemetry worker"* | *"telemetry launcher"*) tele=$((tele + t)) ;; esac
+	done
+	echo "$tele $total"
+}
+
+read -r tele0 total0 <<<"$(cpu_ticks)"
+for SYNC in off on; do
+	echo
+	if [ "$SYNC" = off ]; then
+		echo "CPU-bound (synchronous_commit = off: shows the tracking work itself)"
+	else
+		echo "durable commits (synchronous_commit = on: each commit waits for its WAL flush)"
+	fi
+	printf '%-8s %11s %11s %11s %13s %7s %7s %7s\n' clients "a insert" "b track" "c sampled" "d batch ev/s" "b/a" "c/a" "d/b"
+	for c in 1 2; do
+		# warm up caches and the compiled spec of each connection
+		tps a "$c" >/dev/null
+		a=$(tps a "$c")
+		b=$(tps b "$c")
+		cc=$(tps c "$c")
+		d=$(tps d "$c")
+		awk -v c="$c" -v a="$a" -v b="$b" -v s="$cc" -v d="$d" \
+			'BEGIN { printf "%-8s %11.0f %11.0f %11.0f %13.0f %7.2f %7.2f %7.2f\n", c, a, b, s, d * 100, b / a, s / a, d * 100 / b }'
+	done
+done
+read -r tele1 total1 <<<"$(cpu_ticks)"
 echo
-if [ "$SYNC" = on ]; then
-	echo "durable commits (synchronous_commit = on: each commit waits for its WAL flush)"
-else
-	echo "CPU-bound (synchronous_commit = off: shows the tracking work itself)"
-fi
-printf '%-8s %12s %12s %12s %8s %8s\n' clients "a insert" "b track" "c sampled" "b/a" "c/a"
-for c in 1 2; do
-	# warm up caches and the compiled spec of each connection
-	tps a "$c" >/dev/null
-	a=$(tps a "$c")
-	b=$(tps b "$c")
-	cc=$(tps c "$c")
-	awk -v c="$c" -v a="$a" -v b="$b" -v s="$cc" \
-		'BEGIN { printf "%-8s %12.0f %12.0f %12.0f %8.2f %8.2f\n", c, a, b, s, b / a, s / a }'
-done
-done
+awk -v t="$((tele1 - tele0))" -v all="$((total1 - total0))" -v hz="$(getconf CLK_TCK)" \
+	'BEGIN { printf "worker and launcher CPU during the runs: %.2f s of %.2f s for the whole server (%.2f%%)\n", t / hz, all / hz, (all > 0 ? 100 * t / all : 0) }'
+$PSQL -At -c "SELECT 'provider state: ' || provider || ', ' || coalesce(last_error, '') || ', ' || consecutive_failures || ' failures in a row' FROM telemetry.delivery_status"
 
 echo
 echo "memory of one backend tracking 1,000,000 events (10 statements of 100,000):"

@@ -1,7 +1,8 @@
 -- The anomaly views respect the event's privacy (issue 10, finding 17):
 -- roles other than the extension's owner and the documented reader (a role
--- with SELECT on telemetry.events) see NULL observed values, sample sizes,
--- event ids and times for events whose privacy is not public.  The table
+-- with SELECT on telemetry.events) see no anomaly of an event whose privacy
+-- is not public (its values, and which thresholds fired, would tell them
+-- what it stored).  The table
 -- itself is the owner's.  The decision is on the role in force, so a
 -- SECURITY DEFINER function of an ordinary role sees what that role sees,
 -- whoever calls it.

@@ -39,9 +39,10 @@ SELECT tbl AS public_may_read FROM pg_temp.ext_tables
 WHERE has_table_privilege('regress_tnobody', tbl, 'SELECT')
 ORDER BY 1::text COLLATE "C";
 -- The SECURITY DEFINER functions PUBLIC may call are exactly the documented
--- ones: tracking (and the trigger's helper) and reading event definitions,
--- which hold no secret.  A new one must be added here and to the README on
--- purpose.
+-- ones: tracking (and the trigger's helper), reading event definitions,
+-- which hold no secret, and the rows of telemetry.delivery_status (no
+-- arguments: exactly what the view shows).  A new one must be added here
+-- and to the README on purpose.
 SELECT p.oid::regprocedure AS undocumented_public_security_definer
 FROM pg_depend d JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
 WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
@@ -51,7 +52,8 @@ WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
 		'telemetry_track(text,text,jsonb,jsonb,timestamp with time zone)',
 		'telemetry_track(text,integer,jsonb,jsonb,timestamp with time zone)',
 		'telemetry._track_row(text,text,jsonb,jsonb,timestamp with time zone)',
-		'telemetry_event_def(text,text)')
+		'telemetry_event_def(text,text)',
+		'telemetry._delivery_status()')
 ORDER BY 1::text COLLATE "C";
 -- Who is the owner is decided from the current effective user, which in a
 -- SECURITY DEFINER function of the extension is always the owner: no such

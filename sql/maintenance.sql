@@ -123,6 +123,18 @@ INSERT INTO telemetry.rejected_events (event, rejected_at, sqlstate, error) VALU
 	('x', '2020-02-19 00:00:00+00', '22023', 'kept');
 SELECT telemetry_run_maintenance('2020-03-20 12:00+00') -> 'history_deleted' AS history_deleted;
 SELECT error FROM telemetry.rejected_events;
+-- a table of another role is never trimmed, even when listed: its triggers
+-- would run as the extension's owner
+CREATE ROLE history_stranger;
+CREATE TABLE public.stranger_log (at timestamptz);
+ALTER TABLE public.stranger_log OWNER TO history_stranger;
+INSERT INTO public.stranger_log VALUES ('2000-01-01');
+INSERT INTO telemetry.history_tables VALUES ('public', 'stranger_log', 'at');
+SELECT telemetry_run_maintenance('2020-03-20 12:00+00') -> 'history_deleted' AS history_deleted;
+SELECT count(*) AS kept FROM public.stranger_log;
+DELETE FROM telemetry.history_tables WHERE table_name = 'stranger_log';
+DROP TABLE public.stranger_log;
+DROP ROLE history_stranger;
 
 -- Bad input and privileges.
 \set VERBOSITY sqlstate

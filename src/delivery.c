@@ -6,13 +6,14 @@
  *
  * A pass claims work (delivery_claim.c), sends it (delivery_send.c) and
  * records the outcomes (delivery_record.c).  Passes never overlap: each
- * holds the advisory lock (1952803941, 6) of its database for its whole
- * duration, the worker as a session lock, telemetry_deliver() as a
- * transaction lock.
+ * holds the delivery run lock of its database (run_lock.c, which no other
+ * role can take) for its whole duration, the worker as a session lock,
+ * telemetry_deliver() as a transaction lock.
  */
 #include "telemetry.h"
 #include "utils/resowner.h"
 #include "delivery.h"
+#include "run_lock.h"
 #include "shmem.h"
 #include "worker.h"
 
@@ -32,8 +33,6 @@
 PG_FUNCTION_INFO_V1(telemetry_deliver);
 PG_FUNCTION_INFO_V1(telemetry_delivery_wake);
 
-#define DELIVERY_LOCK_KEY1	0x74656c65	/* "tele" */
-#define DELIVERY_LOCK_KEY2	6			/* issue 6: delivery */
 
 /*
  * Requests one pass claims: a few rounds of telemetry.max_parallel_requests
@@ -43,13 +42,6 @@ PG_FUNCTION_INFO_V1(telemetry_delivery_wake);
 #define DELIVERY_PASS_REQUESTS (telemetry_max_parallel_requests * 8)
 
 static MemoryContext pass_cxt = NULL;
-
-/* The advisory lock that keeps passes from overlapping in a database. */
-static void
-delivery_lock_tag(LOCKTAG *tag)
-{
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, DELIVERY_LOCK_KEY1, DELIVERY_LOCK_KEY2, 2);
-}
 
 /* Whether this database has the extension, fully created, with our tables. */
 static bool
@@ -117,7 +109,6 @@ telemetry_delivery_worker_pass(bool *more)
 {
 	List	   *provs;
 	int			delivered = 0;
-	LOCKTAG		tag;
 	volatile bool locked = false;
 
 	*more = false;
@@ -126,13 +117,12 @@ telemetry_delivery_worker_pass(bool *more)
 										 ALLOCSET_DEFAULT_SIZES);
 	else
 		MemoryContextReset(pass_cxt);
-	delivery_lock_tag(&tag);
 
 	PG_TRY();
 	{
 		delivery_tx_begin("telemetry: claiming events to deliver");
 		if (!delivery_ready() ||
-			LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+			!telemetry_run_lock_acquire(RUN_LOCK_DELIVERY, true, false))
 		{
 			telemetry_worker_tx_commit();
 			provs = NIL;
@@ -161,14 +151,14 @@ telemetry_delivery_worker_pass(bool *more)
 		}
 		if (locked)
 		{
-			LockRelease(&tag, ExclusiveLock, true);
+			telemetry_run_lock_release(RUN_LOCK_DELIVERY);
 			locked = false;
 		}
 	}
 	PG_CATCH();
 	{
 		if (locked)
-			LockReleaseSession(USER_LOCKMETHOD);
+			telemetry_run_lock_release(RUN_LOCK_DELIVERY);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -190,7 +180,6 @@ telemetry_deliver(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt;
 	MemoryContext old;
-	LOCKTAG		tag;
 	List	   *provs;
 	bool		more = false;
 	int			delivered = 0;
@@ -199,8 +188,7 @@ telemetry_deliver(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot deliver events during recovery")));
-	delivery_lock_tag(&tag);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	(void) telemetry_run_lock_acquire(RUN_LOCK_DELIVERY, false, true);
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "telemetry_deliver",
 								ALLOCSET_DEFAULT_SIZES);

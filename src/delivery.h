@@ -14,6 +14,8 @@
 
 #include "postgres.h"
 
+#include "access/transam.h"
+
 #include "http.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
@@ -167,6 +169,9 @@ typedef struct DeliveryProvider
 
 	/* state */
 	char	   *cursor_xid;
+	TimestampTz floor;			/* see src/floor.c */
+	char	   *pending_xid;	/* NULL when no sample is pending */
+	bool		caught_up;		/* this pass read every event below the horizon */
 	char	   *cursor_id;
 	int			failures;		/* consecutive failed attempts */
 	List	   *batches;		/* DeliveryBatch *, cursor batches in order */
@@ -176,6 +181,9 @@ typedef struct DeliveryProvider
 } DeliveryProvider;
 
 /* delivery_claim.c */
+extern FullTransactionId delivery_horizon;
+extern FullTransactionId delivery_sample_xid;
+extern TimestampTz delivery_sample_at;
 extern List *delivery_claim(MemoryContext cxt, int max_requests, bool *more);
 extern const DeliveryFormat *delivery_format_for(const char *type);
 extern int	delivery_format_count(void);

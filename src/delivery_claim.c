@@ -14,11 +14,14 @@
  * only when the owner replays them (telemetry_replay).
  *
  * Providers are those of each spec key's latest version, identified by the
- * key and their name: their state (cursor, dead letters) belongs to the key,
- * and they read the events of every version of it (events.spec is the key).
+ * key and their name: their state (cursor, floor, dead letters) belongs to
+ * the key, and they read the events of every version of it (events.spec is
+ * the key).
  */
 #include "telemetry.h"
 #include "delivery.h"
+#include "floor.h"
+#include "utils/xid8.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -43,6 +46,11 @@ static SPIPlanPtr requeued_plan_kept = NULL;
 static SPIPlanPtr first_sight_plan_kept = NULL;
 static SPIPlanPtr providers_plan_kept = NULL;
 static int	rotation = 0;
+
+/* The pass's horizon and xid clock sample (delivery_record.c moves floors). */
+FullTransactionId delivery_horizon;
+FullTransactionId delivery_sample_xid;
+TimestampTz delivery_sample_at;
 
 /* The wire format of a provider type, or NULL (internal, unknown). */
 const DeliveryFormat *
@@ -89,42 +97,104 @@ keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
 	"p.spec_version = (SELECT sp.version FROM telemetry.specs sp WHERE sp.key = p.spec_key " \
 	"ORDER BY sp.version_key DESC, sp.version DESC LIMIT 1)"
 
-/* The raw columns delivery_read.c renders items from. */
-#define CLAIM_COLUMNS \
-	"e.id::text, e.xid::text, e.event, e.version, e.spec, e.occurred_at, " \
-	"e.received_at, e.properties, e.context"
+/* The raw columns delivery_read.c renders items from, of a table alias. */
+#define CLAIM_COLUMNS_OF(a) \
+	a ".id::text, " a ".xid::text, " a ".event, " a ".version, " a ".spec, " a ".occurred_at, " \
+	a ".received_at, " a ".properties, " a ".context"
+#define CLAIM_COLUMNS CLAIM_COLUMNS_OF("e")
 
-/* Events after a provider's cursor, below the snapshot's xmin. */
+/*
+ * Prepare (once) and keep a plan that is made again for the values of each
+ * execution: the floor's bound on occurred_at then prunes the partitions
+ * before it when the query is planned, so they are never locked.
+ */
+static SPIPlanPtr
+keep_custom_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_CUSTOM_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*slot = plan;
+	}
+	return *slot;
+}
+
+/*
+ * Events of a spec after a provider's cursor and below the horizon ($5), in
+ * (xid, id) order: those not late from the partitions from the floor's scan
+ * start on ($6), and the copies of late ones (src/floor.c).
+ */
 static SPIPlanPtr
 cursor_plan(void)
 {
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, XID8OID, TIMESTAMPTZOID};
 
-	return keep_plan(&cursor_plan_kept,
-					 "SELECT " CLAIM_COLUMNS ", false "
-					 "FROM telemetry.events e "
-					 "WHERE e.spec = $1 AND e.xid >= $2::pg_catalog.xid8 "
-					 "AND (e.xid, e.id) > ($2::pg_catalog.xid8, $3::pg_catalog.uuid) "
-					 "AND e.xid < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) "
-					 "ORDER BY e.xid, e.id LIMIT $4",
-					 4, types);
+	return keep_custom_plan(&cursor_plan_kept,
+							"SELECT u.id, u.xid, u.event, u.version, u.spec, u.occurred_at, u.received_at, "
+							"u.properties, u.context, false FROM ("
+							"(SELECT " CLAIM_COLUMNS ", e.xid AS sort_xid, e.id AS sort_id "
+							"FROM telemetry.events e "
+							"WHERE e.spec = $1 AND e.xid >= $2::pg_catalog.xid8 "
+							"AND (e.xid, e.id) > ($2::pg_catalog.xid8, $3::pg_catalog.uuid) "
+							"AND e.xid < $5 AND e.occurred_at >= $6 "
+							"AND NOT telemetry._is_late(e.occurred_at, e.received_at) "
+							"ORDER BY e.xid, e.id LIMIT $4) "
+							"UNION ALL "
+							"(SELECT " CLAIM_COLUMNS_OF("l") ", l.xid, l.id "
+							"FROM telemetry.late_events l "
+							"WHERE l.spec = $1 AND l.xid >= $2::pg_catalog.xid8 "
+							"AND (l.xid, l.id) > ($2::pg_catalog.xid8, $3::pg_catalog.uuid) "
+							"AND l.xid < $5 "
+							"ORDER BY l.xid, l.id LIMIT $4)) u "
+							"ORDER BY u.sort_xid, u.sort_id LIMIT $4",
+							6, types);
 }
 
 /* Dead letters an operator asked to send again, and replayed events. */
 static SPIPlanPtr
 requeued_plan(void)
 {
-	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
+	Oid			types[4] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZARRAYOID};
 
-	return keep_plan(&requeued_plan_kept,
-					 "SELECT " CLAIM_COLUMNS ", f.replay "
-					 "FROM telemetry.delivery_failures f "
-					 "JOIN telemetry.events e ON e.xid = f.event_xid AND e.id = f.event_id "
-					 "AND e.occurred_at = f.occurred_at "
-					 "WHERE f.spec_key = $1 AND f.provider = $2 "
-					 "AND f.state = 'retry' "
-					 "ORDER BY f.event_xid, f.event_id LIMIT $3",
-					 3, types);
+	return keep_custom_plan(&requeued_plan_kept,
+							"SELECT " CLAIM_COLUMNS ", f.replay "
+							"FROM telemetry.delivery_failures f "
+							"JOIN telemetry.events e ON e.xid = f.event_xid AND e.id = f.event_id "
+							"AND e.occurred_at = f.occurred_at "
+							"WHERE f.spec_key = $1 AND f.provider = $2 "
+							"AND f.state = 'retry' AND e.occurred_at = ANY ($4) "
+							"ORDER BY f.event_xid, f.event_id LIMIT $3",
+							4, types);
+}
+
+/*
+ * The occurred_at of a provider's next requeued events ($3 of them at
+ * most): constants for the queries that look those events up, so that only
+ * their partitions are planned and locked.
+ */
+static Datum
+requeued_times(Datum *args)
+{
+	static SPIPlanPtr plan_kept = NULL;
+	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
+	SPIPlanPtr	plan = keep_plan(&plan_kept,
+								 "SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.occurred_at), '{}') FROM ("
+								 "SELECT f.occurred_at FROM telemetry.delivery_failures f "
+								 "WHERE f.spec_key = $1 AND f.provider = $2 "
+								 "AND f.state = 'retry' ORDER BY f.event_xid, f.event_id LIMIT $3) r",
+								 3, types);
+	bool		isnull;
+	int			rc = SPI_execute_plan(plan, args, NULL, true, 1);
+
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read telemetry.delivery_failures: %s", SPI_result_code_string(rc));
+	return SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+							 false, -1);
 }
 
 /*
@@ -205,18 +275,18 @@ cut_batches(DeliveryProvider *prov, DeliveryEvent *ev, int n, int per_batch,
 
 /*
  * Give every provider seen for the first time its delivery state, with the
- * cursor at the horizon of its registration (or, failing that, at this
- * snapshot's xmin): a new provider sends nothing stored before it existed.
+ * cursor and floor of the xid clock sample taken at its registration (or,
+ * failing that, now): a new provider sends nothing stored before it existed.
  */
 static void
 first_sight(void)
 {
 	SPIPlanPtr	plan = keep_plan(&first_sight_plan_kept,
 								 "INSERT INTO telemetry.delivery_state AS s "
-								 "(spec_key, provider, cursor_xid) "
-								 "SELECT DISTINCT p.spec_key, p.name, "
-								 "COALESCE(h.horizon, pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())) "
-								 "FROM telemetry.providers p "
+								 "(spec_key, provider, cursor_xid, floor) "
+								 "SELECT p.spec_key, p.name, "
+								 "COALESCE(h.horizon, c.next_xid), COALESCE(h.floor, c.at) "
+								 "FROM telemetry._xid_clock() c, telemetry.providers p "
 								 "LEFT JOIN telemetry.delivery_horizons h "
 								 " ON (h.spec_key, h.provider) = (p.spec_key, p.name) "
 								 "WHERE p.type <> 'internal' AND " LATEST_VERSION " "
@@ -245,7 +315,8 @@ load_providers(MemoryContext cxt)
 								 " WHERE (f.spec_key, f.provider) = (p.spec_key, p.name) "
 								 " AND f.state = 'retry'), "
 								 "s.spec_key IS NULL, "
-								 "telemetry._provider_refs_problem(p.type, p.config, 'config') "
+								 "telemetry._provider_refs_problem(p.type, p.config, 'config'), "
+								 "COALESCE(s.floor, '-infinity'), s.pending_xid::text "
 								 "FROM telemetry.providers p "
 								 "LEFT JOIN telemetry.delivery_state s "
 								 " ON (s.spec_key, s.provider) = (p.spec_key, p.name) "
@@ -298,6 +369,8 @@ load_providers(MemoryContext cxt)
 		p->full = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));	/* has requeued */
 		/* secrets and variables the provider may not use (registration's rule) */
 		p->refs_problem = SPI_getvalue(tup, desc, 11);
+		p->floor = DatumGetTimestampTz(SPI_getbinval(tup, desc, 12, &isnull));
+		p->pending_xid = SPI_getvalue(tup, desc, 13);
 		p->format = delivery_format_for(p->type);
 		if (p->format != NULL)
 			provs = lappend(provs, p);
@@ -312,23 +385,65 @@ load_providers(MemoryContext cxt)
  * stay "retrying" forever.
  */
 static void
-settle_orphans(DeliveryProvider *p)
+settle_orphans(DeliveryProvider *p, Datum times)
 {
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		args[2];
+	static SPIPlanPtr plan_kept = NULL;
+	Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZARRAYOID};
+	Datum		args[3];
+	SPIPlanPtr	plan;
 	int			rc;
 
+	/* the requeued events just looked for: only their partitions are read */
+	plan = keep_custom_plan(&plan_kept,
+							"UPDATE telemetry.delivery_failures f SET state = 'dead', "
+							"error = 'the event is no longer stored (expired before it could be sent again)' "
+							"WHERE f.spec_key = $1 AND f.provider = $2 "
+							"AND f.state = 'retry' AND f.occurred_at = ANY ($3) "
+							"AND NOT EXISTS (SELECT 1 FROM telemetry.events e "
+							"WHERE e.occurred_at = f.occurred_at AND e.occurred_at = ANY ($3) "
+							"AND e.xid = f.event_xid AND e.id = f.event_id)",
+							3, types);
 	args[0] = CStringGetTextDatum(p->spec_key);
 	args[1] = CStringGetTextDatum(p->name);
-	rc = SPI_execute_with_args(
-							   "UPDATE telemetry.delivery_failures f SET state = 'dead', "
-							   "error = 'the event is no longer stored (expired before it could be sent again)' "
-							   "WHERE f.spec_key = $1 AND f.provider = $2 "
-							   "AND f.state = 'retry' AND NOT EXISTS (SELECT 1 FROM telemetry.events e "
-							   "WHERE e.xid = f.event_xid AND e.id = f.event_id)",
-							   2, types, args, NULL, false, 0);
+	args[2] = times;
+	rc = SPI_execute_plan(plan, args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update telemetry.delivery_failures: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * A provider with nothing to send has read everything below the horizon:
+ * its floor may move up to its pending sample (see src/floor.c).  At most
+ * once an hour, so an idle provider writes next to nothing; a floor an hour
+ * old only makes the scan read an hour more.
+ */
+static void
+idle_floor(DeliveryProvider *p)
+{
+	static SPIPlanPtr plan_kept = NULL;
+	Oid			types[5] = {TEXTOID, TEXTOID, XID8OID, XID8OID, TIMESTAMPTZOID};
+	Datum		args[5];
+	SPIPlanPtr	plan;
+	int			rc;
+
+	if (!TIMESTAMP_NOT_FINITE(p->floor) &&
+		p->floor > GetCurrentTimestamp() - USECS_PER_HOUR && p->pending_xid != NULL)
+		return;
+	plan = keep_plan(&plan_kept,
+					 "UPDATE telemetry.delivery_state s SET "
+					 "floor = CASE WHEN s.pending_xid <= $3 THEN s.pending_at ELSE s.floor END, "
+					 "pending_xid = CASE WHEN s.pending_xid IS NULL OR s.pending_xid <= $3 THEN $4 ELSE s.pending_xid END, "
+					 "pending_at = CASE WHEN s.pending_xid IS NULL OR s.pending_xid <= $3 THEN $5 ELSE s.pending_at END "
+					 "WHERE s.spec_key = $1 AND s.provider = $2",
+					 5, types);
+	args[0] = CStringGetTextDatum(p->spec_key);
+	args[1] = CStringGetTextDatum(p->name);
+	args[2] = FullTransactionIdGetDatum(delivery_horizon);
+	args[3] = FullTransactionIdGetDatum(delivery_sample_xid);
+	args[4] = TimestampTzGetDatum(delivery_sample_at);
+	rc = SPI_execute_plan(plan, args, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not update telemetry.delivery_state: %s", SPI_result_code_string(rc));
 }
 
 /* Mark claimed providers in flight (and create their state rows). */
@@ -385,6 +500,10 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		MemoryContextSwitchTo(outer);
 		return NIL;
 	}
+	/* this pass's horizon, and a sample of the xid clock (time first) */
+	delivery_sample_at = GetCurrentTimestamp();
+	delivery_sample_xid = ReadNextFullTransactionId();
+	delivery_horizon = telemetry_reader_horizon();
 	rotation = (rotation + 1) % nprov;
 
 	for (int k = 0; k < nprov; k++)
@@ -392,7 +511,7 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		DeliveryProvider *p = list_nth(all, (rotation + k) % nprov);
 		bool		has_requeued = p->full;
 		int			share;
-		Datum		args[4];
+		Datum		args[6];
 		DeliveryEvent *ev;
 		int			n;
 		int			used;
@@ -427,9 +546,10 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 			int			nreq = Max(1, share / 2);
 
 			args[2] = Int32GetDatum(per_batch * nreq);
+			args[3] = requeued_times(args);
 			ev = read_events(cxt, p, requeued_plan(), args, per_batch * nreq, &n, &stopped);
 			if (n < per_batch * nreq && !stopped)
-				settle_orphans(p);
+				settle_orphans(p, args[3]);
 			if (n > 0)
 			{
 				int			before = list_length(p->requeued);
@@ -449,12 +569,17 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 			args[1] = CStringGetTextDatum(p->cursor_xid);
 			args[2] = CStringGetTextDatum(p->cursor_id);
 			args[3] = Int32GetDatum(per_batch * share);
+			args[4] = FullTransactionIdGetDatum(delivery_horizon);
+			args[5] = TimestampTzGetDatum(TIMESTAMP_NOT_FINITE(p->floor) ? p->floor :
+										  p->floor - TELEMETRY_LATE_WINDOW);
 			ev = read_events(cxt, p, cursor_plan(), args, per_batch * share, &n, &stopped);
 			old = MemoryContextSwitchTo(cxt);
 			used = cut_batches(p, ev, n, per_batch, share, false, &p->batches);
 			MemoryContextSwitchTo(old);
 			if (n == per_batch * share || used < n || stopped)
 				p->full = true;
+			else
+				p->caught_up = true;	/* every event below the horizon read */
 			budget -= list_length(p->batches);
 		}
 		else
@@ -472,6 +597,8 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		}
 		if (p->in_flight > 0)
 			claimed = lappend(claimed, p);
+		else if (p->caught_up)
+			idle_floor(p);
 	}
 	mark_in_flight(claimed);
 	MemoryContextSwitchTo(outer);

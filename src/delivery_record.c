@@ -22,6 +22,7 @@
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/xid8.h"
 
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS	(300 * 1000)
@@ -329,10 +330,11 @@ static void
 save_state(ProviderTally *t)
 {
 	DeliveryProvider *p = t->prov;
-	Oid			types[11] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT4OID,
-	INT4OID, TIMESTAMPTZOID, BOOLOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		args[11];
-	char		nulls[12] = "           ";
+	Oid			types[15] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT4OID,
+		INT4OID, TIMESTAMPTZOID, BOOLOID, TEXTOID, TIMESTAMPTZOID,
+	BOOLOID, XID8OID, XID8OID, TIMESTAMPTZOID};
+	Datum		args[15];
+	char		nulls[16] = "               ";
 	TimestampTz at = GetCurrentTimestamp();	/* the attempt's end: backoff starts here */
 	int			failures = t->retry ? p->failures + 1 : 0;
 
@@ -355,6 +357,15 @@ save_state(ProviderTally *t)
 	args[10] = TimestampTzGetDatum(at);
 
 	/*
+	 * Every event below the horizon read and settled (nothing blocks the
+	 * cursor): the floor may move up to the pending sample (src/floor.c).
+	 */
+	args[11] = BoolGetDatum(p->caught_up && !t->blocked);
+	args[12] = FullTransactionIdGetDatum(delivery_horizon);
+	args[13] = FullTransactionIdGetDatum(delivery_sample_xid);
+	args[14] = TimestampTzGetDatum(delivery_sample_at);
+
+	/*
 	 * A provider that a registration meanwhile dropped (its state removed,
 	 * see spec_deploy.c) is not made again: only existing state is updated.
 	 */
@@ -364,9 +375,12 @@ save_state(ProviderTally *t)
 		"retrying = $6, failures = $7, next_attempt_at = $8, "
 		"last_success_at = COALESCE(CASE WHEN $9 THEN pg_catalog.now() END, s.last_success_at), "
 		"last_error = COALESCE($10, s.last_error), "
-		"last_error_at = COALESCE(CASE WHEN $10 IS NOT NULL THEN $11 END, s.last_error_at) "
+		"last_error_at = COALESCE(CASE WHEN $10 IS NOT NULL THEN $11 END, s.last_error_at), "
+		"floor = CASE WHEN $12 AND s.pending_xid <= $13 THEN s.pending_at ELSE s.floor END, "
+		"pending_xid = CASE WHEN $12 AND (s.pending_xid IS NULL OR s.pending_xid <= $13) THEN $14 ELSE s.pending_xid END, "
+		"pending_at = CASE WHEN $12 AND (s.pending_xid IS NULL OR s.pending_xid <= $13) THEN $15 ELSE s.pending_at END "
 		"WHERE s.spec_key = $1 AND s.provider = $2",
-		11, types, args, nulls, SPI_OK_UPDATE);
+		15, types, args, nulls, SPI_OK_UPDATE);
 
 	if (t->disable)
 	{

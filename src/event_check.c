@@ -17,6 +17,7 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "pgtime.h"
 #include "utils/datetime.h"
 #include "utils/numeric.h"
 
@@ -95,6 +96,18 @@ event_is_timestamptz(const char *s, int len)
 	dterr = ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS, &nf);
 	if (dterr != 0)
 		return false;
+
+	/*
+	 * DecodeDateTime raises its own error, quoting the field, for a date
+	 * field that starts with a letter and names no time zone ("time zone
+	 * ... not recognized"): the value of a pii property would reach the
+	 * message, and the error could not be quarantined.  Look the zone up
+	 * first, as it would.
+	 */
+	for (int i = 0; i < nf; i++)
+		if (ftype[i] == DTK_DATE && isalpha((unsigned char) field[i][0]) &&
+			pg_tzset(field[i]) == NULL)
+			return false;
 #if PG_VERSION_NUM >= 160000
 	dterr = DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz, &extra);
 #else

@@ -25,10 +25,15 @@
 #include "access/htup_details.h"
 #include "access/transam.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
 #include "utils/builtins.h"
+#include "utils/snapmgr.h"
 #include "utils/xid8.h"
 
 PG_FUNCTION_INFO_V1(telemetry_xid_clock);
+PG_FUNCTION_INFO_V1(telemetry_horizon);
 
 /*
  * SQL: telemetry._xid_clock(OUT at timestamptz, OUT next_xid xid8)
@@ -50,4 +55,52 @@ telemetry_xid_clock(PG_FUNCTION_ARGS)
 	values[0] = TimestampTzGetDatum(at);
 	values[1] = FullTransactionIdGetDatum(next);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/* Whether a transaction running at a snapshot may belong to this database. */
+static bool
+xid_may_be_ours(TransactionId xid)
+{
+	int			pid = BackendXidGetPid(xid);
+	PGPROC	   *proc;
+
+	if (pid == 0)
+		return true;			/* prepared, or ended since: assume ours */
+	proc = BackendPidGetProc(pid);
+	return proc == NULL || proc->databaseId == MyDatabaseId;
+}
+
+/*
+ * The horizon of a reader of "what is new" under the active snapshot: every
+ * transaction of this database with an id below it had ended when the
+ * snapshot was taken, so its events are visible and no event below it can
+ * appear later.  It is the snapshot's xmin but for transactions of other
+ * databases, which cannot write this database's events: an open
+ * transaction elsewhere must not hold back delivery and the checks here.
+ */
+FullTransactionId
+telemetry_reader_horizon(void)
+{
+	Snapshot	snap = GetActiveSnapshot();
+	TransactionId h;
+	FullTransactionId next = ReadNextFullTransactionId();
+	uint32		epoch = EpochFromFullTransactionId(next);
+
+	if (snap == NULL)
+		elog(ERROR, "telemetry: no active snapshot for the reader horizon");
+	h = snap->xmax;
+	for (uint32 i = 0; i < snap->xcnt; i++)
+		if (TransactionIdPrecedes(snap->xip[i], h) && xid_may_be_ours(snap->xip[i]))
+			h = snap->xip[i];
+	/* the epoch of an xid at or below the next one */
+	if (h > XidFromFullTransactionId(next))
+		epoch--;
+	return FullTransactionIdFromEpochAndXid(epoch, h);
+}
+
+/* SQL: telemetry._horizon() RETURNS xid8 (see telemetry_reader_horizon). */
+Datum
+telemetry_horizon(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FULLTRANSACTIONID(telemetry_reader_horizon());
 }

@@ -5,6 +5,7 @@
 #ifndef TELEMETRY_FLOOR_H
 #define TELEMETRY_FLOOR_H
 
+#include "access/transam.h"
 #include "utils/timestamp.h"
 
 /*
@@ -14,5 +15,7 @@
  * in telemetry._is_late() (src/sql/040_events.sql).
  */
 #define TELEMETRY_LATE_WINDOW	USECS_PER_DAY
+
+extern FullTransactionId telemetry_reader_horizon(void);
 
 #endif							/* TELEMETRY_FLOOR_H */

@@ -69,6 +69,7 @@ telemetry_shmem_startup(void)
 		SpinLockInit(&telemetry_shared->mutex);
 		telemetry_shared->stats_lock = &(GetNamedLWLockTranche("telemetry"))->lock;
 		pg_atomic_init_u64(&telemetry_shared->stats_overflow, 0);
+		pg_atomic_init_u64(&telemetry_shared->stats_generation, 0);
 	}
 
 	memset(&info, 0, sizeof(info));

@@ -22,6 +22,11 @@ typedef struct TelemetrySharedState
 
 	LWLock	   *stats_lock;		/* protects the stats hash table's layout */
 	pg_atomic_uint64 stats_overflow;	/* events not counted: table full */
+	pg_atomic_uint64 stats_generation;	/* bumped (under stats_lock held
+										 * exclusively) when entries are
+										 * removed: backends' cached entry
+										 * pointers of an older generation
+										 * are stale */
 } TelemetrySharedState;
 
 /* Key and entry of the per-event-version counters (like pg_stat_statements). */

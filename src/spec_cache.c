@@ -31,6 +31,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(telemetry_catalog_changed);
 
@@ -47,6 +48,17 @@ static HTAB *cache = NULL;
 static MemoryContext cache_cxt = NULL;
 static bool cache_valid = false;
 static bool callback_registered = false;
+
+/*
+ * What the cache knows besides compiled events: relation OIDs, the owner
+ * and the redaction key.  Refreshed on its own (aux_valid), never by
+ * freeing compiled events: a caller may be using one while it asks for the
+ * owner or the key, and an invalidation can arrive in between (at any lock
+ * acquisition).  Compiled events are thrown away only at the start of a
+ * lookup, when no caller holds one.
+ */
+static bool aux_valid = false;
+static MemoryContext aux_cxt = NULL;
 static Oid	catalog_relid = InvalidOid;
 static Oid	default_partition_relid = InvalidOid;
 static Oid	events_relid = InvalidOid;
@@ -59,20 +71,47 @@ static void
 spec_cache_inval_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == catalog_relid)
+	{
 		cache_valid = false;
+		aux_valid = false;
+	}
 }
 
-/* Throw away everything compiled so far and start an empty cache. */
+/* Look up the relation OIDs and the owner again; forget the redaction key. */
 static void
-spec_cache_reset(void)
+spec_cache_refresh_aux(void)
 {
-	HASHCTL		ctl;
+	Oid			nsp;
 
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(spec_cache_inval_callback, (Datum) 0);
 		callback_registered = true;
 	}
+	if (aux_cxt == NULL)
+		aux_cxt = AllocSetContextCreate(CacheMemoryContext, "telemetry spec cache keys",
+										ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(aux_cxt);
+	redaction_key = NULL;
+	redaction_key_len = 0;
+	aux_valid = true;
+	nsp = get_namespace_oid("telemetry", true);
+	catalog_relid = get_relname_relid("event_defs", nsp);
+	default_partition_relid = get_relname_relid("events_default", nsp);
+	events_relid = get_relname_relid("events", nsp);
+	extension_owner = telemetry_extension_owner();
+}
+
+/*
+ * Throw away everything compiled so far and start an empty cache.  Only at
+ * the start of a lookup (see aux_valid above).
+ */
+static void
+spec_cache_reset(void)
+{
+	HASHCTL		ctl;
+
 	if (cache_cxt == NULL)
 		cache_cxt = AllocSetContextCreate(CacheMemoryContext, "telemetry spec cache",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -85,13 +124,9 @@ spec_cache_reset(void)
 	ctl.hcxt = cache_cxt;
 	cache = hash_create("telemetry spec cache", 64, &ctl,
 						HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	redaction_key = NULL;
-	redaction_key_len = 0;
-	catalog_relid = get_relname_relid("event_defs", get_namespace_oid("telemetry", true));
-	default_partition_relid = get_relname_relid("events_default", get_namespace_oid("telemetry", true));
-	events_relid = get_relname_relid("events", get_namespace_oid("telemetry", true));
-	extension_owner = telemetry_extension_owner();
 	cache_valid = true;
+	if (!aux_valid)
+		spec_cache_refresh_aux();
 }
 
 /* Name of a property type, for messages. */
@@ -419,7 +454,16 @@ spec_cache_lookup(const char *event, const char *request)
 	if (!cache_valid || cache == NULL)
 		spec_cache_reset();
 
-	snprintf(key, sizeof(key), "%s\x01%s", event, request ? request : "\x02");
+	/* "event \x01 request" ("\x02" for none); both fit, checked above */
+	{
+		size_t		elen = strlen(event);
+		const char *r = request ? request : "\x02";
+		size_t		rlen = strlen(r);
+
+		memcpy(key, event, elen);
+		key[elen] = '\x01';
+		memcpy(key + elen + 1, r, rlen + 1);
+	}
 	entry = hash_search(cache, key, HASH_FIND, NULL);
 	if (entry)
 		return entry->ev;
@@ -452,8 +496,8 @@ spec_cache_lookup(const char *event, const char *request)
 Oid
 spec_cache_owner(void)
 {
-	if (!cache_valid || cache == NULL)
-		spec_cache_reset();
+	if (!aux_valid)
+		spec_cache_refresh_aux();
 	if (!OidIsValid(extension_owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -465,8 +509,8 @@ spec_cache_owner(void)
 Oid
 spec_cache_default_partition(void)
 {
-	if (!cache_valid || cache == NULL)
-		spec_cache_reset();
+	if (!aux_valid)
+		spec_cache_refresh_aux();
 	return default_partition_relid;
 }
 
@@ -474,8 +518,8 @@ spec_cache_default_partition(void)
 Oid
 spec_cache_events_relation(void)
 {
-	if (!cache_valid || cache == NULL)
-		spec_cache_reset();
+	if (!aux_valid)
+		spec_cache_refresh_aux();
 	return events_relid;
 }
 
@@ -483,8 +527,8 @@ spec_cache_events_relation(void)
 const unsigned char *
 spec_cache_redaction_key(int *len)
 {
-	if (!cache_valid || cache == NULL)
-		spec_cache_reset();
+	if (!aux_valid)
+		spec_cache_refresh_aux();
 	if (redaction_key == NULL)
 	{
 		bytea	   *k;
@@ -503,7 +547,7 @@ spec_cache_redaction_key(int *len)
 					 errmsg("telemetry redaction key is missing"),
 					 errhint("Reinstall the extension, or restore telemetry.redaction_key from a backup.")));
 		k = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		oldcxt = MemoryContextSwitchTo(cache_cxt);
+		oldcxt = MemoryContextSwitchTo(aux_cxt);
 		redaction_key_len = VARSIZE_ANY_EXHDR(k);
 		redaction_key = palloc(redaction_key_len);
 		memcpy(redaction_key, VARDATA_ANY(k), redaction_key_len);
@@ -528,6 +572,16 @@ telemetry_catalog_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("telemetry._catalog_changed() must be called as a trigger")));
+	/*
+	 * Only on the extension's own tables (schema telemetry, which only its
+	 * owner can create tables in): anyone else's table could otherwise make
+	 * every tracking backend rebuild its cache in a loop.
+	 */
+	if (RelationGetNamespace(((TriggerData *) fcinfo->context)->tg_relation) !=
+		get_namespace_oid("telemetry", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("telemetry._catalog_changed() may only be a trigger on a table of schema telemetry")));
 	relid = get_relname_relid("event_defs", get_namespace_oid("telemetry", false));
 	if (OidIsValid(relid))
 		CacheInvalidateRelcacheByRelid(relid);

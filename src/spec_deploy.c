@@ -107,10 +107,15 @@ spec_deploy_end(SpecDeployment *before)
 							  "WHERE h.spec_key = $1 AND h.provider = g.n",
 							  3, types, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "telemetry: could not remove delivery state");
-	/* added: at the horizon of this registration */
-	if (SPI_execute_with_args("INSERT INTO telemetry.delivery_horizons (spec_key, provider, horizon) "
-							  "SELECT $1, n, pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) "
-							  "FROM (SELECT n FROM unnest($3) n EXCEPT SELECT n FROM unnest($2) n) a",
+	/*
+	 * added: at a sample of the xid clock taken now (the events of
+	 * transactions that get their id from now on are theirs, and their
+	 * received_at is bounded from the start: src/floor.c)
+	 */
+	if (SPI_execute_with_args("INSERT INTO telemetry.delivery_horizons (spec_key, provider, horizon, floor) "
+							  "SELECT $1, a.n, c.next_xid, c.at "
+							  "FROM telemetry._xid_clock() c, "
+							  "  (SELECT n FROM unnest($3) n EXCEPT SELECT n FROM unnest($2) n) a",
 							  3, types, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "telemetry: could not start new providers at the horizon");
 }
@@ -147,14 +152,20 @@ spec_check_undeploy(const char *key, const char *version)
 	values[0] = CStringGetTextDatum(key);
 	values[1] = provider_names(key, latest, true);
 	values[2] = provider_names(key, next, false);
+	/* the reader's scan (src/floor.c): partitions from a day before the floor on */
 	if (SPI_execute_with_args("SELECT g.n, COALESCE(s.delivered, 0) "
 							  "FROM (SELECT n FROM unnest($2) n EXCEPT SELECT n FROM unnest($3) n) g "
 							  "LEFT JOIN telemetry.delivery_state s ON s.spec_key = $1 AND s.provider = g.n "
 							  "LEFT JOIN telemetry.delivery_horizons h ON h.spec_key = $1 AND h.provider = g.n, "
 							  "LATERAL (SELECT COALESCE(s.cursor_xid, h.horizon, '0') AS x, "
-							  "  COALESCE(s.cursor_id, '00000000-0000-0000-0000-000000000000') AS id) c "
+							  "  COALESCE(s.cursor_id, '00000000-0000-0000-0000-000000000000') AS id, "
+							  "  COALESCE(s.floor, h.floor, '-infinity') AS floor) c "
 							  "WHERE EXISTS (SELECT 1 FROM telemetry.events e WHERE e.spec = $1 AND e.xid >= c.x "
-							  "    AND (e.xid, e.id) > (c.x, c.id)) "
+							  "    AND (e.xid, e.id) > (c.x, c.id) "
+							  "    AND e.occurred_at >= CASE WHEN isfinite(c.floor) THEN c.floor - interval '24 hours' ELSE c.floor END "
+							  "    AND NOT telemetry._is_late(e.occurred_at, e.received_at)) "
+							  "  OR EXISTS (SELECT 1 FROM telemetry.late_events l WHERE l.spec = $1 AND l.xid >= c.x "
+							  "    AND (l.xid, l.id) > (c.x, c.id)) "
 							  "  OR EXISTS (SELECT 1 FROM telemetry.delivery_failures f "
 							  "    WHERE f.spec_key = $1 AND f.provider = g.n AND f.state = 'retry') "
 							  "ORDER BY g.n LIMIT 1",

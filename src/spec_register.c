@@ -11,12 +11,15 @@
  * An event version is stored once (telemetry.event_defs) and listed by each
  * spec version that has it (telemetry.spec_events).  Registering:
  *	- validates the document whole (spec_validate.c), policy included;
- *	- takes the catalog's turn (one registration at a time);
+ *	- takes the spec key's turn (one registration or unregistration of a
+ *	  key at a time);
  *	- an identical spec under the same key@version is a no-op; a different
  *	  one is 42710, naming the first difference;
  *	- an event key@version that exists keeps its row when its normalized
  *	  definition is the same (and belongs to the same spec key); otherwise
- *	  42710 naming the first differing JSON path;
+ *	  42710 naming the first differing JSON path.  The same holds for one
+ *	  that was registered and is no longer (telemetry.event_tombstones):
+ *	  an event version keeps its definition for good;
  *	- a new event version must be compatible with its neighbours of the
  *	  same major version (spec_diff.c), else 22023;
  *	- writes the rows in a few set-based statements, and moves each listed
@@ -51,6 +54,9 @@
 PG_FUNCTION_INFO_V1(telemetry_register_spec);
 PG_FUNCTION_INFO_V1(telemetry_load_spec);
 PG_FUNCTION_INFO_V1(telemetry_unregister_spec);
+
+/* telemetry._run_lock(name, wait) (run_lock.c) */
+extern Datum telemetry_run_lock(PG_FUNCTION_ARGS);
 
 /* ---------------------------------------------------------------------
  * SPI helpers
@@ -98,20 +104,26 @@ jsonb_array(Jsonb **items, int n)
 }
 
 /*
- * Take the catalog's turn: one registration or unregistration at a time.
- * At READ COMMITTED the update waits for a concurrent one and then goes on
- * with fresh snapshots; at REPEATABLE READ or SERIALIZABLE it fails with
- * 40001 when another committed after this transaction's snapshot.
+ * Take a spec key's turn: one registration or unregistration of a key at a
+ * time.  The key's run lock (telemetry._run_lock('spec:' || key), an object
+ * lock on the extension that no other role can take first, unlike an
+ * advisory lock) makes a concurrent one wait; the statements after it run
+ * with fresh snapshots at READ COMMITTED.  At REPEATABLE READ or
+ * SERIALIZABLE the snapshot cannot see what the other committed: writing
+ * the key's row of telemetry.spec_turns then fails with 40001.
  */
 static void
-take_turn(void)
+take_turn(const char *key)
 {
-	run("UPDATE telemetry.catalog_turn SET id = true", 0, NULL, NULL, NULL, SPI_OK_UPDATE);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("telemetry.catalog_turn has no row"),
-				 errhint("Reinstall the extension.")));
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(key)};
+
+	(void) DirectFunctionCall2(telemetry_run_lock,
+							   CStringGetTextDatum(psprintf("spec:%s", key)),
+							   BoolGetDatum(true));
+	run("INSERT INTO telemetry.spec_turns AS t (key) VALUES ($1) "
+		"ON CONFLICT (key) DO UPDATE SET turns = t.turns + 1",
+		1, types, values, NULL, SPI_OK_INSERT);
 }
 
 /* The latest (highest) version of a spec key, or NULL. */
@@ -182,6 +194,7 @@ typedef struct Known
 	bytea	   *vkey;
 	char	   *spec_key;
 	char	   *spec_version;
+	bool		retired;		/* a tombstone: registered once, not now */
 	Jsonb	   *definition;		/* read when needed */
 	int			listed;			/* index of the new spec's event, or -1 */
 	bool		wanted;			/* its definition is needed */
@@ -274,9 +287,12 @@ read_definitions(Known *known, int n, bool listed)
 		return;
 	values[0] = text_array(events, m);
 	values[1] = text_array(versions, m);
-	if (SPI_execute_with_args("SELECT m.ord, e.definition "
+	if (SPI_execute_with_args("SELECT m.ord, COALESCE(e.definition, t.definition) "
 							  "FROM unnest($1, $2) WITH ORDINALITY AS m(event, version, ord) "
-							  "JOIN telemetry.event_defs e ON e.event = m.event AND e.version = m.version",
+							  "LEFT JOIN telemetry.event_defs e ON e.event = m.event AND e.version = m.version "
+							  "LEFT JOIN telemetry.event_tombstones t ON e.event IS NULL "
+							  "  AND t.event = m.event AND t.version = m.version "
+							  "WHERE e.event IS NOT NULL OR t.event IS NOT NULL",
 							  2, types, values, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != (uint64) m)
 		elog(ERROR, "telemetry: could not read the stored event definitions");
 	for (uint64 r = 0; r < SPI_processed; r++)
@@ -290,9 +306,9 @@ read_definitions(Known *known, int n, bool listed)
 }
 
 /*
- * Every registered version of the event keys the spec lists, with the
- * spec's new event versions among them (listed >= 0), sorted by key and
- * version.
+ * Every registered or retired (tombstoned) version of the event keys the
+ * spec lists, with the spec's new event versions among them (listed >= 0),
+ * sorted by key and version.
  */
 static Known *
 known_versions(SpecDoc *doc, int *count)
@@ -306,8 +322,13 @@ known_versions(SpecDoc *doc, int *count)
 	for (int i = 0; i < doc->nevents; i++)
 		keys[i] = doc->events[i].key;
 	values[0] = text_array(keys, doc->nevents);
-	if (SPI_execute_with_args("SELECT event, version, version_key, spec_key, spec_version "
-							  "FROM telemetry.event_defs WHERE event = ANY ($1)",
+	if (SPI_execute_with_args("SELECT event, version, version_key, spec_key, spec_version, false "
+							  "FROM telemetry.event_defs WHERE event = ANY ($1) "
+							  "UNION ALL "
+							  "SELECT t.event, t.version, t.version_key, t.spec_key, t.spec_version, true "
+							  "FROM telemetry.event_tombstones t WHERE t.event = ANY ($1) "
+							  "  AND NOT EXISTS (SELECT 1 FROM telemetry.event_defs d "
+							  "    WHERE d.event = t.event AND d.version = t.version)",
 							  1, types, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "telemetry: could not read telemetry.event_defs");
 	n = SPI_processed;
@@ -323,6 +344,7 @@ known_versions(SpecDoc *doc, int *count)
 		known[i].vkey = DatumGetByteaPCopy(SPI_getbinval(tup, desc, 3, &isnull));
 		known[i].spec_key = SPI_getvalue(tup, desc, 4);
 		known[i].spec_version = SPI_getvalue(tup, desc, 5);
+		known[i].retired = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 		known[i].listed = -1;
 	}
 	qsort(known, n, sizeof(Known), known_cmp);
@@ -358,14 +380,16 @@ known_versions(SpecDoc *doc, int *count)
 }
 
 /*
- * The checks of the spec's events against the registered ones: an
- * existing key@version must have the same definition and spec key; a new
- * version must be compatible with its neighbours of the same major.
- * Sets new_event[i] for the events that need a row.
+ * The checks of the spec's events against the registered and retired
+ * ones: an existing key@version must have the same definition and spec
+ * key; a new version must be compatible with its neighbours of the same
+ * major.  Sets new_event[i] for the events that need a row, and returns
+ * whether one of them brings a retired version back.
  */
-static void
+static bool
 check_events(SpecDoc *doc, bool *new_event)
 {
+	bool		revived = false;
 	int			n;
 	Known	   *known = known_versions(doc, &n);
 
@@ -378,8 +402,30 @@ check_events(SpecDoc *doc, bool *new_event)
 		if (k->listed < 0)
 			continue;
 		ev = &doc->events[k->listed];
-		new_event[k->listed] = k->spec_key == NULL;
-		if (k->spec_key != NULL)
+		new_event[k->listed] = k->spec_key == NULL || k->retired;
+		revived |= k->retired;
+		if (k->retired)
+		{
+			char	   *first;
+
+			if (strcmp(k->spec_key, doc->key) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_OBJECT),
+						 errmsg("event \"%s@%s\" was defined by spec \"%s@%s\", since unregistered",
+								ev->key, ev->version, k->spec_key, k->spec_version),
+						 errhint("An event version belongs to one spec key for good; give the event a new version."),
+						 errhidestmt(true)));
+			first = spec_first_difference(k->definition, ev->definition, true);
+			if (first != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_OBJECT),
+						 errmsg("%s.%s: event \"%s@%s\" was registered with a different definition",
+								ev->path, first, ev->key, ev->version),
+						 errdetail("An event version keeps its definition after its spec versions are unregistered: writers that pin it and the events stored under it rely on it."),
+						 errhint("Publish the change under a new version of the event."),
+						 errhidestmt(true)));
+		}
+		else if (k->spec_key != NULL)
 		{
 			char	   *first;
 
@@ -454,6 +500,7 @@ check_events(SpecDoc *doc, bool *new_event)
 						 errhidestmt(true)));
 		}
 	}
+	return revived;
 }
 
 /* ---------------------------------------------------------------------
@@ -540,8 +587,24 @@ insert_events(SpecDoc *doc, bool *new_event)
 		"  ARRAY(SELECT jsonb_array_elements_text(COALESCE(d -> 'samplingConditions', '[]'))), "
 		"  (d ->> 'anomalyEnabled')::boolean AND $4, (d ->> 'minimumSample')::integer, "
 		"  ARRAY(SELECT jsonb_array_elements_text(d -> 'actions')), ARRAY(SELECT jsonb_array_elements_text(d -> 'tags')), d "
-		"FROM unnest($1) AS d",
+		"FROM unnest($1) AS d "
+		"ON CONFLICT (event, version) DO NOTHING",
 		4, types, values, NULL, SPI_OK_INSERT);
+	if (SPI_processed != (uint64) n)
+	{
+		/*
+		 * Another spec key registered one of them since check_events read
+		 * the catalog (keys do not take turns with each other): checking
+		 * again now sees it and says so.
+		 */
+		check_events(doc, palloc0(sizeof(bool) * doc->nevents));
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("an event version of spec \"%s@%s\" was registered by another spec at the same time",
+						doc->key, doc->version),
+				 errhint("Register it again."),
+				 errhidestmt(true)));
+	}
 
 	/* the properties, column by column from the validated spec */
 	if (nprops > 0)
@@ -610,6 +673,29 @@ insert_events(SpecDoc *doc, bool *new_event)
 		"WHERE e.spec_key = $1 AND e.spec_version = $2 AND e.definition -> 'thresholds' <> '[]' "
 		"  AND NOT EXISTS (SELECT 1 FROM telemetry.anomaly_rules r WHERE r.event = e.event AND r.version = e.version)",
 		2, types + 1, values + 1, NULL, SPI_OK_INSERT);
+}
+
+/* The tombstones of the event versions this registration brings back. */
+static void
+remove_tombstones(SpecDoc *doc, bool *new_event)
+{
+	char	  **events = palloc(sizeof(char *) * doc->nevents);
+	char	  **versions = palloc(sizeof(char *) * doc->nevents);
+	int			n = 0;
+	Oid			types[2] = {TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[2];
+
+	for (int i = 0; i < doc->nevents; i++)
+		if (new_event[i])
+		{
+			events[n] = doc->events[i].key;
+			versions[n++] = doc->events[i].version;
+		}
+	values[0] = text_array(events, n);
+	values[1] = text_array(versions, n);
+	run("DELETE FROM telemetry.event_tombstones t USING unnest($1, $2) AS m(event, version) "
+		"WHERE t.event = m.event AND t.version = m.version",
+		2, types, values, NULL, SPI_OK_DELETE);
 }
 
 /* The spec version's list of events. */
@@ -731,6 +817,7 @@ register_spec(Jsonb *spec, const char *registered_by)
 	Oid			owner = telemetry_extension_owner();
 	SpecDoc    *doc;
 	bool	   *new_event;
+	bool		revived;
 	char	   *result;
 	SpecDeployment *deployment;
 	Oid			types[2] = {TEXTOID, TEXTOID};
@@ -746,7 +833,7 @@ register_spec(Jsonb *spec, const char *registered_by)
 
 	doc = spec_validate(spec, SPEC_CHECK_POLICY);
 	result = MemoryContextStrdup(caller, psprintf("%s@%s", doc->key, doc->version));
-	take_turn();
+	take_turn(doc->key);
 
 	/* the same key@version: identical is a no-op, anything else an error */
 	values[0] = CStringGetTextDatum(doc->key);
@@ -780,12 +867,14 @@ register_spec(Jsonb *spec, const char *registered_by)
 	}
 
 	new_event = palloc0(sizeof(bool) * doc->nevents);
-	check_events(doc, new_event);
+	revived = check_events(doc, new_event);
 	identity_warn_spec(doc);
 
 	deployment = spec_deploy_begin(doc->key);
 	insert_spec(doc, spec, registered_by);
 	insert_events(doc, new_event);
+	if (revived)
+		remove_tombstones(doc, new_event);
 	insert_members(doc);
 	{
 		char	  **events = palloc(sizeof(char *) * doc->nevents);
@@ -835,7 +924,7 @@ telemetry_register_spec(PG_FUNCTION_ARGS)
 }
 
 /*
- * SQL: telemetry_load_spec(path text) RETURNS text
+ * SQL: telemetry_load_spec(path text) RETURNS text (STRICT)
  *
  * Register a spec from a JSON file on the server.  The caller needs
  * EXECUTE on this and on telemetry_register_spec, and the privileges of
@@ -853,23 +942,29 @@ telemetry_load_spec(PG_FUNCTION_ARGS)
 	JsonLexContext *lex;
 	JsonParseErrorType rc;
 	Jsonb	   *spec;
-	List	   *name;
+	Oid			nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
 	Oid			argtypes[1] = {JSONBOID};
 
-	/* EXECUTE on telemetry_register_spec, in the extension's schema */
-	name = list_make2(makeString(get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid))),
-					  makeString("telemetry_register_spec"));
-	regfn = LookupFuncName(name, 1, argtypes, false);
+	/*
+	 * EXECUTE on telemetry_register_spec of this function's schema (by OID:
+	 * whatever that schema is called now).  Registering itself is the C
+	 * below, never a call by name.
+	 */
+	regfn = LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
+									  makeString("telemetry_register_spec")),
+						   1, argtypes, true);
+	if (!OidIsValid(regfn) || get_func_namespace(regfn) != nsp)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function telemetry_register_spec(jsonb) is missing from the schema of telemetry_load_spec")));
 	if (pg_proc_aclcheck(regfn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, "telemetry_register_spec");
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_TEXT_P(cstring_to_text(register_spec(NULL, GetUserNameFromId(GetUserId(), false))));
 	path = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	doc = spec_file_read(path);
 	json = VARDATA_ANY(doc);
 	len = VARSIZE_ANY_EXHDR(doc);
-	lex = makeJsonLexContextCstringLen(json, len, GetDatabaseEncoding(), true);
+	lex = makeJsonLexContextCstringLen(json, len, GetDatabaseEncoding(), false);
 	rc = pg_parse_json(lex, &nullSemAction);
 	if (rc != JSON_SUCCESS)
 		ereport(ERROR,
@@ -889,8 +984,8 @@ telemetry_load_spec(PG_FUNCTION_ARGS)
 /*
  * Remove a spec version: its list of events, its providers, and the event
  * versions no other version of the key lists (with their properties and
- * rules).  Events it listed that other versions still list move to the
- * highest of those.  Stored events stay.  Returns false when there was no
+ * rules; each leaves a tombstone).  Events it listed that other versions
+ * still list move to the highest of those.  Stored events stay.  Returns false when there was no
  * such version.
  */
 static bool
@@ -910,7 +1005,7 @@ unregister_spec(const char *key, const char *version)
 	telemetry_become_owner(&octx, owner, true);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	take_turn();
+	take_turn(key);
 
 	values[0] = CStringGetTextDatum(key);
 	values[1] = CStringGetTextDatum(version);

@@ -119,6 +119,7 @@ stats_evict_for(TelemetryStatsDb *mine)
 		return false;
 	}
 	hash_search(telemetry_stats_hash, &victim->key, HASH_REMOVE, NULL);
+	pg_atomic_fetch_add_u64(&telemetry_shared->stats_generation, 1);
 	victim_db->entries--;
 	victim_db->evicted++;
 	return true;
@@ -164,36 +165,92 @@ stats_enter(TelemetryStatsKey *key)
 	return entry;
 }
 
+/*
+ * Entries this backend found recently, so that counting an event version it
+ * counted before costs no hash of the 264-byte key: valid while the shared
+ * generation is unchanged, which holds while stats_lock is held (entries
+ * are removed only under it, held exclusively, and the generation bumped).
+ */
+#define STATS_CACHE_SIZE 16
+
+typedef struct StatsCacheSlot
+{
+	char		event[TELEMETRY_NAME_LEN];
+	char		version[TELEMETRY_NAME_LEN];
+	uint64		generation;
+	TelemetryStatsEntry *entry; /* NULL when the slot is free */
+} StatsCacheSlot;
+
+static StatsCacheSlot stats_cache[STATS_CACHE_SIZE];
+static int	stats_cache_next = 0;
+
+/* A cached entry for event/version of this generation, or NULL. */
+static TelemetryStatsEntry *
+stats_cache_find(const char *event, const char *version, uint64 generation)
+{
+	for (int i = 0; i < STATS_CACHE_SIZE; i++)
+	{
+		StatsCacheSlot *c = &stats_cache[i];
+
+		if (c->entry != NULL && c->generation == generation &&
+			strcmp(c->event, event) == 0 && strcmp(c->version, version) == 0)
+			return c->entry;
+	}
+	return NULL;
+}
+
+/* Remember an entry found by its key (round robin). */
+static void
+stats_cache_add(const TelemetryStatsKey *key, TelemetryStatsEntry *entry, uint64 generation)
+{
+	StatsCacheSlot *c = &stats_cache[stats_cache_next];
+
+	stats_cache_next = (stats_cache_next + 1) % STATS_CACHE_SIZE;
+	memcpy(c->event, key->event, sizeof(c->event));
+	memcpy(c->version, key->version, sizeof(c->version));
+	c->generation = generation;
+	c->entry = entry;
+}
+
 /* Add one to a counter of an event version (no-op without shared memory). */
 void
 telemetry_count(const char *event, const char *version, TelemetryCounter counter)
 {
 	TelemetryStatsKey key;
 	TelemetryStatsEntry *entry;
+	uint64		generation;
 
 	if (telemetry_shared == NULL || telemetry_stats_hash == NULL)
 		return;
 
-	memset(&key, 0, sizeof(key));
-	key.dbid = MyDatabaseId;
-	strlcpy(key.event, event, sizeof(key.event));
-	strlcpy(key.version, version, sizeof(key.version));
-
 	LWLockAcquire(telemetry_shared->stats_lock, LW_SHARED);
-	entry = hash_search(telemetry_stats_hash, &key, HASH_FIND, NULL);
+	generation = pg_atomic_read_u64(&telemetry_shared->stats_generation);
+	entry = stats_cache_find(event, version, generation);
 	if (entry == NULL)
 	{
-		LWLockRelease(telemetry_shared->stats_lock);
-		LWLockAcquire(telemetry_shared->stats_lock, LW_EXCLUSIVE);
+		memset(&key, 0, sizeof(key));
+		key.dbid = MyDatabaseId;
+		strlcpy(key.event, event, sizeof(key.event));
+		strlcpy(key.version, version, sizeof(key.version));
 		entry = hash_search(telemetry_stats_hash, &key, HASH_FIND, NULL);
 		if (entry == NULL)
-			entry = stats_enter(&key);
-		if (entry == NULL)
 		{
-			pg_atomic_fetch_add_u64(&telemetry_shared->stats_overflow, 1);
 			LWLockRelease(telemetry_shared->stats_lock);
-			return;
+			LWLockAcquire(telemetry_shared->stats_lock, LW_EXCLUSIVE);
+			entry = hash_search(telemetry_stats_hash, &key, HASH_FIND, NULL);
+			if (entry == NULL)
+				entry = stats_enter(&key);
+			if (entry == NULL)
+			{
+				pg_atomic_fetch_add_u64(&telemetry_shared->stats_overflow, 1);
+				LWLockRelease(telemetry_shared->stats_lock);
+				return;
+			}
+			generation = pg_atomic_read_u64(&telemetry_shared->stats_generation);
 		}
+		/* names longer than the key were cut: their slot matches nothing */
+		if (strlen(event) < TELEMETRY_NAME_LEN && strlen(version) < TELEMETRY_NAME_LEN)
+			stats_cache_add(&key, entry, generation);
 	}
 	pg_atomic_fetch_add_u64(&entry->counters[counter], 1);
 	entry->last_tracked = GetCurrentTransactionStartTimestamp();
@@ -292,6 +349,7 @@ telemetry_reset_stats(PG_FUNCTION_ARGS)
 		if (entry->key.dbid == MyDatabaseId)
 			hash_search(telemetry_stats_hash, &entry->key, HASH_REMOVE, NULL);
 	}
+	pg_atomic_fetch_add_u64(&telemetry_shared->stats_generation, 1);
 	db = stats_db(MyDatabaseId, true);
 	if (db != NULL)
 	{

@@ -12,6 +12,7 @@
  */
 #include "telemetry.h"
 #include "worker.h"
+#include "run_lock.h"
 #include "shmem.h"
 
 #include "access/xact.h"
@@ -202,6 +203,8 @@ worker_run_guarded(TelemetryJob job, TelemetryJobFn fn, TimestampTz started,
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
+		/* session-level run locks (run_lock.c) and advisory ones */
+		LockReleaseAll(DEFAULT_LOCKMETHOD, true);
 		LockReleaseAll(USER_LOCKMETHOD, true);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		RESUME_INTERRUPTS();
@@ -243,22 +246,6 @@ worker_run_guarded(TelemetryJob job, TelemetryJobFn fn, TimestampTz started,
 }
 
 /*
- * Take or release the maintenance run's advisory lock at session level:
- * the lock pg_try_advisory_xact_lock(telemetry._maintenance_lock_key())
- * takes in telemetry_run_maintenance(), built in C.
- */
-static bool
-maintenance_lock(int64 key, bool take)
-{
-	LOCKTAG		tag;
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, 1);
-	if (take)
-		return LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
-	return LockRelease(&tag, ExclusiveLock, true);
-}
-
-/*
  * Maintenance: take the maintenance lock for the session, then run phase
  * 1 (retention, history) and phase 2 (drain the default partition,
  * premake), one transaction per step, repeating a step while it says
@@ -270,19 +257,20 @@ worker_job_maintenance(char *outcome, size_t len)
 {
 	Datum		as_of = TimestampTzGetDatum(GetCurrentTimestamp());
 	Jsonb	   *acc;
-	int64		key;
+	bool		locked;
 	int			phase;
 	bool		stopped = false;
 	char	   *summary;
 
 	telemetry_worker_tx_begin("telemetry maintenance: lock");
-	if (SPI_execute("SELECT telemetry._maintenance_lock_key(), telemetry._maintenance_merge('{}', '{}')",
+	if (SPI_execute("SELECT telemetry._maintenance_merge('{}', '{}')",
 					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not find the maintenance lock");
-	key = pg_strtoint64(spi_getstr(0, 1));
-	acc = spi_getjsonb(2);
+		elog(ERROR, "could not start a maintenance run");
+	acc = spi_getjsonb(1);
+	/* the lock telemetry._run_lock('maintenance') takes, for the session */
+	locked = telemetry_run_lock_acquire(RUN_LOCK_MAINTENANCE, true, false);
 	telemetry_worker_tx_commit();
-	if (!maintenance_lock(key, true))
+	if (!locked)
 	{
 		snprintf(outcome, len, "skipped: another maintenance run is in progress");
 		return 0;
@@ -352,7 +340,7 @@ worker_job_maintenance(char *outcome, size_t len)
 		}
 	}
 
-	maintenance_lock(key, false);
+	telemetry_run_lock_release(RUN_LOCK_MAINTENANCE);
 	summary = acc ? JsonbToCString(NULL, &acc->root, VARSIZE(acc)) : "{}";
 	snprintf(outcome, len, "%s: %s", stopped ? "stopped" : "ok", summary);
 	return 0;

@@ -43,16 +43,21 @@ sub register
 	$node->safe_psql('app', "SELECT telemetry_register_spec(\$j\$$spec\$j\$::jsonb)");
 }
 
-# Store an event directly (as telemetry_track would); returns its id.
+# Store an event directly, as telemetry_track would (dated long before it
+# was received, so it is late and also copied to telemetry.late_events,
+# where delivery finds it); returns its id.
 sub store
 {
 	my ($key, $props, $context) = @_;
 	$props = encode_json($props // { n => 1 });
 	$context = encode_json($context // {});
 	return $node->safe_psql('app', qq{
-		INSERT INTO telemetry.events (id, event, version, spec, occurred_at, properties, context)
-		VALUES (gen_random_uuid(), '$key.happened', '1.0.0', '$key',
-			'2026-03-01 12:34:56.789+00', '$props', '$context') RETURNING id});
+		WITH e AS (
+			INSERT INTO telemetry.events (id, event, version, spec, occurred_at, properties, context)
+			VALUES (gen_random_uuid(), '$key.happened', '1.0.0', '$key',
+				'2026-03-01 12:34:56.789+00', '$props', '$context') RETURNING *),
+		late AS (INSERT INTO telemetry.late_events SELECT * FROM e WHERE telemetry._is_late(e.occurred_at, e.received_at))
+		SELECT id FROM e});
 }
 
 sub deliver { return $node->safe_psql('app', 'SELECT telemetry_deliver()'); }

@@ -187,8 +187,12 @@ is(status('gone', 'pending'), '2', 'its events stay pending, not lost');
 # ---- events older than telemetry.max_delivery_age are dead-lettered ----
 register('aged', 'posthog', { projectApiKey => 'k', host => "$url/aged" });
 $node->safe_psql('app', q{
-	INSERT INTO telemetry.events (id, event, version, spec, occurred_at, received_at)
-	VALUES (gen_random_uuid(), 'aged.happened', '1.0.0', 'aged', now() - interval '2 days', now() - interval '2 days')});
+	WITH e AS (
+		INSERT INTO telemetry.events (id, event, version, spec, occurred_at, received_at)
+		VALUES (gen_random_uuid(), 'aged.happened', '1.0.0', 'aged', now() - interval '2 days', now() - interval '2 days')
+		RETURNING *)
+	-- received before the provider's floor: delivery finds it among the late copies
+	INSERT INTO telemetry.late_events SELECT * FROM e});
 store('aged');
 $sink->script({ status => 500 });
 deliver();

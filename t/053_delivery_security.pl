@@ -83,9 +83,13 @@ sub store
 {
 	my ($key, $at) = @_;
 	$at //= 'now()';
+	# as telemetry_track would: a late event is also copied to late_events
 	return $node->safe_psql('app', qq{
-		INSERT INTO telemetry.events (id, event, version, spec, occurred_at, properties)
-		VALUES (gen_random_uuid(), '$key.happened', '1.0.0', '$key', $at, '{"n": 1}') RETURNING id});
+		WITH e AS (
+			INSERT INTO telemetry.events (id, event, version, spec, occurred_at, properties)
+			VALUES (gen_random_uuid(), '$key.happened', '1.0.0', '$key', $at, '{"n": 1}') RETURNING *),
+		late AS (INSERT INTO telemetry.late_events SELECT * FROM e WHERE telemetry._is_late(e.occurred_at, e.received_at))
+		SELECT id FROM e});
 }
 
 sub deliver { return $node->safe_psql('app', 'SELECT telemetry_deliver()'); }

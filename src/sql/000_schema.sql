@@ -2,6 +2,14 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION telemetry" to load this file. \quit
 
+-- CREATE EXTENSION runs this script with search_path set to the target
+-- schema (public, normally), which the database's owner controls: a
+-- function or operator planted there (convert_to(text, text), say) would
+-- otherwise be preferred to pg_catalog's by the statements below, and run
+-- as the superuser installing the extension.  Everything below names its
+-- schema (@extschema@ for the SQL API); SET LOCAL ends with the script.
+SET LOCAL search_path = pg_catalog, pg_temp;
+
 CREATE SCHEMA telemetry;
 COMMENT ON SCHEMA telemetry IS 'catalog, events and views of the telemetry extension';
 
@@ -92,6 +100,25 @@ CREATE TABLE telemetry.spec_events (
 );
 CREATE INDEX ON telemetry.spec_events (event, version);
 
+-- Event versions that were registered and are no longer (a tombstone is
+-- written when an event_defs row goes).  An event key@version keeps its
+-- definition for good: writers pin it and stored events were checked and
+-- redacted by it.  Registering it again must give the same normalized
+-- definition under the same spec key (42710 otherwise, as while it was
+-- registered), and new versions of the same major version must stay
+-- compatible with it; the registration that brings it back removes the
+-- tombstone.  spec_version is the last version that listed it.
+CREATE TABLE telemetry.event_tombstones (
+	event text NOT NULL,
+	version text NOT NULL,
+	version_key bytea NOT NULL,
+	spec_key text NOT NULL,
+	spec_version text NOT NULL,
+	definition jsonb NOT NULL,
+	retired_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (event, version)
+);
+
 -- Declared properties of events (scope 'property') and of their governing
 -- spec version's context (scope 'context', copied onto each event).
 CREATE TABLE telemetry.event_properties (
@@ -134,12 +161,20 @@ CREATE TRIGGER event_properties_event_update AFTER UPDATE ON telemetry.event_pro
 	REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION telemetry._event_properties_check();
 
+-- An event version that goes (its last spec version unregistered, or
+-- deleted by hand) leaves its properties and a tombstone.
 CREATE FUNCTION telemetry._event_defs_deleted() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	DELETE FROM telemetry.event_properties p USING old_rows o WHERE p.event = o.event AND p.version = o.version;
+	INSERT INTO telemetry.event_tombstones (event, version, version_key, spec_key, spec_version, definition)
+		SELECT o.event, o.version, o.version_key, o.spec_key, o.spec_version, o.definition FROM old_rows o
+		ON CONFLICT (event, version) DO UPDATE
+			SET version_key = excluded.version_key, spec_key = excluded.spec_key,
+				spec_version = excluded.spec_version, definition = excluded.definition,
+				retired_at = excluded.retired_at;
 	RETURN NULL;
 END
 $$;
@@ -179,15 +214,19 @@ CREATE TABLE telemetry.providers (
 	FOREIGN KEY (spec_key, spec_version) REFERENCES telemetry.specs ON DELETE CASCADE
 );
 
--- Registrations and unregistrations take turns: each updates this row
--- first (to the same value).  At READ COMMITTED the second waits for the
--- first and then sees its result; at REPEATABLE READ or SERIALIZABLE, where
--- the second could not see it, it fails with a serialization error (40001)
--- and is retried.  Made by CREATE EXTENSION, not dumped.
-CREATE TABLE telemetry.catalog_turn (
-	id boolean PRIMARY KEY DEFAULT true CHECK (id)
+-- Registrations and unregistrations of one spec key take turns: each
+-- takes the key's run lock (telemetry._run_lock('spec:' || key, true),
+-- which no other role can take first) and then writes the key's row here.
+-- At READ COMMITTED the second waits for the first and then sees its
+-- result; at REPEATABLE READ or SERIALIZABLE, where the second could not
+-- see it, the write fails with a serialization error (40001) and is
+-- retried.  Registrations of different keys do not
+-- wait for each other (the same new event version in two keys: the second
+-- waits on the index of telemetry.event_defs, then gets 42710).  Not dumped.
+CREATE TABLE telemetry.spec_turns (
+	key text PRIMARY KEY,
+	turns bigint NOT NULL DEFAULT 1
 );
-INSERT INTO telemetry.catalog_turn DEFAULT VALUES;
 
 -- Per-database key for "redaction": "hash" pseudonyms and named secrets.
 CREATE TABLE telemetry.redaction_key (
@@ -226,6 +265,7 @@ CREATE TABLE telemetry.secrets (
 SELECT pg_catalog.pg_extension_config_dump('telemetry.specs', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.event_defs', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.spec_events', '');
+SELECT pg_catalog.pg_extension_config_dump('telemetry.event_tombstones', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.event_properties', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.anomaly_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.providers', '');

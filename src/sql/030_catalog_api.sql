@@ -5,21 +5,21 @@
 -- user), then validates and writes the catalog as the extension's owner
 -- with search_path pinned (src/spec_register.c).  EXECUTE on it is the spec
 -- admin's grant.
-CREATE FUNCTION telemetry_register_spec(spec jsonb) RETURNS text
+CREATE FUNCTION @extschema@.telemetry_register_spec(spec jsonb) RETURNS text
 	AS 'MODULE_PATHNAME', 'telemetry_register_spec'
 	LANGUAGE C VOLATILE;
 
 -- Register a spec from a JSON file on the server.  The caller needs EXECUTE
 -- on this and on telemetry_register_spec, and the privileges of
 -- pg_read_server_files.
-CREATE FUNCTION telemetry_load_spec(path text) RETURNS text
+CREATE FUNCTION @extschema@.telemetry_load_spec(path text) RETURNS text
 	AS 'MODULE_PATHNAME', 'telemetry_load_spec'
-	LANGUAGE C VOLATILE;
+	LANGUAGE C VOLATILE STRICT;
 
 -- Remove a spec version (its list of events, its providers, and the event
 -- versions no other version of the key lists).  Stored events stay.
 -- Refused (55006) while it would stop a provider that has events to send.
-CREATE FUNCTION telemetry_unregister_spec(key text, version text) RETURNS boolean
+CREATE FUNCTION @extschema@.telemetry_unregister_spec(key text, version text) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'telemetry_unregister_spec'
 	LANGUAGE C VOLATILE;
 
@@ -40,28 +40,28 @@ $$;
 -- expression run by ANALYZE, a materialized view refresh, a SECURITY
 -- DEFINER function of another role: the code there is not the owner's),
 -- then reads the catalog as the owner.
-CREATE FUNCTION telemetry_spec(key text, version text DEFAULT NULL) RETURNS jsonb
+CREATE FUNCTION @extschema@.telemetry_spec(key text, version text DEFAULT NULL) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'telemetry_spec'
 	LANGUAGE C STABLE;
 
 -- An event's normalized definition, with its spec (the governing version,
 -- key@version) and effective retention and sampling.  Reads the catalog as
 -- the owner (src/spec_read.c).
-CREATE FUNCTION telemetry_event_def(event text, version text DEFAULT NULL) RETURNS jsonb
+CREATE FUNCTION @extschema@.telemetry_event_def(event text, version text DEFAULT NULL) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'telemetry_event_def'
 	LANGUAGE C STABLE;
 
 -- What a new version of a spec changes, for CI before registering it:
 -- one row per change, with the path in the new document and whether it
 -- breaks producers or readers of the old version (src/spec_diff.c).
-CREATE FUNCTION telemetry_spec_diff(old jsonb, new jsonb)
+CREATE FUNCTION @extschema@.telemetry_spec_diff(old jsonb, new jsonb)
 	RETURNS TABLE (path text, change text, breaking boolean)
 	AS 'MODULE_PATHNAME', 'telemetry_spec_diff'
 	LANGUAGE C STABLE;
 
 -- The same for two registered versions of a spec (each a version request,
 -- as telemetry_spec() takes it), as the caller may read them.
-CREATE FUNCTION telemetry_spec_diff(key text, old_version text, new_version text)
+CREATE FUNCTION @extschema@.telemetry_spec_diff(key text, old_version text, new_version text)
 	RETURNS TABLE (path text, change text, breaking boolean)
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
@@ -93,9 +93,9 @@ SELECT s.key, s.version, s.title, s.stability,
 	s.registered_at
 FROM telemetry.specs s;
 
-REVOKE ALL ON FUNCTION telemetry_register_spec(jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION telemetry_load_spec(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION telemetry_unregister_spec(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_register_spec(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_load_spec(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_unregister_spec(text, text) FROM PUBLIC;
 GRANT USAGE ON SCHEMA telemetry TO PUBLIC;
 GRANT SELECT ON telemetry.event_catalog TO PUBLIC;
 GRANT SELECT ON telemetry.spec_catalog TO PUBLIC;

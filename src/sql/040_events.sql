@@ -46,6 +46,16 @@ CREATE INDEX ON telemetry.rejected_events (rejected_at);
 SELECT pg_catalog.pg_extension_config_dump('telemetry.rejected_events', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.rejected_events_id_seq', '');
 
+-- A transaction-level lock that keeps runs of one purpose from overlapping
+-- ('maintenance', 'anomaly', 'delivery', 'partition', or any other name):
+-- an object lock on the extension, which no other role can take (an
+-- advisory lock could be taken first by anyone).  Returns whether it was
+-- taken (always true with wait).
+CREATE FUNCTION telemetry._run_lock(name text, wait boolean) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'telemetry_run_lock'
+	LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION telemetry._run_lock(text, boolean) FROM PUBLIC;
+
 -- Name of the partition holding a UTC day.
 CREATE FUNCTION telemetry._partition_name(day date) RETURNS text
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -68,6 +78,14 @@ CREATE FUNCTION telemetry._is_late(occurred_at timestamptz, received_at timestam
 CREATE FUNCTION telemetry._xid_clock(OUT at timestamptz, OUT next_xid xid8)
 	AS 'MODULE_PATHNAME', 'telemetry_xid_clock'
 	LANGUAGE C VOLATILE STRICT;
+
+-- The horizon of a reader of what is new (src/floor.c): the active
+-- snapshot's xmin, but for transactions of other databases, which cannot
+-- write events here (an open transaction elsewhere must not hold back
+-- delivery and the checks of this database).
+CREATE FUNCTION telemetry._horizon() RETURNS xid8
+	AS 'MODULE_PATHNAME', 'telemetry_horizon'
+	LANGUAGE C STABLE STRICT;
 
 -- Copies of late events (telemetry._is_late), which readers after a cursor
 -- cannot find near their floor (delivery reads them by (spec, xid, id), the
@@ -165,7 +183,7 @@ BEGIN
 	END IF;
 	PERFORM set_config('lock_timeout', current_setting('telemetry.lock_timeout'), true);
 	LOCK TABLE telemetry.events IN SHARE UPDATE EXCLUSIVE MODE;
-	PERFORM pg_advisory_xact_lock(hashtextextended('telemetry.partition', 0));
+	PERFORM telemetry._run_lock('partition', true);
 	-- Trackers hold ROW EXCLUSIVE on the default partition for their whole
 	-- transaction (telemetry_track takes it before routing), so once we hold
 	-- ACCESS EXCLUSIVE every row of that range in it is committed and

@@ -5,6 +5,8 @@
 CREATE FUNCTION telemetry._catalog_changed() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'telemetry_catalog_changed'
 	LANGUAGE C;
+-- (a trigger only on the extension's own tables: nobody else may attach it)
+REVOKE ALL ON FUNCTION telemetry._catalog_changed() FROM PUBLIC;
 CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON telemetry.specs
 	FOR EACH STATEMENT EXECUTE FUNCTION telemetry._catalog_changed();
 CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON telemetry.event_defs
@@ -19,7 +21,7 @@ CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON t
 -- Not SECURITY DEFINER: the C code acts as the extension's owner for its
 -- catalog reads (with a pinned search_path) and its INSERT, which costs
 -- less per call than fmgr's SECURITY DEFINER + SET search_path.
-CREATE FUNCTION telemetry_track(
+CREATE FUNCTION @extschema@.telemetry_track(
 	event text,
 	version text DEFAULT NULL,
 	properties jsonb DEFAULT '{}',
@@ -30,7 +32,7 @@ RETURNS uuid
 	LANGUAGE C VOLATILE;
 
 -- The seed's form: telemetry_track('sigil.telemetry.workflow_step', 1, '{...}').
-CREATE FUNCTION telemetry_track(
+CREATE FUNCTION @extschema@.telemetry_track(
 	event text,
 	version integer,
 	properties jsonb DEFAULT '{}',
@@ -44,7 +46,7 @@ RETURNS uuid
 -- a JSON array of {event, version, properties, context, occurred_at}, each
 -- tracked as telemetry_track would; one row per item, in order, with the
 -- stored event's id or NULL.  The rows are written together at the end.
-CREATE FUNCTION telemetry_track_batch(events jsonb) RETURNS SETOF uuid
+CREATE FUNCTION @extschema@.telemetry_track_batch(events jsonb) RETURNS SETOF uuid
 	AS 'MODULE_PATHNAME', 'telemetry_track_batch'
 	LANGUAGE C VOLATILE;
 
@@ -57,7 +59,7 @@ RETURNS uuid
 -- for the latest), and optionally a JSON object mapping property names to
 -- column names.  Properties are the NEW row's columns the event declares;
 -- the context comes from the setting telemetry.context.
-CREATE FUNCTION telemetry_track_trigger() RETURNS trigger
+CREATE FUNCTION @extschema@.telemetry_track_trigger() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
@@ -140,9 +142,9 @@ RETURNS SETOF record
 CREATE VIEW telemetry.track_stats_info AS
 	SELECT * FROM telemetry._track_stats_info();
 
-CREATE FUNCTION telemetry_reset_stats() RETURNS void
+CREATE FUNCTION @extschema@.telemetry_reset_stats() RETURNS void
 	AS 'MODULE_PATHNAME', 'telemetry_reset_stats'
 	LANGUAGE C VOLATILE;
 
-REVOKE ALL ON FUNCTION telemetry_reset_stats() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_reset_stats() FROM PUBLIC;
 GRANT SELECT ON telemetry.track_stats, telemetry.track_stats_info TO PUBLIC;

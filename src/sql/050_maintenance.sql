@@ -20,7 +20,8 @@ SELECT pg_catalog.pg_extension_config_dump('telemetry_archive.events', '');
 
 -- History tables the extension writes, trimmed by
 -- telemetry.history_retention_days: rows whose time_column falls on a UTC
--- day more than that many days before as_of are deleted.  Later features
+-- day more than that many days before as_of are deleted (only in tables the
+-- extension's owner owns).  Later features
 -- add their tables here from their own install fragments.  Names, not
 -- regclass: pg_upgrade refuses reg* columns in user tables.
 CREATE TABLE telemetry.history_tables (
@@ -36,12 +37,6 @@ INSERT INTO telemetry.history_tables VALUES ('telemetry', 'rejected_events', 're
 CREATE FUNCTION telemetry._maintenance_batch_size() RETURNS integer
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	AS $$ SELECT 10000 $$;
-
--- Key of the advisory lock held by a maintenance run (one at a time).
-CREATE FUNCTION telemetry._maintenance_lock_key() RETURNS bigint
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
-	AS $$ SELECT hashtextextended('telemetry.maintenance', 0) $$;
 
 -- Start (UTC midnight) of the first day still kept by a retention of
 -- "days" days as of as_of: an event is expired when occurred_at is before
@@ -267,8 +262,12 @@ DECLARE
 	n bigint;
 	budget integer := telemetry._maintenance_batch_size();
 BEGIN
+	-- only tables of the extension's owner: deleting from another role's
+	-- table would run that role's triggers as the owner
 	SELECT h.time_column INTO col FROM telemetry.history_tables h
-	WHERE to_regclass(format('%I.%I', h.schema_name, h.table_name)) = tbl;
+	JOIN pg_class c ON c.oid = tbl
+	WHERE to_regclass(format('%I.%I', h.schema_name, h.table_name)) = tbl
+		AND c.relowner = (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'telemetry');
 	IF col IS NULL THEN
 		RETURN '{}';
 	END IF;
@@ -365,7 +364,7 @@ DECLARE
 	r jsonb;
 	phase integer;
 BEGIN
-	IF NOT pg_try_advisory_xact_lock(telemetry._maintenance_lock_key()) THEN
+	IF NOT telemetry._run_lock('maintenance', false) THEN
 		RETURN jsonb_build_object('skipped', true, 'reason', 'another maintenance run is in progress');
 	END IF;
 	FOR phase IN 1..2 LOOP
@@ -385,11 +384,11 @@ REVOKE ALL ON FUNCTION telemetry._run_maintenance(timestamptz) FROM PUBLIC;
 -- The SQL entry point (C, src/maintenance.c): refuses a NULL or infinite
 -- as_of, and, for roles other than the extension's owner, one more than a
 -- day away from now; then runs telemetry._run_maintenance as the owner.
-CREATE FUNCTION telemetry_run_maintenance(as_of timestamptz DEFAULT now()) RETURNS jsonb
+CREATE FUNCTION @extschema@.telemetry_run_maintenance(as_of timestamptz DEFAULT now()) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'telemetry_run_maintenance'
 	LANGUAGE C VOLATILE;
 
-REVOKE ALL ON FUNCTION telemetry_run_maintenance(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_run_maintenance(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._maintenance_plan(timestamptz, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._maintenance_step(text, text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._retention_step(regclass, timestamptz) FROM PUBLIC;

@@ -256,15 +256,19 @@ REVOKE ALL ON FUNCTION telemetry._anomaly_payload_of(bigint) FROM PUBLIC;
 
 -- The NOTIFY telemetry_anomaly payload: ids and names only.  Any role may
 -- LISTEN, without a privilege check, so no observed value, threshold,
--- violation count or sample size: a listener reads those in the views,
--- which apply the event's privacy.
+-- violation count or sample size; for an event that is not public not even
+-- the anomaly or its rule, only the event version (PostgreSQL sends one of
+-- identical payloads per transaction, so a listener cannot count the
+-- thresholds that fired).  A listener reads the rest in the views, which
+-- apply the event's privacy.
 CREATE FUNCTION telemetry._anomaly_notice(a telemetry.anomalies) RETURNS jsonb
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	SELECT jsonb_build_object(
-		'anomaly_id', a.id, 'spec', a.spec, 'event', a.event, 'version', a.version,
-		'rule', a.rule, 'metric', a.metric, 'bound', a.bound)
+	SELECT CASE WHEN a.privacy = 'public'
+		THEN jsonb_build_object('anomaly_id', a.id, 'spec', a.spec, 'event', a.event, 'version', a.version,
+			'privacy', a.privacy, 'rule', a.rule, 'metric', a.metric, 'bound', a.bound)
+		ELSE jsonb_build_object('spec', a.spec, 'event', a.event, 'version', a.version, 'privacy', a.privacy) END
 $$;
 
 -- A one-line description of an anomaly for the log and regen requests.
@@ -319,8 +323,10 @@ BEGIN
 		VALUES (a.detected_at, a.spec, a.event, a.version, a.id, 'anomaly ' || a.id || ': ' || descr)
 		RETURNING id INTO req;
 		IF notify THEN
-			PERFORM pg_notify('telemetry_regen', jsonb_build_object('request_id', req, 'anomaly_id', a.id,
-				'spec', a.spec, 'event', a.event, 'version', a.version)::text);
+			-- the same rule as _anomaly_notice: ids only for public events
+			PERFORM pg_notify('telemetry_regen', (CASE WHEN a.privacy = 'public'
+				THEN jsonb_build_object('request_id', req, 'anomaly_id', a.id) ELSE '{}' END
+				|| jsonb_build_object('spec', a.spec, 'event', a.event, 'version', a.version))::text);
 		END IF;
 	END IF;
 END
@@ -652,12 +658,15 @@ BEGIN
 	IF as_of IS NULL OR NOT isfinite(as_of) THEN
 		RAISE EXCEPTION 'as_of must be a finite time' USING ERRCODE = 'datetime_field_overflow';
 	END IF;
-	PERFORM pg_advisory_xact_lock(hashtextextended('telemetry.check_anomalies', 0));
+	-- one check at a time; the worker's (due_only) does not wait for another
+	IF NOT telemetry._run_lock('anomaly', NOT due_only) THEN
+		RETURN jsonb_build_object('recorded', 0, 'checked', 0, 'failed', 0, 'skipped', true);
+	END IF;
 	-- a sample of the xid clock, a floor for the checks to come (floor.c)
 	SELECT c.at, c.next_xid INTO v_sample_at, v_sample_xid FROM telemetry._xid_clock() c;
 	-- after the lock, so (at read committed) this snapshot sees the state a
 	-- concurrent check committed
-	SELECT pg_snapshot_xmin(s), pg_snapshot_xmax(s) INTO horizon, next_xid
+	SELECT telemetry._horizon(), pg_snapshot_xmax(s) INTO horizon, next_xid
 	FROM pg_current_snapshot() s;
 
 	-- An event version is checked from its registration on: no event of it
@@ -723,11 +732,11 @@ REVOKE ALL ON FUNCTION telemetry._check_anomalies(timestamptz, boolean) FROM PUB
 -- The SQL entry point: one check of every event version, due or not (also
 -- those backing off after a failure), for operators and tests.  Returns the
 -- number of anomaly records created.
-CREATE FUNCTION telemetry_check_anomalies() RETURNS integer
+CREATE FUNCTION @extschema@.telemetry_check_anomalies() RETURNS integer
 	LANGUAGE sql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$ SELECT (telemetry._check_anomalies(now(), false) ->> 'recorded')::integer $$;
-REVOKE ALL ON FUNCTION telemetry_check_anomalies() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_check_anomalies() FROM PUBLIC;
 
 -- The worker's anomaly job: a check of the event versions due at as_of
 -- (each at its spec's interval, see _anomaly_interval), and when the next
@@ -760,7 +769,7 @@ REVOKE ALL ON FUNCTION telemetry._check_aggregate(text, text, text, text, text[]
 REVOKE ALL ON FUNCTION telemetry._anomaly_actions(telemetry.anomalies) FROM PUBLIC;
 
 -- Mark an anomaly resolved.  Returns false when it was already resolved.
-CREATE FUNCTION telemetry_resolve_anomaly(id bigint, note text DEFAULT NULL) RETURNS boolean
+CREATE FUNCTION @extschema@.telemetry_resolve_anomaly(id bigint, note text DEFAULT NULL) RETURNS boolean
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
@@ -781,7 +790,7 @@ BEGIN
 	RETURN false;
 END
 $$;
-REVOKE ALL ON FUNCTION telemetry_resolve_anomaly(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_resolve_anomaly(bigint, text) FROM PUBLIC;
 
 -- Whether the role running the query sees the values of anomalies of every
 -- event: the extension's owner (and superusers), and the documented reader,
@@ -799,23 +808,20 @@ CREATE FUNCTION telemetry._anomaly_values_visible() RETURNS boolean
 	FROM pg_extension x WHERE x.extname = 'telemetry'
 $$;
 
--- Every anomaly, as everyone may read it: for events whose privacy is not
--- public, the observed value, the sample size and the first and last event
--- ids and times are NULL for roles other than the owner and the reader.
--- (A one-row subquery, so the privilege is decided once per query.)
+-- Every anomaly, as everyone may read it: anomalies of events whose
+-- privacy is not public are listed for the owner and the reader only.
+-- Hiding their values is not enough: which of an event's thresholds fired,
+-- and how many did, tells the value to within one step of the thresholds,
+-- and any spec admin may declare the steps.  (A one-row subquery, so the
+-- privilege is decided once per query.)
 CREATE VIEW telemetry.anomaly_history AS
 	SELECT a.id, a.detected_at, a.last_detected_at, a.checks, a.event, a.version, a.spec, a.privacy,
-		a.rule, a.metric, a.aggregate, a."window", a.bound, a.threshold,
-		CASE WHEN v.visible OR a.privacy = 'public' THEN a.observed END AS observed,
-		a.violations,
-		CASE WHEN v.visible OR a.privacy = 'public' THEN a.sample_size END AS sample_size,
-		CASE WHEN v.visible OR a.privacy = 'public' THEN a.first_event_id END AS first_event_id,
-		CASE WHEN v.visible OR a.privacy = 'public' THEN a.first_event_at END AS first_event_at,
-		CASE WHEN v.visible OR a.privacy = 'public' THEN a.last_event_id END AS last_event_id,
-		CASE WHEN v.visible OR a.privacy = 'public' THEN a.last_event_at END AS last_event_at,
+		a.rule, a.metric, a.aggregate, a."window", a.bound, a.threshold, a.observed, a.violations,
+		a.sample_size, a.first_event_id, a.first_event_at, a.last_event_id, a.last_event_at,
 		a.actions, a.status, a.resolved_at, a.resolved_by, a.note
 	FROM telemetry.anomalies a
-	CROSS JOIN (SELECT telemetry._anomaly_values_visible() AS visible OFFSET 0) v;
+	CROSS JOIN (SELECT telemetry._anomaly_values_visible() AS visible OFFSET 0) v
+	WHERE v.visible OR a.privacy = 'public';
 
 CREATE VIEW telemetry.open_anomalies AS
 	SELECT * FROM telemetry.anomaly_history WHERE status = 'open';
@@ -893,12 +899,12 @@ END
 $$;
 REVOKE ALL ON FUNCTION telemetry._event_metrics(timestamptz, timestamptz, text) FROM PUBLIC;
 
-CREATE FUNCTION telemetry_event_metrics(since timestamptz, until timestamptz DEFAULT now(), event text DEFAULT NULL)
+CREATE FUNCTION @extschema@.telemetry_event_metrics(since timestamptz, until timestamptz DEFAULT now(), event text DEFAULT NULL)
 RETURNS TABLE (event text, version text, hour timestamptz, stored bigint, estimated double precision, metrics jsonb)
 	LANGUAGE sql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$ SELECT * FROM telemetry._event_metrics(since, until, event) $$;
-REVOKE ALL ON FUNCTION telemetry_event_metrics(timestamptz, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_event_metrics(timestamptz, timestamptz, text) FROM PUBLIC;
 
 -- The last 24 hours (this hour and the 23 before it) of telemetry_event_metrics.
 CREATE VIEW telemetry.event_metrics AS

@@ -27,6 +27,13 @@ CREATE TABLE telemetry.delivery_state (
 	last_success_at timestamptz,
 	last_error text,
 	last_error_at timestamptz,
+	-- no event after the cursor has received_at before floor, so a pass
+	-- reads the partitions from a day before it (and telemetry.late_events);
+	-- pending_xid/pending_at is a sample of the xid clock that becomes the
+	-- floor once the horizon has passed pending_xid (see src/floor.c)
+	floor timestamptz NOT NULL DEFAULT '-infinity',
+	pending_xid xid8,
+	pending_at timestamptz,
 	PRIMARY KEY (spec_key, provider)
 );
 
@@ -41,6 +48,8 @@ CREATE TABLE telemetry.delivery_horizons (
 	spec_key text NOT NULL,
 	provider text NOT NULL,
 	horizon xid8 NOT NULL,
+	-- every transaction id >= horizon was assigned after floor
+	floor timestamptz NOT NULL DEFAULT '-infinity',
 	PRIMARY KEY (spec_key, provider)
 );
 
@@ -145,11 +154,11 @@ CREATE FUNCTION telemetry._delivery_item(type text, e telemetry.events) RETURNS 
 REVOKE ALL ON FUNCTION telemetry._delivery_item(text, telemetry.events) FROM PUBLIC;
 
 -- One delivery pass, in the caller's transaction (see README).
-CREATE FUNCTION telemetry_deliver() RETURNS integer
+CREATE FUNCTION @extschema@.telemetry_deliver() RETURNS integer
 	AS 'MODULE_PATHNAME', 'telemetry_deliver'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
-REVOKE ALL ON FUNCTION telemetry_deliver() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_deliver() FROM PUBLIC;
 
 -- A secret's hosts, checked and normalized (lower case; IPv6 addresses in
 -- canonical form without brackets): each is a host name, an IP address or
@@ -206,7 +215,7 @@ $$;
 -- A value that is a URL (for a url/endpoint/host setting) must point to one
 -- of the hosts.  Providers that used the secret and no longer may are
 -- named in a WARNING (delivery refuses them).
-CREATE FUNCTION telemetry_set_secret(name text, value text, hosts text[] DEFAULT NULL) RETURNS void
+CREATE FUNCTION @extschema@.telemetry_set_secret(name text, value text, hosts text[] DEFAULT NULL) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
@@ -263,12 +272,14 @@ $$;
 
 -- Send a provider's dead letters again (their events must still be stored);
 -- returns how many were requeued.
-CREATE FUNCTION telemetry_retry_dead_letters(provider text) RETURNS bigint
+CREATE FUNCTION @extschema@.telemetry_retry_dead_letters(provider text) RETURNS bigint
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_custom_plan
 	AS $$
 DECLARE
 	n bigint;
+	times timestamptz[];
 	pname text := telemetry_retry_dead_letters.provider;
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM telemetry._delivery_providers(pname)) THEN
@@ -276,18 +287,26 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 			HINT = 'Name a provider as "spec/name" or by its name; see telemetry.delivery_status.';
 	END IF;
+	-- the events' times as plain values, so only their partitions are read
+	SELECT COALESCE(array_agg(DISTINCT f.occurred_at), '{}') INTO times
+	FROM telemetry.delivery_failures f
+	JOIN telemetry._delivery_providers(pname) p
+		ON (f.spec_key, f.provider) = (p.spec_key, p.name)
+	WHERE f.state = 'dead';
 	UPDATE telemetry.delivery_failures f
 	SET state = 'retry', requeued_at = now()
 	FROM telemetry._delivery_providers(pname) p
 	WHERE (f.spec_key, f.provider) = (p.spec_key, p.name)
 	  AND f.state = 'dead'
-	  AND EXISTS (SELECT 1 FROM telemetry.events e WHERE e.xid = f.event_xid AND e.id = f.event_id);
+	  AND EXISTS (SELECT 1 FROM telemetry.events e
+		WHERE e.occurred_at = f.occurred_at AND e.occurred_at = ANY (times)
+		AND e.xid = f.event_xid AND e.id = f.event_id);
 	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM telemetry._wake_worker_if_possible();
 	RETURN n;
 END
 $$;
-REVOKE ALL ON FUNCTION telemetry_retry_dead_letters(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_retry_dead_letters(text) FROM PUBLIC;
 
 -- Send a provider's stored events that occurred in [from, to) again, with
 -- the same ids: the owner's explicit act (a new provider starts at the
@@ -296,9 +315,11 @@ REVOKE ALL ON FUNCTION telemetry_retry_dead_letters(text) FROM PUBLIC;
 -- replaying events older than a day say "historical_migration".  Not
 -- SECURITY DEFINER: it decides on the current user, who must act as the
 -- extension's owner (and who then owns the tables it writes).
-CREATE FUNCTION telemetry_replay(provider text, "from" timestamptz, "to" timestamptz) RETURNS bigint
+CREATE FUNCTION @extschema@.telemetry_replay(provider text, "from" timestamptz, "to" timestamptz) RETURNS bigint
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
+	-- planned for the range at hand: only its partitions are read
+	SET plan_cache_mode = force_custom_plan
 	AS $$
 DECLARE
 	pname text := telemetry_replay.provider;
@@ -357,7 +378,7 @@ BEGIN
 	RETURN n;
 END
 $$;
-REVOKE ALL ON FUNCTION telemetry_replay(text, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_replay(text, timestamptz, timestamptz) FROM PUBLIC;
 
 -- Wake the worker (no-op when it is not running).
 CREATE FUNCTION telemetry._wake_worker_if_possible() RETURNS void
@@ -365,39 +386,80 @@ CREATE FUNCTION telemetry._wake_worker_if_possible() RETURNS void
 	LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION telemetry._wake_worker_if_possible() FROM PUBLIC;
 
--- Delivery per provider (of each spec key's latest version, "key/name"):
--- events waiting, in flight, delivered, retrying and dead, and when it last
--- worked, failed and will next try.  Everyone reads it: last_error is a
--- summary (a status code, names of settings), never a response body or a
--- transport error; the detail is in delivery_history.
+-- The rows of telemetry.delivery_status: the providers of each spec key's
+-- latest version ("key/name"), which read the events of all its versions
+-- (events.spec is the key).  pending counts the events after
+-- each provider's cursor in the partitions from its floor on (and the
+-- copies of late events), planned for the values at hand so that no other
+-- partition is touched.  SECURITY DEFINER, callable by everyone: it shows
+-- exactly what the view shows everyone.
+CREATE FUNCTION telemetry._delivery_status(OUT provider text, OUT type text, OUT enabled boolean,
+		OUT disabled_reason text, OUT pending bigint, OUT in_flight integer, OUT delivered bigint,
+		OUT retrying bigint, OUT dead bigint, OUT consecutive_failures integer, OUT last_success timestamptz,
+		OUT last_error text, OUT last_error_at timestamptz, OUT next_attempt timestamptz)
+	RETURNS SETOF record
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_custom_plan
+	AS $$
+DECLARE
+	r record;
+	v_xid xid8;
+	v_id uuid;
+	v_from timestamptz;
+	v_horizon xid8 := telemetry._horizon();
+BEGIN
+	FOR r IN
+		SELECT p.spec_key, p.name, p.type, p.enabled, p.disabled_reason,
+			COALESCE(s.cursor_xid, h.horizon, '0') AS cursor_xid,
+			COALESCE(s.cursor_id, '00000000-0000-0000-0000-000000000000') AS cursor_id,
+			COALESCE(s.floor, h.floor, '-infinity') AS floor,
+			s.in_flight, s.delivered, s.retrying, s.failures, s.last_success_at, s.last_error,
+			s.last_error_at, s.next_attempt_at
+		FROM telemetry.providers p
+		LEFT JOIN telemetry.delivery_state s
+			ON (s.spec_key, s.provider) = (p.spec_key, p.name)
+		LEFT JOIN telemetry.delivery_horizons h
+			ON (h.spec_key, h.provider) = (p.spec_key, p.name)
+		WHERE p.type <> 'internal'
+		  AND p.spec_version = (SELECT sp.version FROM telemetry.specs sp WHERE sp.key = p.spec_key
+				ORDER BY sp.version_key DESC, sp.version DESC LIMIT 1)
+		ORDER BY p.spec_key, p.name
+	LOOP
+		v_xid := r.cursor_xid;
+		v_id := r.cursor_id;
+		v_from := CASE WHEN isfinite(r.floor) THEN r.floor - interval '24 hours' ELSE r.floor END;
+		provider := r.spec_key || '/' || r.name;
+		type := r.type;
+		enabled := r.enabled;
+		disabled_reason := r.disabled_reason;
+		SELECT count(*) INTO pending FROM telemetry.events e
+		WHERE e.spec = r.spec_key AND e.xid >= v_xid AND (e.xid, e.id) > (v_xid, v_id)
+			AND e.occurred_at >= v_from AND NOT telemetry._is_late(e.occurred_at, e.received_at);
+		pending := pending + (SELECT count(*) FROM telemetry.late_events l
+			WHERE l.spec = r.spec_key AND l.xid >= v_xid AND (l.xid, l.id) > (v_xid, v_id));
+		in_flight := COALESCE(r.in_flight, 0);
+		delivered := COALESCE(r.delivered, 0);
+		retrying := COALESCE(r.retrying, 0) + (SELECT count(*) FROM telemetry.delivery_failures f
+			WHERE (f.spec_key, f.provider) = (r.spec_key, r.name) AND f.state = 'retry');
+		dead := (SELECT count(*) FROM telemetry.delivery_failures f
+			WHERE (f.spec_key, f.provider) = (r.spec_key, r.name) AND f.state = 'dead');
+		consecutive_failures := COALESCE(r.failures, 0);
+		last_success := r.last_success_at;
+		last_error := r.last_error;
+		last_error_at := r.last_error_at;
+		next_attempt := r.next_attempt_at;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+
+-- Delivery per provider: events waiting, in flight, delivered, retrying and
+-- dead, and when it last worked, failed and will next try.  Everyone reads
+-- it: last_error is a summary (a status code, names of settings), never a
+-- response body or a transport error; the detail is in delivery_history.
 CREATE VIEW telemetry.delivery_status AS
-	SELECT p.spec_key || '/' || p.name AS provider,
-		p.type,
-		p.enabled,
-		p.disabled_reason,
-		(SELECT count(*) FROM telemetry.events e
-		  WHERE e.spec = p.spec_key
-		    AND e.xid >= COALESCE(s.cursor_xid, h.horizon, '0')
-		    AND (e.xid, e.id) > (COALESCE(s.cursor_xid, h.horizon, '0'), COALESCE(s.cursor_id, '00000000-0000-0000-0000-000000000000'))) AS pending,
-		COALESCE(s.in_flight, 0) AS in_flight,
-		COALESCE(s.delivered, 0) AS delivered,
-		COALESCE(s.retrying, 0) + (SELECT count(*) FROM telemetry.delivery_failures f
-			WHERE (f.spec_key, f.provider) = (p.spec_key, p.name) AND f.state = 'retry') AS retrying,
-		(SELECT count(*) FROM telemetry.delivery_failures f
-			WHERE (f.spec_key, f.provider) = (p.spec_key, p.name) AND f.state = 'dead') AS dead,
-		COALESCE(s.failures, 0) AS consecutive_failures,
-		s.last_success_at AS last_success,
-		s.last_error,
-		s.last_error_at,
-		s.next_attempt_at AS next_attempt
-	FROM telemetry.providers p
-	LEFT JOIN telemetry.delivery_state s
-		ON (s.spec_key, s.provider) = (p.spec_key, p.name)
-	LEFT JOIN telemetry.delivery_horizons h
-		ON (h.spec_key, h.provider) = (p.spec_key, p.name)
-	WHERE p.type <> 'internal'
-	  AND p.spec_version = (SELECT sp.version FROM telemetry.specs sp WHERE sp.key = p.spec_key
-			ORDER BY sp.version_key DESC, sp.version DESC LIMIT 1);
+	SELECT * FROM telemetry._delivery_status();
 GRANT SELECT ON telemetry.delivery_status TO PUBLIC;
 
 -- Delivery history and dead letters are trimmed by maintenance after
