@@ -176,6 +176,21 @@ is($counts->{'telemetry.events'} + $counts->{'telemetry.rejected_events'}, 0, 'a
 is($node->safe_psql('app', 'SELECT count(*) FROM telemetry.forget_log'), '3', 'one audit row per call');
 is(count_user('bob', $ps{bob}), $bob_before, 'bob still untouched');
 
+# ---- while a forget is open: tracking goes on, maintenance waits its turn ----
+my $bg = $node->background_psql('app');
+$bg->query_safe("BEGIN; SELECT telemetry_forget('bob')");
+my $during = track('plain', 'dave');
+ok($during =~ /^[0-9a-f-]{36}$/, 'tracking is not blocked by an open forget');
+is($node->safe_psql('app', q{SELECT telemetry_run_maintenance() ->> 'skipped'}), 'true',
+	'a maintenance run does not start (no partition DDL queues behind the forget)');
+$bg->query_safe('COMMIT');
+$bg->quit;
+is($node->safe_psql('app', q{SELECT coalesce(telemetry_run_maintenance() ->> 'skipped', 'false')}), 'false',
+	'maintenance runs once the forget committed');
+is(count_user('bob', $ps{bob}), '0,0,0,0,0', 'bob forgotten at commit');
+is($node->safe_psql('app', q{SELECT count(*) FROM telemetry.events WHERE context ->> 'userId' = 'dave'}), '1',
+	'the event tracked meanwhile is kept');
+
 $node->stop;
 $sink->stop;
 done_testing();

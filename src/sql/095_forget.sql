@@ -35,12 +35,16 @@ CREATE FUNCTION telemetry._forget_matches(context jsonb, properties jsonb, user_
 $$;
 
 -- The work of telemetry_forget, as the owner (internal: the C entry point
--- checks the caller and computes the pseudonyms).  Cold tables first, then
--- the partitions of telemetry.events oldest first, the default partition
--- (where today's late or odd rows may land) last: each statement takes
--- only ROW EXCLUSIVE on the table it scans, and the partitions that
--- trackers write to are locked only in the last moments before commit.
--- Dead letters of the removed events go with them.
+-- checks the caller and computes the pseudonyms).  It first takes the
+-- maintenance run lock (waiting for a run in progress): no maintenance run
+-- starts until it commits, so no partition DDL (which locks the parent
+-- telemetry.events first, then waits for the partition) queues behind its
+-- scans and stalls tracking.  Then cold tables, then the partitions of
+-- telemetry.events oldest first, the default partition (where today's late
+-- or odd rows may land) last: each statement takes only ROW EXCLUSIVE on
+-- the table it scans, and the partitions trackers write to are locked only
+-- in the last moments before commit.  Dead letters of the removed events go
+-- with them.
 CREATE FUNCTION telemetry._forget(user_id text, pseudonyms jsonb, pseudonym text, requested_by name)
 	RETURNS jsonb
 	LANGUAGE plpgsql
@@ -58,6 +62,8 @@ DECLARE
 	n_dead bigint := 0;
 	counts jsonb;
 BEGIN
+	PERFORM telemetry._run_lock('maintenance', true);
+
 	WITH gone AS (
 		DELETE FROM telemetry_archive.events a
 		WHERE telemetry._forget_matches(a.context, a.properties, user_id, pseudonyms)
@@ -116,8 +122,8 @@ REVOKE ALL ON FUNCTION telemetry._forget(text, jsonb, text, name) FROM PUBLIC;
 -- Remove every stored trace of one user (owner only, 42501 otherwise); see
 -- the README's "Erasure" section for what it reaches, what it cannot and
 -- its cost.
-CREATE FUNCTION telemetry_forget(user_id text) RETURNS jsonb
+CREATE FUNCTION @extschema@.telemetry_forget(user_id text) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'telemetry_forget'
 	LANGUAGE C VOLATILE
 	SET search_path = pg_catalog, pg_temp;
-REVOKE ALL ON FUNCTION telemetry_forget(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.telemetry_forget(text) FROM PUBLIC;
