@@ -29,7 +29,9 @@
 # Usage: bench/delivery.sh [events for (a) and (d), default 50000]
 #        env: N1 (events for (b), default 3000), BACKLOG (events for (c), default 300000),
 #             PARTS ("throughput latency" by default: which parts to run),
-#             LATENCY_SECONDS (per rate and system, default 15), TRACK_BATCH (default 10),
+#             LATENCY_SECONDS (per rate and system, default 15), DRAIN_SECONDS (how long
+#             each system may take after that to deliver what it has, default 30; what
+#             arrives later counts as not arrived), TRACK_BATCH (default 10),
 #             POSTHOG_NODE (npm version spec, default 5: the current major)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -38,6 +40,7 @@ N1=${N1:-3000}
 BACKLOG=${BACKLOG:-300000}
 PARTS=${PARTS:-throughput latency}
 LATENCY_SECONDS=${LATENCY_SECONDS:-15}
+DRAIN_SECONDS=${DRAIN_SECONDS:-30}
 TRACK_BATCH=${TRACK_BATCH:-10}
 POSTHOG_NODE=${POSTHOG_NODE:-5}
 want() { case " $PARTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
@@ -174,10 +177,11 @@ JS
 	cat >"$WORK/node/latency.js" <<'JS'
 // Capture at a steady rate (events/s) for a number of seconds, each event
 // with properties.trackedAt = when it was captured (unix seconds); then
-// shut down (flushing what is queued).  Prints the number captured.
+// shut down, flushing what is queued for at most a drain time (seconds).
+// Prints the number captured.
 const { PostHog } = require('posthog-node');
 const { performance } = require('perf_hooks');
-const [host, rate, secs, queue] = process.argv.slice(2).map((v, i) => (i ? parseInt(v, 10) : v));
+const [host, rate, secs, queue, drain] = process.argv.slice(2).map((v, i) => (i ? parseInt(v, 10) : v));
 const opts = { host };
 if (queue) opts.maxQueueSize = queue;
 const client = new PostHog('k', opts);
@@ -193,7 +197,8 @@ const timer = setInterval(() => {
 				version: '1.0.0', spec: 'bench', trackedAt: now() } });
 	if (sent >= total) {
 		clearInterval(timer);
-		client.shutdown(60000).then(() => console.log(sent));
+		// what is still queued after the drain time counts as not arrived
+		client.shutdown(drain * 1000).then(() => { console.log(sent); process.exit(0); });
 	}
 }, 2);
 JS
@@ -285,8 +290,8 @@ SQL
 			-R "$tx" -T "$LATENCY_SECONDS" -c 4 -j 2 postgres >"$WORK/pgbench_$r.log" 2>&1 ||
 			{ cat "$WORK/pgbench_$r.log" >&2; die "pgbench failed"; }
 		tracked=$($PSQL -c "SELECT count(*) FROM telemetry.events WHERE spec = '$key'")
-		# wait (at most a minute) until everything tracked has arrived
-		for _ in $(seq 1200); do
+		# wait (at most DRAIN_SECONDS) until everything tracked has arrived
+		for _ in $(seq $((DRAIN_SECONDS * 20))); do
 			[ "$($PSQL -c "SELECT coalesce(max(delivered), 0) FROM telemetry.delivery_state WHERE spec_key = '$key'")" -ge "$tracked" ] && break
 			sleep 0.05
 		done
@@ -302,7 +307,7 @@ SQL
 	for r in 2000 10000; do
 		for q in 0 $((r * LATENCY_SECONDS)); do
 			path=/ph$r-q$q
-			given=$(cd "$WORK/node" && node latency.js "$SINK$path" "$r" "$LATENCY_SECONDS" "$q")
+			given=$(cd "$WORK/node" && node latency.js "$SINK$path" "$r" "$LATENCY_SECONDS" "$q" "$DRAIN_SECONDS")
 			LAT[n$r-q$q]="$given $(perl "$TELEMETRY_ROOT/bench/delivery_sink.pl" latency "$WORK/sink" "$path/")"
 		done
 	done
@@ -325,7 +330,8 @@ if want latency; then
 	echo
 	echo "(f) latency from tracking (commit) to arrival at the sink, ms, at a steady rate for ${LATENCY_SECONDS} s"
 	echo "    telemetry: pgbench -R, telemetry_track_batch of $TRACK_BATCH events a transaction, PostHog provider, batch 100"
-	echo "    (tracked: events tracked or captured; arrived: events that reached the sink)"
+	echo "    (tracked: events tracked or captured; arrived: events that reached the sink within"
+	echo "    ${DRAIN_SECONDS} s after the last was tracked; percentiles over the arrived events)"
 	printf '%-44s %8s %8s %8s %8s %8s %8s\n' run rate/s tracked arrived p50 p99 max
 	lrow() { set -- "$1" "$2" $3; printf '%-44s %8s %8s %8s %8s %8s %8s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7"; }
 	for r in 2000 10000; do
