@@ -100,16 +100,14 @@ typedef struct DeliveryRow
 	TimestampTz received_at;
 	Jsonb	   *properties;		/* NULL when SQL NULL */
 	Jsonb	   *context;
-	/*
-	 * context ->> 'userId' and ->> 'sessionId', NULL when absent or null,
-	 * and (after identity_resolve) NULL when they may not be sent as an
-	 * identity: masked, dropped, or the mask's text
-	 */
+	/* context ->> 'userId' and ->> 'sessionId', NULL when absent or null */
 	char	   *user_id;
 	int			user_id_len;
 	char	   *session_id;
 	int			session_id_len;
-	DeliveryIdentity identity;	/* set by identity_resolve */
+	/* set by identity_resolve (PostHog and Segment use them) */
+	DeliveryIdentity identity;
+	bool		session_usable; /* sessionId may be sent as an anonymous id */
 } DeliveryRow;
 
 /*

@@ -198,10 +198,10 @@ lookup_decl(text *event, text *version)
 }
 
 /*
- * Decide a row's identity before its item is rendered: set row->identity,
- * and clear row->user_id and row->session_id when they may not be sent as
- * an identity (Segment sends a usable sessionId as anonymousId next to a
- * userId).
+ * Decide a row's identity before its item is rendered: row->identity, and
+ * whether its sessionId may be sent as an anonymous id (Segment sends it
+ * next to a userId).  The stored values stay as they are for the other
+ * provider types (a webhook gets the whole context).
  */
 void
 identity_resolve(DeliveryRow *row)
@@ -213,16 +213,7 @@ identity_resolve(DeliveryRow *row)
 	row->session_id != NULL, row->session_id, row->session_id_len};
 
 	row->identity = identity_choose(&user, &session);
-	if (!identity_key_usable(&user))
-	{
-		row->user_id = NULL;
-		row->user_id_len = 0;
-	}
-	if (!identity_key_usable(&session))
-	{
-		row->session_id = NULL;
-		row->session_id_len = 0;
-	}
+	row->session_usable = identity_key_usable(&session);
 }
 
 /*

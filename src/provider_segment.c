@@ -72,7 +72,7 @@ segment_item(JsonOut *out, const DeliveryRow *row)
 	json_out_timestamp(out, row->occurred_at);
 	json_out_lit(out, ", \"properties\": ");
 	json_out_props_with_spec(out, row);
-	if (row->session_id && row->identity != IDENTITY_REDACTED)
+	if (row->session_usable && row->identity != IDENTITY_REDACTED)
 	{
 		json_out_lit(out, ", \"anonymousId\": ");
 		json_out_string(out, row->session_id, row->session_id_len);

@@ -151,6 +151,12 @@ is($sg{ $hs[1] }{userId}, $sg{ $hs[0] }{userId}, 'hashed: segment userId stable 
 $warn = register('wh', { userId => { type => 'string', pii => JSON::PP::true } },
 	providers => [ { type => 'opentelemetry', config => { endpoint => "$url/ot" } } ]);
 unlike($warn, qr/WARNING/, 'no warning for a masked identity sent only to OpenTelemetry');
+$sink->clear;
+track('wh', { userId => 'erin' });
+deliver();
+my ($ot) = grep { $_->{path} eq '/ot/v1/logs' } $sink->requests;
+my %attr = map { $_->{key} => $_->{value} } @{ decode_json($ot->{body})->{resourceLogs}[0]{scopeLogs}[0]{logRecords}[0]{attributes} };
+is($attr{'user.id'}{stringValue}, 'REDACTED', 'OpenTelemetry: user.id is the stored (masked) value, as documented');
 $warn = register('pl', { userId => { type => 'string' }, sessionId => { type => 'string', pii => JSON::PP::true } });
 unlike($warn, qr/WARNING/, 'no warning when userId is plain (a masked sessionId is not the identity key)');
 
