@@ -222,7 +222,8 @@ CREATE TABLE telemetry.providers (
 -- see it, the write fails with a serialization error (40001) and is
 -- retried.  Registrations of different keys do not
 -- wait for each other (the same new event version in two keys: the second
--- waits on the index of telemetry.event_defs, then gets 42710).  Not dumped.
+-- waits on the index of telemetry.event_defs, then gets 42710).  Dumped
+-- like the catalog (a restore brings back the same rows).
 CREATE TABLE telemetry.spec_turns (
 	key text PRIMARY KEY,
 	turns bigint NOT NULL DEFAULT 1
@@ -266,6 +267,7 @@ SELECT pg_catalog.pg_extension_config_dump('telemetry.specs', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.event_defs', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.spec_events', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.event_tombstones', '');
+SELECT pg_catalog.pg_extension_config_dump('telemetry.spec_turns', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.event_properties', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.anomaly_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('telemetry.providers', '');
