@@ -985,8 +985,8 @@ telemetry_load_spec(PG_FUNCTION_ARGS)
  * Remove a spec version: its list of events, its providers, and the event
  * versions no other version of the key lists (with their properties and
  * rules; each leaves a tombstone).  Events it listed that other versions
- * still list move to the highest of those.  Stored events stay.  Returns false when there was no
- * such version.
+ * still list move to the highest of those.  Stored events stay.  Returns
+ * false when there was no such version.
  */
 static bool
 unregister_spec(const char *key, const char *version)
