@@ -10,6 +10,8 @@
 #   (b) telemetry_track of the seed's example event (validate, redact, store)
 #   (c) telemetry_track of an event sampled out (rate 0)
 #   (d) telemetry_track_batch of 100 such events a call, counted in events/s
+#   (a4) (a) into a table that also has the index on xid alone that earlier
+#       builds had (the effect of that fourth index: a/a4)
 # at 1 and 2 clients with pgbench -M prepared, with synchronous_commit = off
 # (CPU-bound: the tracking work itself) and on (durable commits), and prints
 # the rates and the ratios b/a (target >= 1.0 CPU-bound), c/a (>= 3) and d/b
@@ -19,6 +21,9 @@
 # backend over 1,000,000 tracks (target: flat).
 #
 # Usage: bench/track.sh [seconds per run, default 10]
+# With ANOMALY=off the seed's event is registered with anomaly detection
+# disabled, which separates the worker's delivery cost from its anomaly
+# checks (the seed's per-event threshold reads every new event).
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 SECS=${1:-10}
@@ -36,6 +41,9 @@ cp "$TELEMETRY_ROOT"/bench/bench-spec.json "$WORK"/
 # the seed's spec, with a literal key and the closed port as its host
 sed -e 's|"projectApiKey": { "env": "POSTHOG_KEY" }|"projectApiKey": "phc_bench", "host": "http://127.0.0.1:'"$DOWN_PORT"'"|' \
 	"$TELEMETRY_ROOT"/examples/sigil.telemetry.json >"$WORK/sigil.telemetry.json"
+if [ "${ANOMALY:-on}" = off ]; then
+	sed -i -e 's|"enabled": true|"enabled": false|' "$WORK/sigil.telemetry.json"
+fi
 chown -R postgres "$WORK"
 start_cluster "$WORK/data" "$(free_port)" "$WORK/bench.conf"
 
@@ -61,6 +69,22 @@ BEGIN
 	END LOOP;
 END
 \$\$;
+-- (a4)'s table: the same, plus an index on xid
+CREATE TABLE bench.events4 (LIKE telemetry.events INCLUDING DEFAULTS) PARTITION BY RANGE (occurred_at);
+CREATE TABLE bench.events4_default (LIKE telemetry.events_default INCLUDING ALL);
+ALTER TABLE bench.events4 ATTACH PARTITION bench.events4_default DEFAULT;
+DO \$\$
+DECLARE
+	p record;
+BEGIN
+	FOR p IN SELECT * FROM telemetry._event_partitions() LOOP
+		EXECUTE format('CREATE TABLE bench.%I (LIKE telemetry.events_default INCLUDING ALL)', 'b4_' || p.part::regclass::text);
+		EXECUTE format('ALTER TABLE bench.events4 ATTACH PARTITION bench.%I FOR VALUES FROM (%L) TO (%L)',
+			'b4_' || p.part::regclass::text, p.lo, p.hi);
+	END LOOP;
+END
+\$\$;
+CREATE INDEX ON bench.events4 (xid);
 SQL
 # the worker must be running and serving this database
 for _ in $(seq 1 50); do
@@ -71,6 +95,7 @@ done
 cat >"$WORK/a.sql" <<'SQL'
 INSERT INTO bench.events (id, event, version, spec, occurred_at, received_at, properties, context, sample_rate, xid) VALUES (gen_random_uuid(), 'sigil.telemetry.workflow_step', '1.0.0', 'sigil.telemetry@1.0.0', now(), clock_timestamp(), '{"step": "verify_email", "userId": "REDACTED", "workflow": "onboarding", "durationMs": 2100}', '{}', 1, pg_current_xact_id());
 SQL
+sed -e 's/bench\.events /bench.events4 /' "$WORK/a.sql" >"$WORK/a4.sql"
 cat >"$WORK/b.sql" <<'SQL'
 SELECT telemetry_track('sigil.telemetry.workflow_step', 1, '{"workflow": "onboarding", "step": "verify_email", "durationMs": 2100, "userId": "user-123"}');
 SQL
@@ -93,15 +118,18 @@ tps() {
 		awk '/^tps = /{print $3; exit}'
 }
 
-# CPU ticks (user + system) of the telemetry worker and launcher, and of
-# every process of the server.
+# CPU ticks (user + system) of this cluster's telemetry worker and
+# launcher, and of the whole server: the postmaster, its live children, and
+# the children it has reaped (backends of finished pgbench runs).  Only this
+# cluster's processes count, whatever else runs on the machine.
 cpu_ticks() {
-	local pid total=0 tele=0 t comm
-	for pid in $(ps -u postgres -o pid=); do
-		[ -r "/proc/$pid/stat" ] || continue
+	local pm pid total tele=0 t comm
+	pm=$(head -1 "$WORK/data/postmaster.pid")
+	total=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat")
+	for pid in $(ps --ppid "$pm" -o pid=); do
 		t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || continue
 		total=$((total + t))
-		comm=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
+		comm=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
 		case $comm in *"telemetry worker"* | *"telemetry launcher"*) tele=$((tele + t)) ;; esac
 	done
 	echo "$tele $total"
@@ -115,7 +143,7 @@ for SYNC in off on; do
 	else
 		echo "durable commits (synchronous_commit = on: each commit waits for its WAL flush)"
 	fi
-	printf '%-8s %11s %11s %11s %13s %7s %7s %7s\n' clients "a insert" "b track" "c sampled" "d batch ev/s" "b/a" "c/a" "d/b"
+	printf '%-8s %11s %11s %11s %13s %11s %7s %7s %7s %7s\n' clients "a insert" "b track" "c sampled" "d batch ev/s" "a4 +xid" "b/a" "c/a" "d/b" "a/a4"
 	for c in 1 2; do
 		# warm up caches and the compiled spec of each connection
 		tps a "$c" >/dev/null
@@ -123,14 +151,15 @@ for SYNC in off on; do
 		b=$(tps b "$c")
 		cc=$(tps c "$c")
 		d=$(tps d "$c")
-		awk -v c="$c" -v a="$a" -v b="$b" -v s="$cc" -v d="$d" \
-			'BEGIN { printf "%-8s %11.0f %11.0f %11.0f %13.0f %7.2f %7.2f %7.2f\n", c, a, b, s, d * 100, b / a, s / a, d * 100 / b }'
+		a4=$(tps a4 "$c")
+		awk -v c="$c" -v a="$a" -v b="$b" -v s="$cc" -v d="$d" -v a4="$a4" \
+			'BEGIN { printf "%-8s %11.0f %11.0f %11.0f %13.0f %11.0f %7.2f %7.2f %7.2f %7.2f\n", c, a, b, s, d * 100, a4, b / a, s / a, d * 100 / b, a / a4 }'
 	done
 done
 read -r tele1 total1 <<<"$(cpu_ticks)"
 echo
 awk -v t="$((tele1 - tele0))" -v all="$((total1 - total0))" -v hz="$(getconf CLK_TCK)" \
-	'BEGIN { printf "worker and launcher CPU during the runs: %.2f s of %.2f s for the whole server (%.2f%%)\n", t / hz, all / hz, (all > 0 ? 100 * t / all : 0) }'
+	'BEGIN { printf "worker and launcher CPU during the runs: %.2f s of %.2f s for the whole server (%.2f%%)\n", t / hz, all / hz, (0 < all ? 100 * t / all : 0) }'
 $PSQL -At -c "SELECT 'provider state: ' || provider || ', ' || coalesce(last_error, '') || ', ' || consecutive_failures || ' failures in a row' FROM telemetry.delivery_status"
 
 echo

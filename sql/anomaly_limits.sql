@@ -12,7 +12,7 @@ SELECT telemetry_run_maintenance() IS NOT NULL AS partitions;
 -- the settings, their defaults and units; only a superuser changes them
 SELECT name, setting, unit, context FROM pg_settings
 WHERE name IN ('telemetry.anomaly_max_window', 'telemetry.anomaly_min_interval', 'telemetry.anomaly_batch_size',
-	'telemetry.anomaly_max_aggregates', 'telemetry.anomaly_notify')
+	'telemetry.anomaly_max_aggregates', 'telemetry.anomaly_max_aggregate_rows', 'telemetry.anomaly_notify')
 ORDER BY name;
 CREATE ROLE regress_anom_admin;
 SET ROLE regress_anom_admin;
@@ -20,6 +20,7 @@ SET telemetry.anomaly_max_window = '3650 days';
 SET telemetry.anomaly_min_interval = '100ms';
 SET telemetry.anomaly_batch_size = 1000000;
 SET telemetry.anomaly_max_aggregates = 64;
+SET telemetry.anomaly_max_aggregate_rows = 10;
 SET telemetry.anomaly_notify = off;
 RESET ROLE;
 DROP ROLE regress_anom_admin;
@@ -204,5 +205,29 @@ SELECT event, observed, violations, sample_size,
 	(SELECT properties ->> 'ms' FROM telemetry.events WHERE id = first_event_id) AS first_ms,
 	(SELECT properties ->> 'ms' FROM telemetry.events WHERE id = last_event_id) AS last_ms
 FROM telemetry.anomalies WHERE event IN ('lim.huge', 'lim.late');
+
+-- An aggregate whose window holds more than telemetry.anomaly_max_aggregate_rows
+-- events is not evaluated (red-team review: a spec admin's busy event must
+-- not make every check sort millions of values): reported once, no
+-- anomaly, and evaluated again once the bound allows it.
+SELECT telemetry_register_spec('{
+  "meta": {"key": "lim.rows.spec", "version": "1.0.0"},
+  "events": [
+    {"key": "lim.rows", "version": "1.0.0", "semantics": {"what": "A busy job ran"}, "privacy": "internal",
+     "properties": {"ms": {"type": "number"}},
+     "anomalyDetection": {"enabled": true, "minimumSample": 1, "thresholds": [
+       {"metric": "ms", "aggregate": "p95", "window": "1 hour", "max": 100}]}}
+  ]
+}') IS NOT NULL AS registered;
+SELECT count(telemetry_track('lim.rows', '1.0.0', '{"ms": 500}')) FROM generate_series(1, 5);
+SET telemetry.anomaly_max_aggregate_rows = 4;
+SELECT telemetry_check_anomalies() AS check_rows_1;
+SELECT count(*) AS anomalies FROM telemetry.anomalies WHERE event = 'lim.rows';
+SELECT skipped FROM telemetry.anomaly_checks WHERE event = 'lim.rows';
+SET telemetry.anomaly_max_aggregate_rows = 5;
+SELECT telemetry_check_anomalies() AS check_rows_2;
+SELECT aggregate, observed, sample_size FROM telemetry.anomalies WHERE event = 'lim.rows';
+SELECT skipped FROM telemetry.anomaly_checks WHERE event = 'lim.rows';
+RESET telemetry.anomaly_max_aggregate_rows;
 
 DROP EXTENSION telemetry;

@@ -101,17 +101,20 @@ send_outside_transaction(List *provs)
 /*
  * One delivery pass run by the worker outside any transaction: it claims
  * work in short transactions of its own, sends with no transaction open,
- * and records outcomes.  Returns the number of events delivered and sets
- * *more when work remains for an immediate next pass.
+ * and records outcomes.  Returns the number of events delivered, sets
+ * *more when work remains for an immediate next pass, and *none_due when
+ * no provider could be served (every one backing off or disabled, or none
+ * at all): then commits need not wake the worker.
  */
 int
-telemetry_delivery_worker_pass(bool *more)
+telemetry_delivery_worker_pass(bool *more, bool *none_due)
 {
 	List	   *provs;
 	int			delivered = 0;
 	volatile bool locked = false;
 
 	*more = false;
+	*none_due = false;
 	if (pass_cxt == NULL)
 		pass_cxt = AllocSetContextCreate(TopMemoryContext, "telemetry delivery pass",
 										 ALLOCSET_DEFAULT_SIZES);
@@ -130,7 +133,9 @@ telemetry_delivery_worker_pass(bool *more)
 		else
 		{
 			locked = true;
+			delivery_due_providers = 0;
 			provs = delivery_claim(pass_cxt, DELIVERY_PASS_REQUESTS, more);
+			*none_due = (delivery_due_providers == 0 && !*more);
 			telemetry_worker_tx_commit();
 		}
 

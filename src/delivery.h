@@ -181,6 +181,8 @@ typedef struct DeliveryProvider
 /* delivery_claim.c */
 extern FullTransactionId delivery_horizon;
 extern FullTransactionId delivery_sample_xid;
+/* providers the last claim found due (not backing off, not disabled) */
+extern int	delivery_due_providers;
 extern TimestampTz delivery_sample_at;
 extern List *delivery_claim(MemoryContext cxt, int max_requests, bool *more);
 extern const DeliveryFormat *delivery_format_for(const char *type);

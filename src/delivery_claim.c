@@ -50,6 +50,7 @@ static int	rotation = 0;
 /* The pass's horizon and xid clock sample (delivery_record.c moves floors). */
 FullTransactionId delivery_horizon;
 FullTransactionId delivery_sample_xid;
+int			delivery_due_providers = 0;
 TimestampTz delivery_sample_at;
 
 /* The wire format of a provider type, or NULL (internal, unknown). */
@@ -164,7 +165,8 @@ requeued_plan(void)
 	return keep_custom_plan(&requeued_plan_kept,
 							"SELECT " CLAIM_COLUMNS ", f.replay "
 							"FROM telemetry.delivery_failures f "
-							"JOIN telemetry.events e ON e.xid = f.event_xid AND e.id = f.event_id "
+							"JOIN telemetry.events e ON e.spec = f.spec_key "
+							"AND e.xid = f.event_xid AND e.id = f.event_id "
 							"AND e.occurred_at = f.occurred_at "
 							"WHERE f.spec_key = $1 AND f.provider = $2 "
 							"AND f.state = 'retry' AND e.occurred_at = ANY ($4) "
@@ -376,6 +378,7 @@ load_providers(MemoryContext cxt)
 			provs = lappend(provs, p);
 		MemoryContextSwitchTo(old);
 	}
+	delivery_due_providers = list_length(provs);
 	return provs;
 }
 
@@ -401,7 +404,7 @@ settle_orphans(DeliveryProvider *p, Datum times)
 							"AND f.state = 'retry' AND f.occurred_at = ANY ($3) "
 							"AND NOT EXISTS (SELECT 1 FROM telemetry.events e "
 							"WHERE e.occurred_at = f.occurred_at AND e.occurred_at = ANY ($3) "
-							"AND e.xid = f.event_xid AND e.id = f.event_id)",
+							"AND e.spec = f.spec_key AND e.xid = f.event_xid AND e.id = f.event_id)",
 							3, types);
 	args[0] = CStringGetTextDatum(p->spec_key);
 	args[1] = CStringGetTextDatum(p->name);

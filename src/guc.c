@@ -41,6 +41,7 @@ int			telemetry_anomaly_max_window = 7 * 24 * 3600;
 int			telemetry_anomaly_min_interval = 1000;
 int			telemetry_anomaly_batch_size = 10000;
 int			telemetry_anomaly_max_aggregates = 8;
+int			telemetry_anomaly_max_aggregate_rows = 1000000;
 bool		telemetry_anomaly_notify = true;
 
 /* catalog and privacy checks (H-catalog) */
@@ -201,6 +202,11 @@ telemetry_define_gucs(void)
 							"Most aggregate thresholds of one event version evaluated by one anomaly check.",
 							"When an event version has more, successive checks take turns.",
 							&telemetry_anomaly_max_aggregates, 8, 1, 64,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("telemetry.anomaly_max_aggregate_rows",
+							"Most events in the window of one aggregate threshold that a check evaluates.",
+							"A threshold whose window holds more is not evaluated and is reported.",
+							&telemetry_anomaly_max_aggregate_rows, 1000000, 1, 1000000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("telemetry.anomaly_notify",
 							 "Whether the alert and trigger_regen actions send NOTIFY.",

@@ -84,5 +84,6 @@ extern void telemetry_count(const char *event, const char *version,
 extern void telemetry_wake_worker(void);
 extern void telemetry_wake_worker_for_delivery(void);
 extern void telemetry_delivery_wake_consumed(void);
+extern void telemetry_delivery_wake_suppress(void);
 
 #endif							/* TELEMETRY_SHMEM_H */

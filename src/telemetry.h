@@ -39,6 +39,7 @@ extern int	telemetry_anomaly_max_window;	/* seconds */
 extern int	telemetry_anomaly_min_interval;	/* milliseconds */
 extern int	telemetry_anomaly_batch_size;
 extern int	telemetry_anomaly_max_aggregates;
+extern int	telemetry_anomaly_max_aggregate_rows;
 extern bool telemetry_anomaly_notify;
 /* delivery (H-delivery) */
 extern int	telemetry_delivery_pass_bytes;
@@ -55,7 +56,7 @@ extern void telemetry_define_gucs(void);
 extern void telemetry_worker_register(void);
 
 /* delivery.c */
-extern int	telemetry_delivery_worker_pass(bool *more);
+extern int	telemetry_delivery_worker_pass(bool *more, bool *none_due);
 
 /* uuid7.c */
 struct pg_uuid_t;

@@ -38,6 +38,11 @@
 /* Delivery runs at least this often, and whenever the worker is woken... */
 #define WORKER_DELIVERY_MS		1000
 /*
+ * ... except while no provider is due (all backing off or disabled): then
+ * commits do not wake it, and it looks again this often.
+ */
+#define WORKER_QUIET_DELIVERY_MS	5000
+/*
  * ... but wake-ups (one per committing tracking transaction) are coalesced:
  * a woken delivery starts no sooner than this after the previous one ended,
  * so thousands of commits a second cost the worker a few passes.
@@ -45,6 +50,7 @@
 #define WORKER_DELIVERY_GAP_MS	100
 
 TelemetryWorkerSlot *MyWorkerSlot = NULL;
+bool		worker_delivery_quiet = false;
 
 /* Regular intervals of the jobs. */
 static long
@@ -62,7 +68,7 @@ anomaly_interval_ms(void)
 static long
 delivery_interval_ms(void)
 {
-	return WORKER_DELIVERY_MS;
+	return worker_delivery_quiet ? WORKER_QUIET_DELIVERY_MS : WORKER_DELIVERY_MS;
 }
 
 /* The table of jobs. */
@@ -271,8 +277,6 @@ telemetry_worker_main(Datum main_arg)
 			now = GetCurrentTimestamp();
 			if (now >= st->due)
 			{
-				if (def->id == TELEMETRY_JOB_DELIVERY)
-					telemetry_delivery_wake_consumed();
 				st->last_run = now;
 				next = TimestampTzPlusMilliseconds(now, st->interval);
 				worker_run_guarded(def->id, def->run, now, &next);

@@ -150,6 +150,8 @@ extern bool telemetry_database_listed(const char *datname);
 /* worker.c */
 extern PGDLLEXPORT void telemetry_worker_main(Datum main_arg);
 extern TelemetryWorkerSlot *MyWorkerSlot;
+/* no provider was due at the last delivery run (worker_jobs.c) */
+extern bool worker_delivery_quiet;
 extern bool telemetry_worker_should_stop(void);
 
 /* worker_session.c: a session a hostile database owner cannot steer */

@@ -172,7 +172,7 @@ worker_job_record(TelemetryJob job, TimestampTz last_run, TimestampTz next_run,
 }
 
 /*
- * Run one job, catching its errors: the transaction is aborted, advisory
+ * Run one job, catching its errors: the transaction is aborted, the run
  * locks the job held at session level are released, the error is recorded
  * in the job's status and logged once (not again while it repeats).
  * *next_run comes in as the job's regular next run and goes out as the
@@ -401,21 +401,35 @@ TimestampTz
 worker_job_delivery(char *outcome, size_t len)
 {
 	bool		more = true;
+	bool		none_due = false;
 	int64		delivered = 0;
 	int			passes;
 
+	/*
+	 * Commits from now on wake the worker again (events they store may be
+	 * after this pass's horizon), unless no provider was due last time:
+	 * then only this job's own timer and explicit wake-ups bring it back.
+	 */
+	if (!worker_delivery_quiet)
+		telemetry_delivery_wake_consumed();
 	for (passes = 0; more && passes < 100; passes++)
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (telemetry_worker_should_stop())
 			break;
 		more = false;
-		delivered += telemetry_delivery_worker_pass(&more);
+		delivered += telemetry_delivery_worker_pass(&more, &none_due);
 		if (IsTransactionState())
 			elog(ERROR, "delivery pass left a transaction open");
 		pgstat_report_stat(false);
 	}
+	if (none_due)
+		telemetry_delivery_wake_suppress();
+	else if (worker_delivery_quiet)
+		telemetry_delivery_wake_consumed();
+	worker_delivery_quiet = none_due;
 	snprintf(outcome, len, "ok: " INT64_FORMAT " delivered%s", delivered,
+			 none_due ? ", no provider due (backing off, disabled or none)" :
 			 more ? ", more waiting" : "");
 	return 0;
 }

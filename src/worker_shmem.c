@@ -148,6 +148,17 @@ telemetry_delivery_wake_consumed(void)
 }
 
 /*
+ * No provider can be served for now: committing transactions find the
+ * flag set and leave the worker asleep (they cost it nothing).
+ */
+void
+telemetry_delivery_wake_suppress(void)
+{
+	if (MyWorkerSlot != NULL)
+		pg_atomic_write_u32(&MyWorkerSlot->delivery_wanted, 1);
+}
+
+/*
  * Ask the launcher to look again: a full rescan of pg_database, and/or a
  * probe of one database first (CREATE EXTENSION there).
  */

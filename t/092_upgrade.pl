@@ -118,7 +118,7 @@ my $fresh = catalog_of('fresh');
 like($fresh, qr/^function telemetry_track\(text,text,jsonb,jsonb,timestamp with time zone\) secdef=/m,
 	'the description covers functions');
 like($fresh, qr/^column telemetry\.events \d+ id uuid notnull=true/m, 'the description covers columns');
-like($fresh, qr/^index CREATE INDEX events_default_xid_idx/m, 'the description covers indexes');
+like($fresh, qr/^index CREATE INDEX events_default_event_idx/m, 'the description covers indexes');
 like($fresh, qr/^dumped telemetry\.specs where=/m, 'the description covers configuration tables');
 is(catalog_of('fresh_again'), $fresh, 'the description of a fresh install is stable');
 
@@ -139,11 +139,11 @@ for my $v (grep { $_ ne $default } @versions)
 note $compared ? "$compared update paths compared" : "only version $default exists: no update path to compare yet";
 
 # The comparison catches a forgotten change: a made-up older version 0.0.1
-# without the index on events.xid, first with an update script that forgets
+# without the index on events (event, version, occurred_at), first with an update script that forgets
 # it, then with one that adds it.  (The files are removed afterwards.)
 my $share = $node->safe_psql('postgres', q{SELECT setting FROM pg_config WHERE name = 'SHAREDIR'}) . '/extension';
 my $current = slurp_file("$share/telemetry--$default.sql");
-(my $old = $current) =~ s/^CREATE INDEX events_default_xid_idx .*$//m;
+(my $old = $current) =~ s/^CREATE INDEX events_default_event_idx .*$//m;
 isnt($old, $current, 'made-up 0.0.1 lacks the index');
 my @made_up = ("$share/telemetry--0.0.1.sql", "$share/telemetry--0.0.1--$default.sql");
 open my $fh, '>', $made_up[0] or die $!;
@@ -154,9 +154,9 @@ print $fh "-- forgot the index\n";
 close $fh;
 my $forgot = catalog_of('from_forgetful', '0.0.1');
 isnt($forgot, $fresh, 'an update script that forgets a change is caught');
-like(catalog_diff($fresh, $forgot), qr/^- index CREATE INDEX events_default_xid_idx/m, 'and the difference is named');
+like(catalog_diff($fresh, $forgot), qr/^- index CREATE INDEX events_default_event_idx/m, 'and the difference is named');
 open $fh, '>', $made_up[1] or die $!;
-print $fh "CREATE INDEX events_default_xid_idx ON telemetry.events_default (xid);\n";
+print $fh "CREATE INDEX events_default_event_idx ON telemetry.events_default (event, version, occurred_at);\n";
 close $fh;
 is(catalog_of('from_careful', '0.0.1'), $fresh, 'an update script that makes the change passes');
 unlink @made_up;

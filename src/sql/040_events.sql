@@ -25,7 +25,13 @@ CREATE TABLE telemetry.events (
 -- index on events_default is copied to every partition made later
 -- (_ensure_partition), so features add their indexes there.
 CREATE TABLE telemetry.events_default PARTITION OF telemetry.events DEFAULT;
-CREATE INDEX events_default_xid_idx ON telemetry.events_default (xid);
+-- Three indexes, each paying for itself on every tracked event: this one
+-- for anomaly windows and for retention of events kept less long than
+-- their partition;
+-- events_position_idx (070) for anomaly checks of new events; and
+-- events_delivery_idx (080) for delivery cursors, and for finding one
+-- event by (spec, xid, id) (dead letters, replay).  No index on xid alone:
+-- every reader by transaction id knows the spec.
 CREATE INDEX events_default_event_idx ON telemetry.events_default (event, version, occurred_at);
 SELECT pg_catalog.pg_extension_config_dump('telemetry.events_default', '');
 

@@ -25,9 +25,7 @@
 -- index on this expression, so events of versions without detection are
 -- never read.  (It is made on events_default, which every new partition
 -- copies its indexes from: a partitioned index on the parent breaks
--- pg_restore.)  (A plain index on (event, version, xid, id) would do as
--- well, but then the planner may prefer events_xid_idx and read every new
--- event.)
+-- pg_restore.)
 CREATE TYPE telemetry.event_position AS (event text, version text, xid xid8, id uuid);
 CREATE INDEX events_position_idx ON telemetry.events_default
 	((ROW(event, version, xid, id)::telemetry.event_position));
@@ -157,6 +155,13 @@ CREATE FUNCTION telemetry._anomaly_max_window() RETURNS interval
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$ SELECT telemetry._anomaly_time_setting('telemetry.anomaly_max_window', interval '7 days') $$;
+
+-- telemetry.anomaly_max_aggregate_rows: the most events in the window of
+-- one aggregate threshold that a check evaluates.
+CREATE FUNCTION telemetry._anomaly_max_aggregate_rows() RETURNS bigint
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT coalesce(telemetry._anomaly_setting('telemetry.anomaly_max_aggregate_rows')::bigint, 1000000) $$;
 
 -- How often the event versions of a spec are checked: its checkIntervalMs,
 -- else telemetry.anomaly_interval, and never more often than
@@ -338,7 +343,10 @@ $$;
 -- no repeated actions); once it is back within bounds the open record is
 -- resolved.  A metric aggregate over a window without any value neither
 -- fires nor clears.  Each query is planned for its own window (a generic
--- plan would not know which partitions the window covers).
+-- plan would not know which partitions the window covers).  A window that
+-- holds more than telemetry.anomaly_max_aggregate_rows events is not
+-- evaluated (NULL is returned, and the caller reports it): the cost of a
+-- check stays bounded however many events a spec's window covers.
 CREATE FUNCTION telemetry._check_aggregate(p_event text, p_version text, p_spec text, p_privacy text,
 	p_actions text[], p_rule telemetry.anomaly_rules, p_check_at timestamptz) RETURNS integer
 	LANGUAGE plpgsql
@@ -361,7 +369,17 @@ DECLARE
 	v_bound text;
 	-- a plain value, so the window's partitions are known when planning
 	v_from timestamptz := p_check_at - p_rule."window";
+	v_max_rows bigint := telemetry._anomaly_max_aggregate_rows();
 BEGIN
+	-- counted on the (event, version, occurred_at) index, at most one past
+	-- the bound
+	IF (SELECT count(*) FROM (SELECT 1 FROM telemetry.events e
+			WHERE e.event = p_event AND e.version = p_version
+				AND e.occurred_at > v_from AND e.occurred_at <= p_check_at
+			LIMIT v_max_rows + 1) w) > v_max_rows THEN
+		RETURN NULL;
+	END IF;
+
 	SELECT count(*), sum(1 / NULLIF(e.sample_rate, 0)), count(x.v), avg(x.v),
 		percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY x.v),
 		min(x.v), max(x.v), min(e.occurred_at), max(e.occurred_at)
@@ -463,6 +481,7 @@ DECLARE
 	v_aggregates integer;
 	v_cursor integer;
 	v_problem text;
+	v_one integer;
 	v_skipped text[] := '{}';
 	v_skipped_text text;
 	v_scan_from timestamptz;
@@ -599,8 +618,14 @@ BEGIN
 				CONTINUE;
 			END IF;
 
-			recorded := recorded + telemetry._check_aggregate(p_event, p_version, p_spec, p_privacy, p_actions,
+			v_one := telemetry._check_aggregate(p_event, p_version, p_spec, p_privacy, p_actions,
 				v_rule, p_check_at);
+			IF v_one IS NULL THEN
+				v_skipped := v_skipped || format('thresholds[%s]: window holds more than %s events (telemetry.anomaly_max_aggregate_rows)',
+					v_rule.ordinal, telemetry._anomaly_max_aggregate_rows());
+				CONTINUE;
+			END IF;
+			recorded := recorded + v_one;
 		END LOOP;
 	END IF;
 
@@ -629,8 +654,8 @@ $$;
 -- is recorded against it (failures, last_sqlstate, last_error, retry_at
 -- after a backoff that doubles up to an hour) and reported as a WARNING,
 -- and the others go on.  Returns {"recorded", "checked", "failed"}.  Checks
--- are serialized by an advisory lock; positions only move when the check
--- commits.
+-- are serialized by the anomaly run lock (run_lock.c); positions only move
+-- when the check commits.
 CREATE FUNCTION telemetry._check_anomalies(as_of timestamptz, due_only boolean) RETURNS jsonb
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp

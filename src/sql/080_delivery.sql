@@ -300,7 +300,7 @@ BEGIN
 	  AND f.state = 'dead'
 	  AND EXISTS (SELECT 1 FROM telemetry.events e
 		WHERE e.occurred_at = f.occurred_at AND e.occurred_at = ANY (times)
-		AND e.xid = f.event_xid AND e.id = f.event_id);
+		AND e.spec = f.spec_key AND e.xid = f.event_xid AND e.id = f.event_id);
 	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM telemetry._wake_worker_if_possible();
 	RETURN n;
