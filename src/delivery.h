@@ -80,6 +80,19 @@ typedef struct JsonOut
 	bool		over;
 } JsonOut;
 
+/*
+ * Who an event is about, as PostHog and Segment may send it (identity.c
+ * decides, from the stored context and the redaction its event version
+ * declares for context.userId and context.sessionId).
+ */
+typedef enum DeliveryIdentity
+{
+	IDENTITY_NONE,				/* no identity key: an id derived from the event */
+	IDENTITY_USER,				/* context.userId as stored (maybe its pseudonym) */
+	IDENTITY_SESSION,			/* context.sessionId as stored */
+	IDENTITY_REDACTED			/* the identity key is masked or dropped: anonymous */
+} DeliveryIdentity;
+
 /* The stored columns of one event, as the item builders read them. */
 typedef struct DeliveryRow
 {
@@ -96,6 +109,9 @@ typedef struct DeliveryRow
 	int			user_id_len;
 	char	   *session_id;
 	int			session_id_len;
+	/* set by identity_resolve (PostHog and Segment use them) */
+	DeliveryIdentity identity;
+	bool		session_usable; /* sessionId may be sent as an anonymous id */
 } DeliveryRow;
 
 /*
@@ -197,6 +213,9 @@ extern const DeliveryFormat *delivery_format_for(const char *type);
 extern int	delivery_format_count(void);
 extern const DeliveryFormat *delivery_format_at(int i);
 
+/* delivery_restore.c */
+extern void delivery_restart_restored(void);
+
 /* delivery_read.c */
 extern void delivery_budget_reset(void);
 extern bool delivery_budget_exhausted(void);
@@ -226,9 +245,15 @@ extern void json_out_jsonb(JsonOut *out, JsonbContainer *c);
 extern void json_out_value(JsonOut *out, JsonbValue *v);
 extern void json_out_timestamp(JsonOut *out, TimestampTz t);
 extern void json_out_props_with_spec(JsonOut *out, const DeliveryRow *row);
+extern void json_out_props_with_spec_flag(JsonOut *out, const DeliveryRow *row,
+										  const char *key, bool value);
 extern bool json_value_as_text(JsonbValue *v, int limit, char **s, int *len);
 
 #define json_out_lit(out, s) json_out_raw((out), (s), sizeof(s) - 1)
+
+/* identity.c */
+extern void identity_resolve(DeliveryRow *row);
+extern void identity_reset(void);
 
 /* provider_*.c */
 extern const DeliveryFormat delivery_format_posthog;

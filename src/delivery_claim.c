@@ -512,12 +512,16 @@ List *
 delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 {
 	MemoryContext outer = MemoryContextSwitchTo(cxt);
-	List	   *all = load_providers(cxt);
+	List	   *all;
 	List	   *claimed = NIL;
-	int			nprov = list_length(all);
+	int			nprov;
 	int			budget = max_requests;
 	int			per_batch;
 
+	/* a state restored from another cluster first (one cheap query) */
+	delivery_restart_restored();
+	all = load_providers(cxt);
+	nprov = list_length(all);
 	delivery_budget_reset();
 
 	*more = false;

@@ -271,20 +271,35 @@ key_cmp(const char *a, int alen, const char *b, int blen)
 	return memcmp(a, b, alen);
 }
 
-/*
- * Append properties || {"version": version, "spec": spec}, as jsonb's
- * concatenation prints it: for an object, its keys in jsonb order with
- * "spec" and "version" merged in (replacing properties of those names).
- */
-void
-json_out_props_with_spec(JsonOut *out, const DeliveryRow *row)
+/* A key merged into the properties providers receive. */
+typedef struct PropExtra
 {
-	struct
-	{
-		const char *key;
-		int			keylen;
-		text	   *val;
-	}			extra[2] = {{"spec", 4, row->spec}, {"version", 7, row->version}};
+	const char *key;
+	int			keylen;
+	text	   *val;			/* a string value, or NULL for the boolean */
+	bool		flag;
+} PropExtra;
+
+/* Append an extra key's value. */
+static void
+extra_value(JsonOut *out, const PropExtra *e)
+{
+	if (e->val != NULL)
+		json_out_text(out, e->val);
+	else if (e->flag)
+		json_out_lit(out, "true");
+	else
+		json_out_lit(out, "false");
+}
+
+/*
+ * Append properties || {extra keys}, as jsonb's concatenation prints it:
+ * for an object, its keys in jsonb order with the extra keys (sorted in
+ * jsonb order) merged in, replacing properties of those names.
+ */
+static void
+props_with(JsonOut *out, const DeliveryRow *row, const PropExtra *extra, int nextra)
+{
 	int			next = 0;
 	bool		first = true;
 	JsonbIterator *it;
@@ -302,14 +317,22 @@ json_out_props_with_spec(JsonOut *out, const DeliveryRow *row)
 		Jsonb	   *sum;
 
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < nextra; i++)
 		{
 			kv.type = jbvString;
 			kv.val.string.val = (char *) extra[i].key;
 			kv.val.string.len = extra[i].keylen;
 			pushJsonbValue(&st, WJB_KEY, &kv);
-			kv.val.string.val = VARDATA_ANY(extra[i].val);
-			kv.val.string.len = VARSIZE_ANY_EXHDR(extra[i].val);
+			if (extra[i].val != NULL)
+			{
+				kv.val.string.val = VARDATA_ANY(extra[i].val);
+				kv.val.string.len = VARSIZE_ANY_EXHDR(extra[i].val);
+			}
+			else
+			{
+				kv.type = jbvBool;
+				kv.val.boolean = extra[i].flag;
+			}
 			pushJsonbValue(&st, WJB_VALUE, &kv);
 		}
 		right = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
@@ -332,7 +355,7 @@ json_out_props_with_spec(JsonOut *out, const DeliveryRow *row)
 		int			c = 1;
 
 		(void) JsonbIteratorNext(&it, &v, true);	/* WJB_VALUE */
-		while (next < 2 &&
+		while (next < nextra &&
 			   (c = key_cmp(extra[next].key, extra[next].keylen,
 							k.val.string.val, k.val.string.len)) <= 0)
 		{
@@ -340,14 +363,14 @@ json_out_props_with_spec(JsonOut *out, const DeliveryRow *row)
 				json_out_lit(out, ", ");
 			json_out_string(out, extra[next].key, extra[next].keylen);
 			json_out_lit(out, ": ");
-			json_out_text(out, extra[next].val);
+			extra_value(out, &extra[next]);
 			first = false;
 			next++;
 			if (c == 0)
 				break;
 		}
 		if (c == 0)
-			continue;			/* replaced by spec or version */
+			continue;			/* replaced by an extra key */
 		if (!first)
 			json_out_lit(out, ", ");
 		json_out_string(out, k.val.string.val, k.val.string.len);
@@ -355,16 +378,50 @@ json_out_props_with_spec(JsonOut *out, const DeliveryRow *row)
 		json_out_value(out, &v);
 		first = false;
 	}
-	for (; next < 2; next++)
+	for (; next < nextra; next++)
 	{
 		if (!first)
 			json_out_lit(out, ", ");
 		json_out_string(out, extra[next].key, extra[next].keylen);
 		json_out_lit(out, ": ");
-		json_out_text(out, extra[next].val);
+		extra_value(out, &extra[next]);
 		first = false;
 	}
 	json_out_lit(out, "}");
+}
+
+/*
+ * Append properties || {"version": version, "spec": spec}: what PostHog and
+ * Segment receive as properties.
+ */
+void
+json_out_props_with_spec(JsonOut *out, const DeliveryRow *row)
+{
+	PropExtra	extra[2] = {{"spec", 4, row->spec}, {"version", 7, row->version}};
+
+	props_with(out, row, extra, 2);
+}
+
+/*
+ * The same with one more boolean key (PostHog's "$process_person_profile"
+ * of an anonymous event), replacing a property of that name.
+ */
+void
+json_out_props_with_spec_flag(JsonOut *out, const DeliveryRow *row,
+							  const char *key, bool value)
+{
+	PropExtra	extra[3] = {{"spec", 4, row->spec}, {"version", 7, row->version}};
+	PropExtra	flag = {key, strlen(key), NULL, value};
+	int			at = 2;
+
+	/* keep the extra keys in jsonb order */
+	while (at > 0 && key_cmp(flag.key, flag.keylen, extra[at - 1].key, extra[at - 1].keylen) < 0)
+	{
+		extra[at] = extra[at - 1];
+		at--;
+	}
+	extra[at] = flag;
+	props_with(out, row, extra, 3);
 }
 
 /*

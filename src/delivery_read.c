@@ -48,6 +48,7 @@ delivery_budget_reset(void)
 {
 	pass_bytes_left = telemetry_delivery_pass_bytes;
 	pass_admitted = false;
+	identity_reset();
 }
 
 /* Whether the pass has no budget left. */
@@ -127,6 +128,8 @@ render(const DeliveryFormat *f, const char *id, Datum *cols, bool *nulls,
 	if (!context_text(row.context, "userId", f->max_event_bytes, &row.user_id, &row.user_id_len) ||
 		!context_text(row.context, "sessionId", f->max_event_bytes, &row.session_id, &row.session_id_len))
 		out.over = true;
+	else
+		identity_resolve(&row);
 	f->render_item(&out, &row);
 	if (out.over)
 	{
@@ -265,6 +268,7 @@ telemetry_delivery_item(PG_FUNCTION_ARGS)
 		cols[i] = GetAttributeByName(rec, names[i], &nulls[i]);
 	if (nulls[COL_ID - 1])
 		PG_RETURN_NULL();
+	identity_reset();
 	cols[COL_ID - 1] = DirectFunctionCall1(textin, DirectFunctionCall1(uuid_out, cols[COL_ID - 1]));
 	item = render(f, TextDatumGetCString(cols[COL_ID - 1]), cols, nulls, &len, &reason);
 	if (item == NULL)

@@ -379,9 +379,14 @@ push_mask(JsonbParseState **state, const JsonbValue *v)
 	}
 }
 
-/* Push "hmac-sha256:<hex>" of a value keyed with the database's redaction key. */
-static void
-push_hash(JsonbParseState **state, const JsonbValue *v)
+/*
+ * The pseudonym "hash" redaction stores for a (non-null) value:
+ * "hmac-sha256:<hex>" of a string's contents, or of the canonical JSON text
+ * of anything else, keyed with the database's redaction key.  Also used by
+ * telemetry_forget (forget.c) to find a user's pseudonymous traces.
+ */
+char *
+event_pseudonym(const JsonbValue *v, int *outlen)
 {
 	const unsigned char *key;
 	int			keylen;
@@ -390,14 +395,8 @@ push_hash(JsonbParseState **state, const JsonbValue *v)
 	const char *data;
 	int			len;
 	StringInfoData buf;
-	JsonbValue	m;
 	static const char hex[] = "0123456789abcdef";
 
-	if (v->type == jbvNull)
-	{
-		pushJsonbValue(state, WJB_VALUE, (JsonbValue *) v);
-		return;
-	}
 	initStringInfo(&buf);
 	if (v->type == jbvString)
 	{
@@ -432,9 +431,23 @@ push_hash(JsonbParseState **state, const JsonbValue *v)
 		appendStringInfoChar(&buf, hex[digest[i] >> 4]);
 		appendStringInfoChar(&buf, hex[digest[i] & 15]);
 	}
+	*outlen = buf.len;
+	return buf.data;
+}
+
+/* Push the pseudonym of a value (null stays null). */
+static void
+push_hash(JsonbParseState **state, const JsonbValue *v)
+{
+	JsonbValue	m;
+
+	if (v->type == jbvNull)
+	{
+		pushJsonbValue(state, WJB_VALUE, (JsonbValue *) v);
+		return;
+	}
 	m.type = jbvString;
-	m.val.string.val = buf.data;
-	m.val.string.len = buf.len;
+	m.val.string.val = event_pseudonym(v, &m.val.string.len);
 	pushJsonbValue(state, WJB_VALUE, &m);
 }
 

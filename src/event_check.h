@@ -29,6 +29,7 @@ extern bool event_check_object(const CompiledEvent *ev, EventPart part,
 extern Jsonb *event_redact_object(const CompiledPropSet *set, Jsonb *obj,
 								  bool drop_undeclared, bool may_hash);
 extern bool propset_has_hash(const CompiledPropSet *set);
+extern char *event_pseudonym(const JsonbValue *v, int *outlen);
 extern void track_error(TrackError *err, int sqlstate, const char *fmt,...) pg_attribute_printf(3, 4);
 extern const char *jsonb_value_type_name(const JsonbValue *v);
 extern bool event_is_timestamptz(const char *s, int len);

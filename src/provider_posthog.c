@@ -40,6 +40,12 @@ posthog_configure(DeliveryProvider *prov)
 /*
  * The item of one event, as jsonb prints
  * {"uuid", "event", "timestamp", "properties", "distinct_id"}.
+ *
+ * distinct_id is the identity identity.c chose: userId, else sessionId,
+ * else "telemetry:<event id>".  An event whose identity key is masked or
+ * dropped is anonymous: distinct_id is its event id and its properties say
+ * "$process_person_profile": false, so PostHog makes no person of it (a
+ * masked value such as "REDACTED" would merge every user into one).
  */
 static void
 posthog_item(JsonOut *out, const DeliveryRow *row)
@@ -51,17 +57,29 @@ posthog_item(JsonOut *out, const DeliveryRow *row)
 	json_out_lit(out, ", \"timestamp\": ");
 	json_out_timestamp(out, row->occurred_at);
 	json_out_lit(out, ", \"properties\": ");
-	json_out_props_with_spec(out, row);
-	json_out_lit(out, ", \"distinct_id\": ");
-	if (row->user_id)
-		json_out_string(out, row->user_id, row->user_id_len);
-	else if (row->session_id)
-		json_out_string(out, row->session_id, row->session_id_len);
+	if (row->identity == IDENTITY_REDACTED)
+		json_out_props_with_spec_flag(out, row, "$process_person_profile", false);
 	else
+		json_out_props_with_spec(out, row);
+	json_out_lit(out, ", \"distinct_id\": ");
+	switch (row->identity)
 	{
-		char	   *derived = psprintf("telemetry:%s", row->id);
+		case IDENTITY_USER:
+			json_out_string(out, row->user_id, row->user_id_len);
+			break;
+		case IDENTITY_SESSION:
+			json_out_string(out, row->session_id, row->session_id_len);
+			break;
+		case IDENTITY_REDACTED:
+			json_out_string(out, row->id, strlen(row->id));
+			break;
+		case IDENTITY_NONE:
+			{
+				char	   *derived = psprintf("telemetry:%s", row->id);
 
-		json_out_string(out, derived, strlen(derived));
+				json_out_string(out, derived, strlen(derived));
+				break;
+			}
 	}
 	json_out_lit(out, "}");
 }

@@ -4,7 +4,8 @@
  *
  * Each item is a "track" call with messageId = the event id (Segment
  * dedupes on it), userId from context.userId, else anonymousId from
- * context.sessionId or derived from the event id.  Segment takes at most
+ * context.sessionId or derived from the event id; a masked or dropped
+ * identity is never sent as one (identity.c).  Segment takes at most
  * 500 KB a request, 32 KB an event and 2500 events a batch.
  */
 #include "telemetry.h"
@@ -47,13 +48,20 @@ segment_configure(DeliveryProvider *prov)
 /*
  * The item of one event, as jsonb prints {"type", "event", "userId"?,
  * "messageId", "timestamp", "properties", "anonymousId"?}.
+ *
+ * userId is sent when identity.c chose it; anonymousId is the sessionId
+ * when that may be sent, else (without a userId) the event id for an event
+ * whose identity key is masked or dropped, or "telemetry:<event id>" for
+ * one without any.
  */
 static void
 segment_item(JsonOut *out, const DeliveryRow *row)
 {
+	bool		user = row->identity == IDENTITY_USER;
+
 	json_out_lit(out, "{\"type\": \"track\", \"event\": ");
 	json_out_text(out, row->event);
-	if (row->user_id)
+	if (user)
 	{
 		json_out_lit(out, ", \"userId\": ");
 		json_out_string(out, row->user_id, row->user_id_len);
@@ -64,12 +72,17 @@ segment_item(JsonOut *out, const DeliveryRow *row)
 	json_out_timestamp(out, row->occurred_at);
 	json_out_lit(out, ", \"properties\": ");
 	json_out_props_with_spec(out, row);
-	if (row->session_id)
+	if (row->session_usable && row->identity != IDENTITY_REDACTED)
 	{
 		json_out_lit(out, ", \"anonymousId\": ");
 		json_out_string(out, row->session_id, row->session_id_len);
 	}
-	else if (row->user_id == NULL)
+	else if (row->identity == IDENTITY_REDACTED)
+	{
+		json_out_lit(out, ", \"anonymousId\": ");
+		json_out_string(out, row->id, strlen(row->id));
+	}
+	else if (!user)
 	{
 		char	   *derived = psprintf("telemetry:%s", row->id);
 

@@ -31,6 +31,7 @@
 #include "telemetry.h"
 #include "spec_model.h"
 #include "spec_diff.h"
+#include "identity.h"
 #include "spec_register.h"
 
 #include "access/xact.h"
@@ -894,6 +895,7 @@ register_spec(Jsonb *spec, const char *registered_by)
 
 	new_event = palloc0(sizeof(bool) * doc->nevents);
 	revived = check_events(doc, new_event);
+	identity_warn_spec(doc);
 
 	deployment = spec_deploy_begin(doc->key);
 	insert_spec(doc, spec, registered_by);

@@ -389,6 +389,100 @@ END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.telemetry_replay(text, timestamptz, timestamptz) FROM PUBLIC;
 
+-- Providers whose delivery state was restored from a dump of another
+-- cluster, with transaction ids far above this one's: a cursor, pending
+-- sample or registration horizon ahead of every transaction id this
+-- cluster has assigned.  Left alone, the events tracked here (lower ids)
+-- would stay behind the cursor for good and the restored events not yet
+-- delivered would wait until this cluster's ids reach theirs.  Each such
+-- provider is restarted: its restored events after its old cursor are
+-- queued again (as telemetry_replay queues, without replay), and its
+-- cursor goes back to the first transaction id that can have written an
+-- event here (the creation of the extension in this cluster), with no
+-- floor once, so that the events tracked here since are read too.  The
+-- delivery claim (src/delivery_restore.c) calls it when its one cheap
+-- query finds such a row, under the delivery run lock (so no pass reads or
+-- moves these cursors meanwhile); returns the number of providers
+-- restarted.
+CREATE FUNCTION telemetry._delivery_restart_restored() RETURNS integer
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	nx xid8;
+	nx_lo bigint;
+	low xid8;
+	p record;
+	k bigint;
+	n integer := 0;
+BEGIN
+	SELECT c.next_xid INTO nx FROM telemetry._xid_clock() c;
+	-- the oldest of the catalog rows the extension's creation here wrote
+	-- (one may have been changed since; not all three): no event of this
+	-- cluster has an id below it.  xmin is 32 bits: counted back from nx.
+	nx_lo := nx::text::bigint % 4294967296;
+	SELECT (nx::text::bigint - max((nx_lo - x::text::bigint + 4294967296) % 4294967296))::text::xid8
+	INTO low
+	FROM (SELECT x.xmin AS x FROM pg_catalog.pg_extension x WHERE x.extname = 'telemetry'
+		UNION ALL
+		SELECT ns.xmin FROM pg_catalog.pg_namespace ns WHERE ns.nspname = 'telemetry'
+		UNION ALL
+		SELECT c.xmin FROM pg_catalog.pg_class c WHERE c.oid = 'telemetry.delivery_state'::pg_catalog.regclass) m;
+
+	FOR p IN
+		SELECT k2.spec_key, k2.provider,
+			COALESCE(s.cursor_xid, h.horizon) AS cursor_xid,
+			COALESCE(s.cursor_id, '00000000-0000-0000-0000-000000000000') AS cursor_id,
+			s.spec_key IS NOT NULL AS has_state,
+			COALESCE(s.cursor_xid > nx OR s.pending_xid > nx, s.spec_key IS NULL) AS restart
+		FROM (SELECT s0.spec_key, s0.provider FROM telemetry.delivery_state s0
+			WHERE s0.cursor_xid > nx OR s0.pending_xid > nx
+			UNION
+			SELECT h0.spec_key, h0.provider FROM telemetry.delivery_horizons h0
+			WHERE h0.horizon > nx) k2
+		LEFT JOIN telemetry.delivery_state s ON (s.spec_key, s.provider) = (k2.spec_key, k2.provider)
+		LEFT JOIN telemetry.delivery_horizons h ON (h.spec_key, h.provider) = (k2.spec_key, k2.provider)
+		ORDER BY 1, 2
+	LOOP
+		IF p.restart THEN
+			-- after the old cursor: those the restarted cursor will not read
+			-- (ids outside [low, nx), and late ones whose copy maintenance
+			-- removed meanwhile, as the restored cursor had passed them)
+			INSERT INTO telemetry.delivery_failures AS f
+				(spec_key, provider, event_id, event_xid, occurred_at, state, attempts,
+				 failed_at, requeued_at, replay)
+			SELECT p.spec_key, p.provider, e.id, e.xid, e.occurred_at, 'retry', 0, now(), now(), false
+			FROM telemetry.events e
+			WHERE e.spec = p.spec_key
+			  AND e.xid >= p.cursor_xid AND (e.xid, e.id) > (p.cursor_xid, p.cursor_id)
+			  AND (e.xid < low OR e.xid >= nx
+				OR (telemetry._is_late(e.occurred_at, e.received_at)
+					AND NOT EXISTS (SELECT 1 FROM telemetry.late_events l
+						WHERE l.spec = e.spec AND l.xid = e.xid AND l.id = e.id)))
+			ON CONFLICT ON CONSTRAINT delivery_failures_pkey DO NOTHING;
+			GET DIAGNOSTICS k = ROW_COUNT;
+			IF p.has_state THEN
+				UPDATE telemetry.delivery_state s
+				SET cursor_xid = low, cursor_id = '00000000-0000-0000-0000-000000000000',
+					floor = '-infinity', pending_xid = NULL, pending_at = NULL,
+					in_flight = 0, in_flight_since = NULL
+				WHERE (s.spec_key, s.provider) = (p.spec_key, p.provider);
+			END IF;
+			INSERT INTO telemetry.delivery_history (spec_key, provider, events, bytes, outcome, note)
+			VALUES (p.spec_key, p.provider, k, 0, 'replay',
+				format('delivery state restored from another cluster (cursor %s ahead of this cluster''s next transaction id %s): %s events after it queued again, cursor restarted at %s',
+					p.cursor_xid, nx, k, low));
+			n := n + 1;
+		END IF;
+		-- where a provider made from it starts: here too
+		UPDATE telemetry.delivery_horizons h SET horizon = low, floor = '-infinity'
+		WHERE (h.spec_key, h.provider) = (p.spec_key, p.provider) AND h.horizon > nx;
+	END LOOP;
+	RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION telemetry._delivery_restart_restored() FROM PUBLIC;
+
 -- Wake the worker (no-op when it is not running).
 CREATE FUNCTION telemetry._wake_worker_if_possible() RETURNS void
 	AS 'MODULE_PATHNAME', 'telemetry_delivery_wake'
