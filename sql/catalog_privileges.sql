@@ -84,6 +84,21 @@ RESET ROLE;
 SELECT key, version, CASE WHEN registered_by = current_user THEN '(superuser)' ELSE registered_by END AS registered_by
 FROM telemetry.specs ORDER BY key;
 
+-- A spec admin re-registering a spec with a guessed literal secret learns
+-- only that the providers differ, not which field (adversarial review: a
+-- path would test one secret at a time); the owner sees the path.
+SELECT telemetry_register_spec('{"meta": {"key": "guess", "version": "1.0.0"},
+	"config": {"providers": [{"type": "webhook", "config": {"url": "https://example.com/h", "secret": "whsec_c2VjcmV0"}}]},
+	"events": [{"key": "guess.e", "version": "1.0.0", "privacy": "public", "semantics": {"what": "w"}, "properties": {}}]}') AS registered;
+SET ROLE regress_telemetry_admin;
+SELECT telemetry_register_spec('{"meta": {"key": "guess", "version": "1.0.0"},
+	"config": {"providers": [{"type": "webhook", "config": {"url": "https://example.com/h", "secret": "whsec_Z3Vlc3M="}}]},
+	"events": [{"key": "guess.e", "version": "1.0.0", "privacy": "public", "semantics": {"what": "w"}, "properties": {}}]}');
+RESET ROLE;
+SELECT telemetry_register_spec('{"meta": {"key": "guess", "version": "1.0.0"},
+	"config": {"providers": [{"type": "webhook", "config": {"url": "https://example.com/h", "secret": "whsec_Z3Vlc3M="}}]},
+	"events": [{"key": "guess.e", "version": "1.0.0", "privacy": "public", "semantics": {"what": "w"}, "properties": {}}]}');
+
 DROP EXTENSION telemetry;
 DROP ROLE regress_telemetry_plain;
 DROP ROLE regress_telemetry_admin;

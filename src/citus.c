@@ -375,6 +375,7 @@ telemetry_cluster_message(PG_FUNCTION_ARGS)
 	char	   *op;
 	Jsonb	   *payload;
 	int			group;
+	int			guc_level;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || !TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
@@ -395,6 +396,8 @@ telemetry_cluster_message(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* the coordinator's connection may carry any search_path: pin it */
+	guc_level = telemetry_pin_search_path();
 	group = citus_group_id();
 	if (group != origin)
 	{
@@ -429,6 +432,7 @@ telemetry_cluster_message(PG_FUNCTION_ARGS)
 		PG_END_TRY();
 		applying = was;
 	}
+	AtEOXact_GUC(true, guc_level);
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }

@@ -94,14 +94,25 @@ telemetry_become_owner(TelemetryOwnerContext *ctx, Oid owner, bool pin_search_pa
 {
 	GetUserIdAndSecContext(&ctx->save_user, &ctx->save_sec_context);
 	SetUserIdAndSecContext(owner, ctx->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	ctx->guc_nest_level = 0;
-	if (pin_search_path)
-	{
-		ctx->guc_nest_level = NewGUCNestLevel();
-		(void) set_config_option("search_path", "pg_catalog, pg_temp",
-								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
-	}
+	ctx->guc_nest_level = pin_search_path ? telemetry_pin_search_path() : 0;
+}
+
+/*
+ * Pin search_path to pg_catalog, pg_temp until AtEOXact_GUC(true, level)
+ * with the returned level (or the end of the transaction): what C code
+ * that runs SQL for a role other than its caller's choosing (a trigger
+ * fired by another node, the owner's work) must resolve names under, so
+ * that no function or operator a database owner planted in public runs.
+ */
+int
+telemetry_pin_search_path(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	return level;
 }
 
 /* Undo telemetry_become_owner. */

@@ -74,6 +74,7 @@ extern Oid	telemetry_extension_owner(void);
 extern bool telemetry_current_user_is_owner(void);
 extern void telemetry_become_owner(TelemetryOwnerContext *ctx, Oid owner,
 								   bool pin_search_path);
+extern int	telemetry_pin_search_path(void);
 extern void telemetry_restore_user(TelemetryOwnerContext *ctx);
 extern Datum telemetry_call_as_owner(const char *query, int nargs, Oid *argtypes,
 									 Datum *values, const char *nulls,

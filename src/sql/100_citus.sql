@@ -165,7 +165,9 @@ BEGIN
 	FOR r IN
 		SELECT a.nodeid, a.success, a.result
 		FROM pg_catalog.run_command_on_all_nodes(
-			'SELECT coalesce(jsonb_agg(to_jsonb(d) ORDER BY d.provider), ''[]'') FROM telemetry.delivery_status d') a
+			-- each node runs it in a new session under its own search_path:
+			-- every function is named with its schema
+			'SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(d) ORDER BY d.provider) FROM telemetry.delivery_status d') a
 		ORDER BY a.nodeid
 	LOOP
 		IF NOT r.success THEN
@@ -175,7 +177,7 @@ BEGIN
 		nodeid := r.nodeid;
 		node := coalesce((SELECT n.nodename || ':' || n.nodeport FROM pg_catalog.pg_dist_node n
 			WHERE n.nodeid = r.nodeid), 'coordinator');
-		FOR status IN SELECT e.value FROM jsonb_array_elements(r.result::jsonb) e LOOP
+		FOR status IN SELECT e.value FROM jsonb_array_elements(coalesce(nullif(r.result, ''), '[]')::jsonb) e LOOP
 			RETURN NEXT;
 		END LOOP;
 	END LOOP;
