@@ -53,34 +53,23 @@ CREATE EXTENSION telemetry;
 SELECT telemetry_load_spec('$WORK/sigil.telemetry.json');
 SELECT telemetry_load_spec('$WORK/bench-spec.json');
 SELECT telemetry_run_maintenance();
--- (a)'s table: the same columns, partitions and indexes as telemetry.events
+-- (a)'s table bench.events: the same columns, partitions and indexes as
+-- telemetry.events; (a4)'s bench.events4: the same, plus an index on xid
 CREATE SCHEMA bench;
-CREATE TABLE bench.events (LIKE telemetry.events INCLUDING DEFAULTS) PARTITION BY RANGE (occurred_at);
-CREATE TABLE bench.events_default (LIKE telemetry.events_default INCLUDING ALL);
-ALTER TABLE bench.events ATTACH PARTITION bench.events_default DEFAULT;
 DO \$\$
 DECLARE
+	t text;
 	p record;
 BEGIN
-	FOR p IN SELECT * FROM telemetry._event_partitions() LOOP
-		EXECUTE format('CREATE TABLE bench.%I (LIKE telemetry.events_default INCLUDING ALL)', 'b_' || p.part::regclass::text);
-		EXECUTE format('ALTER TABLE bench.events ATTACH PARTITION bench.%I FOR VALUES FROM (%L) TO (%L)',
-			'b_' || p.part::regclass::text, p.lo, p.hi);
-	END LOOP;
-END
-\$\$;
--- (a4)'s table: the same, plus an index on xid
-CREATE TABLE bench.events4 (LIKE telemetry.events INCLUDING DEFAULTS) PARTITION BY RANGE (occurred_at);
-CREATE TABLE bench.events4_default (LIKE telemetry.events_default INCLUDING ALL);
-ALTER TABLE bench.events4 ATTACH PARTITION bench.events4_default DEFAULT;
-DO \$\$
-DECLARE
-	p record;
-BEGIN
-	FOR p IN SELECT * FROM telemetry._event_partitions() LOOP
-		EXECUTE format('CREATE TABLE bench.%I (LIKE telemetry.events_default INCLUDING ALL)', 'b4_' || p.part::regclass::text);
-		EXECUTE format('ALTER TABLE bench.events4 ATTACH PARTITION bench.%I FOR VALUES FROM (%L) TO (%L)',
-			'b4_' || p.part::regclass::text, p.lo, p.hi);
+	FOREACH t IN ARRAY ARRAY['events', 'events4'] LOOP
+		EXECUTE format('CREATE TABLE bench.%I (LIKE telemetry.events INCLUDING DEFAULTS) PARTITION BY RANGE (occurred_at)', t);
+		EXECUTE format('CREATE TABLE bench.%I (LIKE telemetry.events_default INCLUDING ALL)', t || '_default');
+		EXECUTE format('ALTER TABLE bench.%I ATTACH PARTITION bench.%I DEFAULT', t, t || '_default');
+		FOR p IN SELECT * FROM telemetry._event_partitions() LOOP
+			EXECUTE format('CREATE TABLE bench.%I (LIKE telemetry.events_default INCLUDING ALL)', t || '_' || p.part::regclass::text);
+			EXECUTE format('ALTER TABLE bench.%I ATTACH PARTITION bench.%I FOR VALUES FROM (%L) TO (%L)',
+				t, t || '_' || p.part::regclass::text, p.lo, p.hi);
+		END LOOP;
 	END LOOP;
 END
 \$\$;

@@ -24,29 +24,44 @@
 #define MAX_JSON_DEPTH 32
 #define MAX_CONTEXT_KEYS 100
 
-/* Record the first validation failure. */
-void
-track_error(TrackError *err, int sqlstate, const char *fmt,...)
+/*
+ * A palloc'd string formatted from a va_list: what the builders of
+ * validation messages (here, spec_validate.c) and spec changes
+ * (spec_diff.c) have in common, as psprintf is for a fixed argument list.
+ */
+char *
+telemetry_vformat(const char *fmt, va_list args)
 {
 	StringInfoData buf;
 
-	if (err->sqlstate != 0)
-		return;
 	initStringInfo(&buf);
 	for (;;)
 	{
-		va_list		args;
+		va_list		copy;
 		int			needed;
 
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
+		va_copy(copy, args);
+		needed = appendStringInfoVA(&buf, fmt, copy);
+		va_end(copy);
 		if (needed == 0)
 			break;
 		enlargeStringInfo(&buf, needed);
 	}
+	return buf.data;
+}
+
+/* Record the first validation failure. */
+void
+track_error(TrackError *err, int sqlstate, const char *fmt,...)
+{
+	va_list		args;
+
+	if (err->sqlstate != 0)
+		return;
+	va_start(args, fmt);
+	err->message = telemetry_vformat(fmt, args);
+	va_end(args);
 	err->sqlstate = sqlstate;
-	err->message = buf.data;
 }
 
 /* The JSON type of a value as users know it. */
@@ -63,6 +78,10 @@ jsonb_value_type_name(const JsonbValue *v)
 			return "number";
 		case jbvBool:
 			return "boolean";
+		case jbvArray:
+			return "array";
+		case jbvObject:
+			return "object";
 		case jbvBinary:
 			return JsonContainerIsArray(v->val.binary.data) ? "array" : "object";
 		default:

@@ -32,6 +32,7 @@ extern bool propset_has_hash(const CompiledPropSet *set);
 extern char *event_pseudonym(const JsonbValue *v, int *outlen);
 extern void track_error(TrackError *err, int sqlstate, const char *fmt,...) pg_attribute_printf(3, 4);
 extern const char *jsonb_value_type_name(const JsonbValue *v);
+extern char *telemetry_vformat(const char *fmt, va_list args) pg_attribute_printf(1, 0);
 extern bool event_is_timestamptz(const char *s, int len);
 
 #endif							/* TELEMETRY_EVENT_CHECK_H */

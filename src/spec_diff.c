@@ -25,6 +25,7 @@
 #include "telemetry.h"
 #include "spec_diff.h"
 #include "spec_validate.h"
+#include "event_check.h"
 
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -115,23 +116,12 @@ static void
 add_change(List **out, char *path, bool breaking, const char *fmt,...)
 {
 	SpecChange *c = palloc(sizeof(SpecChange));
-	StringInfoData buf;
+	va_list		args;
 
-	initStringInfo(&buf);
-	for (;;)
-	{
-		va_list		args;
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
+	va_start(args, fmt);
+	c->change = telemetry_vformat(fmt, args);
+	va_end(args);
 	c->path = path;
-	c->change = buf.data;
 	c->breaking = breaking;
 	*out = lappend(*out, c);
 }

@@ -21,6 +21,7 @@
 #include "telemetry.h"
 #include "spec_model.h"
 #include "spec_validate.h"
+#include "event_check.h"
 #include "spec_provider.h"
 #include "sample_condition.h"
 
@@ -49,24 +50,15 @@ PG_FUNCTION_INFO_V1(telemetry_validate_spec);
 void
 spec_invalid(const char *path, const char *fmt,...)
 {
-	StringInfoData buf;
+	va_list		args;
+	char	   *problem;
 
-	initStringInfo(&buf);
-	for (;;)
-	{
-		va_list		args;
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
+	va_start(args, fmt);
+	problem = telemetry_vformat(fmt, args);
+	va_end(args);
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s: %s", path ? path : "spec", buf.data),
+			 errmsg("%s: %s", path ? path : "spec", problem),
 			 errhidestmt(true)));
 }
 
@@ -123,31 +115,14 @@ sj_index(const char *path, int i)
  * ---------------------------------------------------------------------
  */
 
-/* The JSON type name used in messages ("nothing" for an absent value). */
+/*
+ * The JSON type name used in messages: the tracking checks' name
+ * (jsonb_value_type_name), and "nothing" for an absent value.
+ */
 const char *
 sj_type(const JsonbValue *v)
 {
-	if (v == NULL)
-		return "nothing";
-	switch (v->type)
-	{
-		case jbvNull:
-			return "null";
-		case jbvString:
-			return "string";
-		case jbvNumeric:
-			return "number";
-		case jbvBool:
-			return "boolean";
-		case jbvArray:
-			return "array";
-		case jbvObject:
-			return "object";
-		case jbvBinary:
-			return JsonContainerIsObject(v->val.binary.data) ? "object" : "array";
-		default:
-			return "unknown";
-	}
+	return v == NULL ? "nothing" : jsonb_value_type_name(v);
 }
 
 bool
