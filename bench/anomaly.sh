@@ -21,6 +21,8 @@ max_wal_size = '4GB'
 telemetry.database = 'postgres'
 # the examples name {"env": ...} variables
 telemetry.allowed_env = 'POSTHOG_KEY, SEGMENT_WRITE_KEY'
+# shop.checkout's providers point at a local sink
+telemetry.allowed_destinations = '127.0.0.1'
 CONF
 start_cluster "$WORK/data" "$(free_port)" "$WORK/extra.conf"
 
