@@ -223,9 +223,11 @@ $$;
 
 -- first(x ORDER BY ...): the first value in the aggregate's order, in
 -- constant memory (array_agg(...)[1] would hold every violating id).
+-- The transition function is C (src/first_agg.c): it runs once per
+-- violating event.
 CREATE FUNCTION telemetry._first_sfunc(state anyelement, value anyelement) RETURNS anyelement
-	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-	AS $$ SELECT state $$;
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'telemetry_first_sfunc';
 CREATE AGGREGATE telemetry._first(anyelement) (
 	SFUNC = telemetry._first_sfunc,
 	STYPE = anyelement
@@ -351,6 +353,9 @@ CREATE FUNCTION telemetry._check_aggregate(p_event text, p_version text, p_spec 
 	SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET plan_cache_mode = force_custom_plan
+	-- each check plans its queries again: JIT would compile them again at
+	-- every check, which costs more than running them
+	SET jit = off
 	AS $$
 DECLARE
 	v_anomaly telemetry.anomalies;
@@ -461,6 +466,9 @@ CREATE FUNCTION telemetry._check_event_version(p_event text, p_version text, p_s
 	-- plans made for the values at hand, so that the partitions before the
 	-- floor are pruned when the query is planned (never locked)
 	SET plan_cache_mode = force_custom_plan
+	-- and not compiled by JIT at every check (compiling a batch's plan
+	-- cost more than running it)
+	SET jit = off
 	-- the batch is read in position order from events_position_idx: the
 	-- (event, version, occurred_at) index, which the floor's condition also
 	-- matches, would read every event of the last day again and sort them
