@@ -414,7 +414,6 @@ event_pseudonym(const JsonbValue *v, int *outlen)
 	const char *data;
 	int			len;
 	StringInfoData buf;
-	static const char hex[] = "0123456789abcdef";
 
 	initStringInfo(&buf);
 	if (v->type == jbvString)
@@ -445,11 +444,9 @@ event_pseudonym(const JsonbValue *v, int *outlen)
 
 	resetStringInfo(&buf);
 	appendStringInfoString(&buf, "hmac-sha256:");
-	for (int i = 0; i < 32; i++)
-	{
-		appendStringInfoChar(&buf, hex[digest[i] >> 4]);
-		appendStringInfoChar(&buf, hex[digest[i] & 15]);
-	}
+	enlargeStringInfo(&buf, 2 * sizeof(digest));
+	buf.len += hex_encode((const char *) digest, sizeof(digest), buf.data + buf.len);
+	buf.data[buf.len] = '\0';
 	*outlen = buf.len;
 	return buf.data;
 }

@@ -239,9 +239,5 @@ telemetry_define_gucs(void)
 							1024 * 1024, 1024 * 1024 * 1024,
 							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
 
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("telemetry");
-#else
-	EmitWarningsOnPlaceholders("telemetry");
-#endif
 }

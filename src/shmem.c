@@ -20,9 +20,7 @@ HTAB	   *telemetry_stats_db_hash = NULL;
 
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-#if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 
 /* Bytes of shared memory the extension needs. */
 Size
@@ -43,10 +41,8 @@ telemetry_shmem_size(void)
 static void
 telemetry_shmem_request(void)
 {
-#if PG_VERSION_NUM >= 150000
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-#endif
 	RequestAddinShmemSpace(telemetry_shmem_size());
 	RequestNamedLWLockTranche("telemetry", 1);
 }
@@ -95,12 +91,8 @@ telemetry_shmem_startup(void)
 void
 telemetry_shmem_init_hooks(void)
 {
-#if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = telemetry_shmem_request;
-#else
-	telemetry_shmem_request();
-#endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = telemetry_shmem_startup;
 }

@@ -10,6 +10,15 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
+/*
+ * PostgreSQL 15 is the oldest version supported: the shared memory request
+ * hook and the SQL the extension installs need it.  Version guards in the C
+ * files are for newer versions only.
+ */
+#if PG_VERSION_NUM < 150000
+#error "telemetry requires PostgreSQL 15 or later"
+#endif
+
 /* GUCs (guc.c) */
 extern bool telemetry_enabled;
 extern char *telemetry_database;	/* filter: databases served, "" = all */
