@@ -17,6 +17,14 @@ CREATE FUNCTION telemetry._cluster_message() RETURNS trigger
 	LANGUAGE C;
 REVOKE ALL ON FUNCTION telemetry._cluster_message() FROM PUBLIC;
 
+-- Sends a message to every node (src/citus.c): an INSERT ... SELECT into
+-- telemetry.cluster_messages, whose refusal by a worker keeps that
+-- worker's SQLSTATE.
+CREATE FUNCTION telemetry._cluster_send(op text, payload jsonb) RETURNS void
+	AS 'MODULE_PATHNAME', 'telemetry_cluster_send'
+	LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION telemetry._cluster_send(text, jsonb) FROM PUBLIC;
+
 -- A change of a catalog row on the coordinator becomes a message to every
 -- node (in this transaction); on a worker it is refused.  Runs as the user
 -- who changes the catalog: registration acts as the extension's owner,
@@ -64,11 +72,9 @@ BEGIN
 	ELSE
 		msg := to_jsonb(NEW);
 	END IF;
-	-- INSERT ... SELECT, not VALUES: Citus then sends the row to the
-	-- workers as binary COPY data, not in the text of a statement, so a
-	-- secret or the key is not in their server logs (log_statement)
-	INSERT INTO telemetry.cluster_messages (origin, op, payload)
-		SELECT 0, TG_TABLE_NAME || '_' || lower(TG_OP), msg;
+	-- as binary COPY data, not in the text of a statement, so a secret or
+	-- the key is not in the workers' server logs (log_statement)
+	PERFORM telemetry._cluster_send(TG_TABLE_NAME || '_' || lower(TG_OP), msg);
 	RETURN NULL;
 END
 $$;
@@ -126,15 +132,14 @@ BEGIN
 	ELSE
 		PERFORM pg_catalog.replicate_reference_tables('block_writes');
 	END IF;
-	-- (sent as binary COPY data: see telemetry._cluster_propagate)
-	INSERT INTO telemetry.cluster_messages (origin, op, payload)
-	SELECT 0, 'sync', jsonb_build_object(
+	-- (sent as binary COPY data: see telemetry._cluster_send)
+	PERFORM telemetry._cluster_send('sync', jsonb_build_object(
 		'redaction_key', (SELECT to_jsonb(k) FROM telemetry.redaction_key k),
 		'secrets', (SELECT coalesce(jsonb_agg(to_jsonb(s) ORDER BY s.name), '[]') FROM telemetry.secrets s),
 		'specs', (SELECT coalesce(jsonb_agg(to_jsonb(s) ORDER BY s.registered_at, s.key, s.version_key, s.version), '[]')
 			FROM telemetry.specs s),
 		'tombstones', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.event, t.version), '[]')
-			FROM telemetry.event_tombstones t));
+			FROM telemetry.event_tombstones t)));
 	DELETE FROM telemetry.cluster_nodes;
 	INSERT INTO telemetry.cluster_nodes (groupid, synced_at)
 		SELECT DISTINCT p.groupid, now()
