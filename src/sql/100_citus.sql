@@ -346,6 +346,33 @@ END
 $$;
 REVOKE ALL ON FUNCTION telemetry._anomaly_node_batch(jsonb) FROM PUBLIC;
 
+-- On the coordinator: the answer of telemetry.<fn>(request) on every
+-- worker node (Citus's run_command_on_workers: a new session per node, as
+-- the current user, under that node's own search_path, so every name is
+-- qualified and the request is a literal).  A node that does not answer is
+-- an error naming it (what: what it was asked for).
+CREATE FUNCTION telemetry._cluster_ask_workers(fn text, request jsonb, what text) RETURNS SETOF jsonb
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN
+		SELECT w.nodename, w.nodeport, w.success, w.result
+		FROM pg_catalog.run_command_on_workers(format('SELECT telemetry.%I(%L::pg_catalog.jsonb)', fn, request)) w
+		ORDER BY w.nodename, w.nodeport
+	LOOP
+		IF NOT r.success THEN
+			RAISE EXCEPTION 'Citus node %:% did not return %', r.nodename, r.nodeport, what
+				USING ERRCODE = 'connection_failure', DETAIL = r.result;
+		END IF;
+		RETURN NEXT r.result::jsonb;
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION telemetry._cluster_ask_workers(text, jsonb, text) FROM PUBLIC;
+
 -- On the coordinator: every worker node's next new events of an event
 -- version (telemetry._anomaly_node_batch on each, through Citus's
 -- run_command_on_workers, as the current user: the check's, the owner),
@@ -360,7 +387,6 @@ CREATE FUNCTION telemetry._cluster_anomaly_batch(p_event text, p_version text, p
 	AS $$
 DECLARE
 	v_request jsonb;
-	r record;
 	v_answer jsonb;
 	v_rows jsonb := '[]';
 	v_full boolean := false;
@@ -371,20 +397,10 @@ BEGIN
 				'position', ns.position, 'position_id', ns.position_id, 'floor', ns.floor,
 				'pending_xid', ns.pending_xid, 'pending_at', ns.pending_at)), '{}')
 			FROM telemetry.anomaly_node_state ns WHERE ns.event = p_event AND ns.version = p_version));
-	FOR r IN
-		SELECT w.nodename, w.nodeport, w.success, w.result
-		FROM pg_catalog.run_command_on_workers(
-			-- each node runs it in a new session under its own search_path:
-			-- every name is qualified, the request is a literal
-			format('SELECT telemetry._anomaly_node_batch(%L::pg_catalog.jsonb)', v_request)) w
-		ORDER BY w.nodename, w.nodeport
+	FOR v_answer IN
+		SELECT a FROM telemetry._cluster_ask_workers('_anomaly_node_batch', v_request,
+			format('its new events of event "%s" version %s', p_event, p_version)) a
 	LOOP
-		IF NOT r.success THEN
-			RAISE EXCEPTION 'Citus node %:% did not return its new events of event "%" version %',
-				r.nodename, r.nodeport, p_event, p_version
-				USING ERRCODE = 'connection_failure', DETAIL = r.result;
-		END IF;
-		v_answer := r.result::jsonb;
 		INSERT INTO telemetry.anomaly_node_state AS ns (groupid, event, version, position, position_id, floor,
 			pending_xid, pending_at, stored)
 		VALUES ((v_answer ->> 'group')::integer, p_event, p_version,
@@ -421,31 +437,18 @@ $$;
 REVOKE ALL ON FUNCTION telemetry._anomaly_window_json(jsonb) FROM PUBLIC;
 
 -- On the coordinator: every node's part of an aggregate threshold's
--- window, this node's first (see telemetry._check_aggregate, which merges
--- them).  A node that does not answer fails the check.
+-- window, this node's first, all through the same JSON (see
+-- telemetry._check_aggregate, which merges them).  A node that does not
+-- answer fails the check.
 CREATE FUNCTION telemetry._cluster_anomaly_window(request jsonb) RETURNS SETOF telemetry.anomaly_window_part
-	LANGUAGE plpgsql
+	LANGUAGE sql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-DECLARE
-	r record;
-BEGIN
-	RETURN NEXT telemetry._anomaly_window_part(request ->> 'event', request ->> 'version',
-		request ->> 'metric', (request ->> 'from')::timestamptz, (request ->> 'to')::timestamptz,
-		(request ->> 'max_rows')::bigint, false, coalesce((request ->> 'values')::boolean, false));
-	FOR r IN
-		SELECT w.nodename, w.nodeport, w.success, w.result
-		FROM pg_catalog.run_command_on_workers(
-			format('SELECT telemetry._anomaly_window_json(%L::pg_catalog.jsonb)', request)) w
-		ORDER BY w.nodename, w.nodeport
-	LOOP
-		IF NOT r.success THEN
-			RAISE EXCEPTION 'Citus node %:% did not return its part of an anomaly window of event "%" version %',
-				r.nodename, r.nodeport, request ->> 'event', request ->> 'version'
-				USING ERRCODE = 'connection_failure', DETAIL = r.result;
-		END IF;
-		RETURN NEXT jsonb_populate_record(NULL::telemetry.anomaly_window_part, r.result::jsonb);
-	END LOOP;
-END
+	SELECT p.*
+	FROM (SELECT telemetry._anomaly_window_json(request) AS part
+		UNION ALL
+		SELECT w FROM telemetry._cluster_ask_workers('_anomaly_window_json', request,
+			format('its part of an anomaly window of event "%s" version %s', request ->> 'event', request ->> 'version')) w) a,
+		jsonb_populate_record(NULL::telemetry.anomaly_window_part, a.part) p
 $$;
 REVOKE ALL ON FUNCTION telemetry._cluster_anomaly_window(jsonb) FROM PUBLIC;
