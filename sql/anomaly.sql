@@ -66,9 +66,8 @@ SELECT stored FROM telemetry.anomaly_state;
 -- events of a spec without detection cost the check nothing: after 200
 -- of them the check reads no row of the events table; after 200 events of
 -- the detected version it reads exactly those, once (one statement counts
--- them, evaluates them and moves the position).  The two more rows counted
--- each time are the planner's probe of the position index's end when it
--- plans the read for the position at hand (a custom plan, so that the
+-- them, evaluates them and moves the position), and no other row (the
+-- read is planned for the position at hand, a custom plan, so that the
 -- partitions before the floor are pruned).
 -- the example's webhook secret, allowed to the loopback sink it names
 SELECT telemetry_set_secret('checkout_webhook', 'whsec_ZXhhbXBsZQ==', ARRAY['127.0.0.1']);

@@ -178,8 +178,7 @@ RESET telemetry.anomaly_batch_size;
 -- minimumSample 2147483647 with three thousand events: nothing evaluated,
 -- every event counted, each row read once (no quadratic subplan); and
 -- minimumSample 2990 over the same number: the last eleven evaluated.  (The
--- versions above are unregistered, so these two are all the check reads;
--- the planner's probe of the position index's end adds two.)
+-- versions above are unregistered, so these two are all the check reads.)
 SELECT telemetry_unregister_spec(k, '1.0.0') FROM unnest(ARRAY['lim.spec', 'lim.aggs', 'lim.batch']) k;
 SELECT telemetry_register_spec('{
   "meta": {"key": "lim.sample", "version": "1.0.0"},

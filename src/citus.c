@@ -46,6 +46,7 @@
 
 PG_FUNCTION_INFO_V1(telemetry_cluster_role);
 PG_FUNCTION_INFO_V1(telemetry_cluster_message);
+PG_FUNCTION_INFO_V1(telemetry_cluster_send);
 
 /* the registration entry points of spec_register.c, called directly */
 extern PGDLLEXPORT Datum telemetry_register_spec(PG_FUNCTION_ARGS);
@@ -435,4 +436,68 @@ telemetry_cluster_message(PG_FUNCTION_ARGS)
 	AtEOXact_GUC(true, guc_level);
 	SPI_finish();
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * The SQLSTATE that a worker node's refusal carries in its message ("Citus
+ * node host:port refused the change (SQLSTATE): ..."), or 0.
+ */
+static int
+refused_sqlstate(const char *message)
+{
+	const char *prefix = "Citus node ";
+	const char *mark = " refused the change (";
+	const char *p;
+
+	if (message == NULL || strncmp(message, prefix, strlen(prefix)) != 0 ||
+		(p = strstr(message, mark)) == NULL)
+		return 0;
+	p += strlen(mark);
+	if (strspn(p, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") < 5 || strncmp(p + 5, "): ", 3) != 0)
+		return 0;
+	return MAKE_SQLSTATE(p[0], p[1], p[2], p[3], p[4]);
+}
+
+/*
+ * SQL: telemetry._cluster_send(op text, payload jsonb) RETURNS void
+ *
+ * Send one catalog message to every node: a row of
+ * telemetry.cluster_messages, inserted by INSERT ... SELECT so that Citus
+ * sends it as binary COPY data (see the top of this file).  Citus reports a
+ * worker's error in that COPY with its message and detail only, as XX000:
+ * a refusal (telemetry_cluster_message put its SQLSTATE in the message) is
+ * raised again here with the worker's SQLSTATE.  Runs as the caller, who
+ * must be allowed to insert there (the owner).
+ */
+Datum
+telemetry_cluster_send(PG_FUNCTION_ARGS)
+{
+	Oid			types[2] = {TEXTOID, JSONBOID};
+	Datum		values[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)};
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PG_TRY();
+	{
+		run("INSERT INTO telemetry.cluster_messages (origin, op, payload) SELECT 0, $1, $2",
+			2, types, values, NULL);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			code;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		code = edata->sqlerrcode == ERRCODE_INTERNAL_ERROR ? refused_sqlstate(edata->message) : 0;
+		if (code == 0)
+			PG_RE_THROW();
+		FlushErrorState();
+		edata->sqlerrcode = code;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	PG_RETURN_VOID();
 }

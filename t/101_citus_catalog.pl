@@ -147,8 +147,8 @@ my $far = spec_json(key => 'far', providers => [ { type => 'posthog', name => 'p
 			config => { projectApiKey => 'k', host => 'http://127.0.0.2:9' } } ]);
 ($rc, $out, $err) = psql_err($coord, "SELECT telemetry_register_spec('$far')");
 isnt($rc, 0, 'a registration that worker2 refuses fails on the coordinator');
-like($err, qr/Citus node 127\.0\.0\.1:${\ $w2->port} refused the change \(42501\): config\.providers\[0\]\.config\.host: destination not allowed/,
-	'with worker2\'s destination error, naming worker2 and the SQLSTATE (42501)');
+like($err, qr/ERROR:  42501: Citus node 127\.0\.0\.1:${\ $w2->port} refused the change \(42501\): config\.providers\[0\]\.config\.host: destination not allowed/,
+	'with worker2\'s destination error, naming worker2, raised with its SQLSTATE (42501)');
 like($err, qr/DETAIL:  The destination is a loopback address\. A superuser can allow it in telemetry\.allowed_destinations\./,
 	'and its detail and hint');
 is_deeply([ $c->safe_psql_each(q{SELECT count(*) FROM telemetry.specs WHERE key = 'far'}) ], [ 0, 0, 0 ],

@@ -20,14 +20,14 @@
 -- version is checked in its own subtransaction: one that fails is recorded
 -- against that version, retried later with a backoff, and stops no other.
 
--- A position in the events of one event version, in transaction order and
--- then id.  The checks find the new events of an event version through an
--- index on these columns, so events of versions without detection are
--- never read.  Plain columns rather than one composite value: each index
--- comparison then compares the columns' own types, and every insert is
--- cheaper.  (It is made on events_default, which every new partition
--- copies its indexes from: a partitioned index on the parent breaks
--- pg_restore.)
+-- A position in the events of one event version: transaction order, then
+-- id.  The checks find the new events of an event version through this
+-- index (equal event and version, then (xid, id) after the position), so
+-- events of versions without detection are never read.  Plain columns,
+-- compared by their own btree operators (a composite value compared as a
+-- record costs several times more, on every insert and every read).  (It
+-- is made on events_default, which every new partition copies its indexes
+-- from: a partitioned index on the parent breaks pg_restore.)
 CREATE INDEX events_position_idx ON telemetry.events_default (event, version, xid, id);
 -- the same order over the copies of late events
 CREATE INDEX late_events_position_idx ON telemetry.late_events (event, version, xid, id);
@@ -337,18 +337,86 @@ BEGIN
 END
 $$;
 
+-- One node's part of an aggregate threshold's window: the events of an
+-- event version with occurred_at in (p_from, p_to], and the values of
+-- p_metric among them (NULL metric: count only).  too_many is true, and nothing
+-- else is computed, when the window holds more than p_max_rows events
+-- (counted on the (event, version, occurred_at) index, at most one past
+-- the bound).  p_local: the window is this node's alone, so percentiles
+-- (p50, p95, p99) are computed here; else it is a part of a Citus
+-- cluster's window, which the coordinator merges (see _check_aggregate):
+-- with the first and last events' ids, and with the values themselves
+-- when p_values.  Planned for its own window (a generic plan would not
+-- know which partitions the window covers).
+CREATE TYPE telemetry.anomaly_window_part AS (
+	too_many boolean, n_all bigint, n_est double precision, n_val bigint, v_sum double precision,
+	v_avg double precision, v_pct double precision[], v_min double precision, v_max double precision,
+	t_first timestamptz, t_last timestamptz, first_id uuid, last_id uuid, vals double precision[]);
+CREATE FUNCTION telemetry._anomaly_window_part(p_event text, p_version text, p_metric text,
+	p_from timestamptz, p_to timestamptz, p_max_rows bigint, p_local boolean, p_values boolean)
+	RETURNS telemetry.anomaly_window_part
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET plan_cache_mode = force_custom_plan
+	AS $$
+DECLARE
+	p telemetry.anomaly_window_part;
+BEGIN
+	IF (SELECT count(*) FROM (SELECT 1 FROM telemetry.events e
+			WHERE e.event = p_event AND e.version = p_version
+				AND e.occurred_at > p_from AND e.occurred_at <= p_to
+			LIMIT p_max_rows + 1) w) > p_max_rows THEN
+		p.too_many := true;
+		RETURN p;
+	END IF;
+
+	SELECT false, count(*), sum(1 / NULLIF(e.sample_rate, 0)), count(x.v), sum(x.v), avg(x.v),
+		CASE WHEN p_local THEN percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY x.v) END,
+		min(x.v), max(x.v), min(e.occurred_at), max(e.occurred_at),
+		CASE WHEN p_values THEN coalesce(array_agg(x.v) FILTER (WHERE x.v IS NOT NULL), '{}') END
+	INTO p.too_many, p.n_all, p.n_est, p.n_val, p.v_sum, p.v_avg, p.v_pct, p.v_min, p.v_max, p.t_first, p.t_last, p.vals
+	FROM telemetry.events e
+	CROSS JOIN LATERAL (SELECT telemetry._metric(e.properties, p_metric) AS v OFFSET 0) x
+	WHERE e.event = p_event AND e.version = p_version
+		AND e.occurred_at > p_from AND e.occurred_at <= p_to;
+
+	-- the first and the last event of the part (by time, then id); this
+	-- node's own check looks them up only when it records an anomaly
+	IF NOT p_local THEN
+		p.first_id := (SELECT e.id FROM telemetry.events e
+			WHERE e.event = p_event AND e.version = p_version AND e.occurred_at = p.t_first
+			ORDER BY e.id LIMIT 1);
+		p.last_id := (SELECT e.id FROM telemetry.events e
+			WHERE e.event = p_event AND e.version = p_version AND e.occurred_at = p.t_last
+			ORDER BY e.id DESC LIMIT 1);
+	END IF;
+	RETURN p;
+END
+$$;
+REVOKE ALL ON FUNCTION telemetry._anomaly_window_part(text, text, text, timestamptz, timestamptz, bigint, boolean, boolean) FROM PUBLIC;
+
 -- Evaluate one aggregate threshold of an event version over its window
 -- ending at p_check_at; returns the number of anomaly records created (0 or
 -- 1).  While it stays violated its open record is updated (no new record,
 -- no repeated actions); once it is back within bounds the open record is
 -- resolved.  A metric aggregate over a window without any value neither
--- fires nor clears.  Each query is planned for its own window (a generic
--- plan would not know which partitions the window covers).  A window that
--- holds more than telemetry.anomaly_max_aggregate_rows events is not
--- evaluated (NULL is returned, and the caller reports it): the cost of a
--- check stays bounded however many events a spec's window covers.
+-- fires nor clears.  A window that holds more than
+-- telemetry.anomaly_max_aggregate_rows events is not evaluated (NULL is
+-- returned, and the caller reports it): the cost of a check stays bounded
+-- however many events a spec's window covers.
+--
+-- On the coordinator of a Citus cluster (p_cluster) the window is every
+-- node's: each node returns its part (count, sum, min, max, first and last
+-- event), merged here, so count, min, max and avg are exact (avg is the
+-- sum of the sums over the sum of the counts, never an average of
+-- averages).  The bound applies to the cluster's window.  A percentile
+-- then asks every node again for its values (each node's at most the
+-- bound, since the cluster's are) and computes the exact percentile of
+-- all of them here.
 CREATE FUNCTION telemetry._check_aggregate(p_event text, p_version text, p_spec text, p_privacy text,
-	p_actions text[], p_rule telemetry.anomaly_rules, p_check_at timestamptz) RETURNS integer
+	p_actions text[], p_rule telemetry.anomaly_rules, p_check_at timestamptz, p_cluster boolean)
+	RETURNS integer
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
@@ -359,47 +427,49 @@ CREATE FUNCTION telemetry._check_aggregate(p_event text, p_version text, p_spec 
 	AS $$
 DECLARE
 	v_anomaly telemetry.anomalies;
-	n_all bigint;
-	n_est double precision;
-	n_val bigint;
-	v_avg double precision;
-	v_pct double precision[];
-	v_min double precision;
-	v_max double precision;
-	t_first timestamptz;
-	t_last timestamptz;
+	p telemetry.anomaly_window_part;
+	v_parts telemetry.anomaly_window_part[];
 	v_observed double precision;
 	v_bound text;
-	-- a plain value, so the window's partitions are known when planning
 	v_from timestamptz := p_check_at - p_rule."window";
 	v_max_rows bigint := telemetry._anomaly_max_aggregate_rows();
+	v_request jsonb;
 BEGIN
-	-- counted on the (event, version, occurred_at) index, at most one past
-	-- the bound
-	IF (SELECT count(*) FROM (SELECT 1 FROM telemetry.events e
-			WHERE e.event = p_event AND e.version = p_version
-				AND e.occurred_at > v_from AND e.occurred_at <= p_check_at
-			LIMIT v_max_rows + 1) w) > v_max_rows THEN
+	IF NOT p_cluster THEN
+		p := telemetry._anomaly_window_part(p_event, p_version, p_rule.metric, v_from, p_check_at,
+			v_max_rows, true, false);
+	ELSE
+		v_request := jsonb_build_object('event', p_event, 'version', p_version, 'metric', p_rule.metric,
+			'from', v_from, 'to', p_check_at, 'max_rows', v_max_rows, 'values', false);
+		SELECT bool_or(w.too_many), sum(w.n_all), sum(w.n_est), sum(w.n_val), sum(w.v_sum),
+			sum(w.v_sum) / NULLIF(sum(w.n_val), 0), min(w.v_min), max(w.v_max), min(w.t_first), max(w.t_last),
+			telemetry._first(w.first_id ORDER BY w.t_first, w.first_id) FILTER (WHERE w.first_id IS NOT NULL),
+			telemetry._first(w.last_id ORDER BY w.t_last DESC, w.last_id DESC) FILTER (WHERE w.last_id IS NOT NULL)
+		INTO p.too_many, p.n_all, p.n_est, p.n_val, p.v_sum, p.v_avg, p.v_min, p.v_max, p.t_first, p.t_last,
+			p.first_id, p.last_id
+		FROM telemetry._cluster_anomaly_window(v_request) w;
+		IF NOT p.too_many AND p.n_all <= v_max_rows AND p_rule.aggregate IN ('p50', 'p95', 'p99') THEN
+			v_parts := ARRAY(SELECT w FROM telemetry._cluster_anomaly_window(v_request || '{"values": true}') w);
+			SELECT bool_or(w.too_many) OR sum(w.n_all) > v_max_rows INTO p.too_many FROM unnest(v_parts) w;
+			IF NOT p.too_many THEN
+				SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY v.v) INTO p.v_pct
+				FROM unnest(v_parts) w, unnest(w.vals) v;
+			END IF;
+		END IF;
+		p.too_many := p.too_many OR p.n_all > v_max_rows;
+	END IF;
+	IF p.too_many THEN
 		RETURN NULL;
 	END IF;
 
-	SELECT count(*), sum(1 / NULLIF(e.sample_rate, 0)), count(x.v), avg(x.v),
-		percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY x.v),
-		min(x.v), max(x.v), min(e.occurred_at), max(e.occurred_at)
-	INTO n_all, n_est, n_val, v_avg, v_pct, v_min, v_max, t_first, t_last
-	FROM telemetry.events e
-	CROSS JOIN LATERAL (SELECT telemetry._metric(e.properties, p_rule.metric) AS v OFFSET 0) x
-	WHERE e.event = p_event AND e.version = p_version
-		AND e.occurred_at > v_from AND e.occurred_at <= p_check_at;
-
 	v_observed := CASE p_rule.aggregate
-		WHEN 'count' THEN COALESCE(n_est, 0)
-		WHEN 'avg' THEN v_avg
-		WHEN 'p50' THEN v_pct[1]
-		WHEN 'p95' THEN v_pct[2]
-		WHEN 'p99' THEN v_pct[3]
-		WHEN 'min' THEN v_min
-		WHEN 'max' THEN v_max END;
+		WHEN 'count' THEN COALESCE(p.n_est, 0)
+		WHEN 'avg' THEN p.v_avg
+		WHEN 'p50' THEN p.v_pct[1]
+		WHEN 'p95' THEN p.v_pct[2]
+		WHEN 'p99' THEN p.v_pct[3]
+		WHEN 'min' THEN p.v_min
+		WHEN 'max' THEN p.v_max END;
 	IF v_observed IS NULL THEN
 		RETURN 0;
 	END IF;
@@ -417,11 +487,11 @@ BEGIN
 	UPDATE telemetry.anomalies an
 	SET last_detected_at = p_check_at, checks = an.checks + 1, violations = an.violations + 1,
 		observed = CASE v_bound WHEN 'max' THEN greatest(an.observed, v_observed) ELSE least(an.observed, v_observed) END,
-		sample_size = CASE WHEN p_rule.aggregate = 'count' THEN n_all ELSE n_val END,
-		last_event_id = COALESCE((SELECT e.id FROM telemetry.events e
-			WHERE e.event = p_event AND e.version = p_version AND e.occurred_at = t_last
+		sample_size = CASE WHEN p_rule.aggregate = 'count' THEN p.n_all ELSE p.n_val END,
+		last_event_id = COALESCE(p.last_id, (SELECT e.id FROM telemetry.events e
+			WHERE e.event = p_event AND e.version = p_version AND e.occurred_at = p.t_last
 			ORDER BY e.id DESC LIMIT 1), an.last_event_id),
-		last_event_at = COALESCE(t_last, an.last_event_at)
+		last_event_at = COALESCE(p.t_last, an.last_event_at)
 	WHERE an.event = p_event AND an.version = p_version AND an.rule = p_rule.ordinal
 		AND an.status = 'open' AND an.bound = v_bound;
 	IF FOUND THEN
@@ -433,13 +503,13 @@ BEGIN
 		first_event_at, last_event_id, last_event_at, actions)
 	VALUES (p_check_at, p_check_at, p_event, p_version, p_spec, p_privacy, p_rule.ordinal, p_rule.metric,
 		p_rule.aggregate, p_rule."window", v_bound, CASE v_bound WHEN 'max' THEN p_rule.max ELSE p_rule.min END, v_observed, 1,
-		CASE WHEN p_rule.aggregate = 'count' THEN n_all ELSE n_val END,
-		(SELECT e.id FROM telemetry.events e
-			WHERE e.event = p_event AND e.version = p_version AND e.occurred_at = t_first
-			ORDER BY e.id LIMIT 1), t_first,
-		(SELECT e.id FROM telemetry.events e
-			WHERE e.event = p_event AND e.version = p_version AND e.occurred_at = t_last
-			ORDER BY e.id DESC LIMIT 1), t_last,
+		CASE WHEN p_rule.aggregate = 'count' THEN p.n_all ELSE p.n_val END,
+		COALESCE(p.first_id, (SELECT e.id FROM telemetry.events e
+			WHERE e.event = p_event AND e.version = p_version AND e.occurred_at = p.t_first
+			ORDER BY e.id LIMIT 1)), p.t_first,
+		COALESCE(p.last_id, (SELECT e.id FROM telemetry.events e
+			WHERE e.event = p_event AND e.version = p_version AND e.occurred_at = p.t_last
+			ORDER BY e.id DESC LIMIT 1)), p.t_last,
 		p_actions)
 	RETURNING an.* INTO v_anomaly;
 	PERFORM telemetry._anomaly_actions(v_anomaly);
@@ -447,23 +517,22 @@ BEGIN
 END
 $$;
 
--- Check one event version: its new events (at most p_batch of them)
--- against the per-event thresholds, then at most p_max_aggregates of its
--- aggregate thresholds over their windows ending at p_check_at.  Records
--- the check in its anomaly_state row (the caller holds it locked) and
--- returns the number of anomaly records created.  The caller runs it in a
--- subtransaction: an error undoes all of it, position included.
-CREATE FUNCTION telemetry._check_event_version(p_event text, p_version text, p_spec text, p_privacy text,
-	p_minimum bigint, p_actions text[], p_horizon xid8, p_check_at timestamptz,
-	p_interval interval, p_floor interval, p_batch bigint, p_max_aggregates integer, p_max_window interval,
-	p_sample_at timestamptz, p_sample_xid xid8)
-	RETURNS integer
-	LANGUAGE plpgsql
+-- The next new events of an event version on this node: at most p_batch
+-- rows after the position (p_position, p_position_id) and below the
+-- horizon, in (xid, id) order, numbered from 1 (through
+-- events_position_idx, in the partitions from a day before the floor on,
+-- plus the copies of late events), with their properties when
+-- p_properties.  Read by the check of this node's events and, on a Citus
+-- worker, for the coordinator's check (_anomaly_node_batch).
+CREATE FUNCTION telemetry._anomaly_read(p_event text, p_version text, p_position xid8, p_position_id uuid,
+	p_floor timestamptz, p_horizon xid8, p_batch bigint, p_properties boolean)
+	RETURNS TABLE (n bigint, id uuid, xid xid8, occurred_at timestamptz, properties jsonb)
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	-- every query here is meant to go through an index; on a small or
 	-- not yet analyzed partition the planner would otherwise read it whole
 	SET enable_seqscan = off
-	-- plans made for the values at hand, so that the partitions before the
+	-- planned for the values at hand, so that the partitions before the
 	-- floor are pruned when the query is planned (never locked)
 	SET plan_cache_mode = force_custom_plan
 	-- and not compiled by JIT at every check (compiling a batch's plan
@@ -473,6 +542,62 @@ CREATE FUNCTION telemetry._check_event_version(p_event text, p_version text, p_s
 	-- (event, version, occurred_at) index, which the floor's condition also
 	-- matches, would read every event of the last day again and sort them
 	SET enable_sort = off
+	AS $$
+#variable_conflict use_column
+DECLARE
+	-- events not read yet were received at or after the floor; those not
+	-- late occurred at most a day before (the rest are in late_events)
+	v_scan_from timestamptz := p_floor - interval '24 hours';
+BEGIN
+	RETURN QUERY
+	SELECT row_number() OVER (ORDER BY b.xid, b.id), b.id, b.xid, b.occurred_at, b.properties
+	FROM ((SELECT e.id, e.xid, e.occurred_at,
+			CASE WHEN p_properties THEN e.properties END AS properties
+		FROM telemetry.events e
+		WHERE e.event = p_event AND e.version = p_version
+			AND (e.xid, e.id) > (p_position, p_position_id) AND e.xid < p_horizon
+			AND e.occurred_at >= v_scan_from
+			AND NOT telemetry._is_late(e.occurred_at, e.received_at)
+		ORDER BY e.xid, e.id
+		LIMIT p_batch)
+		UNION ALL
+		(SELECT l.id, l.xid, l.occurred_at,
+			CASE WHEN p_properties THEN l.properties END
+		FROM telemetry.late_events l
+		WHERE l.event = p_event AND l.version = p_version
+			AND (l.xid, l.id) > (p_position, p_position_id) AND l.xid < p_horizon
+		ORDER BY l.xid, l.id
+		LIMIT p_batch)
+		ORDER BY 2, 1 LIMIT p_batch) b;
+END
+$$;
+REVOKE ALL ON FUNCTION telemetry._anomaly_read(text, text, xid8, uuid, timestamptz, xid8, bigint, boolean) FROM PUBLIC;
+
+-- Check one event version: its new events (at most p_batch of them)
+-- against the per-event thresholds, then at most p_max_aggregates of its
+-- aggregate thresholds over their windows ending at p_check_at.  Records
+-- the check in its anomaly_state row (the caller holds it locked) and
+-- returns the number of anomaly records created.  The caller runs it in a
+-- subtransaction: an error undoes all of it, position included.
+--
+-- On the coordinator of a Citus cluster (p_cluster), the new events of
+-- every worker node are evaluated with this node's own
+-- (_cluster_anomaly_batch: at most p_batch of each node, after that node's
+-- position, which this node keeps and moves in this transaction), and
+-- counted for minimumSample; the aggregates are the cluster's.
+CREATE FUNCTION telemetry._check_event_version(p_event text, p_version text, p_spec text, p_privacy text,
+	p_minimum bigint, p_actions text[], p_horizon xid8, p_check_at timestamptz,
+	p_interval interval, p_floor interval, p_batch bigint, p_max_aggregates integer, p_max_window interval,
+	p_sample_at timestamptz, p_sample_xid xid8, p_cluster boolean)
+	RETURNS integer
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	-- every query here is meant to go through an index; on a small or
+	-- not yet analyzed partition the planner would otherwise read it whole
+	SET enable_seqscan = off
+	-- no JIT: a batch's plan would be compiled again at every check, which
+	-- costs more than running it
+	SET jit = off
 	-- windows read the same in messages whoever runs the check
 	SET IntervalStyle = postgres
 	AS $$
@@ -490,14 +615,17 @@ DECLARE
 	v_one integer;
 	v_skipped text[] := '{}';
 	v_skipped_text text;
-	v_scan_from timestamptz;
+	-- the other nodes' new events: {"rows": [[id, occurred_at, properties]], "full"}
+	v_remote jsonb;
 BEGIN
 	SELECT * INTO STRICT s FROM telemetry.anomaly_state st WHERE st.event = p_event AND st.version = p_version;
-	-- events not read yet were received at or after the floor; those not
-	-- late occurred at most a day before (the rest are in late_events)
-	v_scan_from := s.floor - interval '24 hours';
 	v_event_rules := EXISTS (SELECT 1 FROM telemetry.anomaly_rules r
 		WHERE r.event = p_event AND r.version = p_version AND r.aggregate IS NULL);
+	IF p_cluster THEN
+		v_remote := telemetry._cluster_anomaly_batch(p_event, p_version, p_batch,
+			CASE WHEN v_event_rules THEN ARRAY(SELECT DISTINCT r.metric FROM telemetry.anomaly_rules r
+				WHERE r.event = p_event AND r.version = p_version AND r.aggregate IS NULL) END);
+	END IF;
 	-- the events before the minimumSample-th overall are counted, not
 	-- evaluated: the first v_skip rows of this batch
 	v_skip := greatest(p_minimum - s.stored - 1, 0);
@@ -508,28 +636,16 @@ BEGIN
 	-- plus the copies of late events), numbered, then counted, evaluated,
 	-- and the position moved past them, all in one statement.
 	FOR v_anomaly IN
-		WITH batch AS MATERIALIZED (
-			SELECT row_number() OVER (ORDER BY b.xid, b.id) AS n, b.id, b.xid, b.occurred_at, b.properties
-			FROM ((SELECT e.xid, e.id, e.occurred_at,
-					CASE WHEN v_event_rules THEN e.properties END AS properties
-				FROM telemetry.events e
-				WHERE e.event = p_event AND e.version = p_version
-					AND (e.xid, e.id) > (s.position, s.position_id)
-					AND e.xid < p_horizon
-					AND e.occurred_at >= v_scan_from
-					AND NOT telemetry._is_late(e.occurred_at, e.received_at)
-				ORDER BY e.xid, e.id
-				LIMIT p_batch)
-				UNION ALL
-				(SELECT l.xid, l.id, l.occurred_at,
-					CASE WHEN v_event_rules THEN l.properties END
-				FROM telemetry.late_events l
-				WHERE l.event = p_event AND l.version = p_version
-					AND (l.xid, l.id) > (s.position, s.position_id)
-					AND l.xid < p_horizon
-				ORDER BY l.xid, l.id
-				LIMIT p_batch)
-				ORDER BY 1, 2 LIMIT p_batch) b),
+		WITH own AS MATERIALIZED (
+			SELECT * FROM telemetry._anomaly_read(p_event, p_version, s.position, s.position_id,
+				s.floor, p_horizon, p_batch, v_event_rules)),
+		-- this node's, then the other nodes' (numbered after them)
+		batch AS (
+			SELECT o.n, o.id, o.occurred_at, o.properties FROM own o
+			UNION ALL
+			SELECT c.n + r.k, (r.v ->> 0)::uuid, (r.v ->> 1)::timestamptz, r.v -> 2
+			FROM (SELECT count(*) AS n FROM own) c,
+				jsonb_array_elements(v_remote -> 'rows') WITH ORDINALITY AS r(v, k)),
 		-- a full batch may have left rows: the position is its last row;
 		-- otherwise every row below the horizon has been read, so what is
 		-- left was received after the pending sample once the horizon has
@@ -537,7 +653,8 @@ BEGIN
 		-- pending one
 		counted AS (
 			UPDATE telemetry.anomaly_state st
-			SET stored = st.stored + c.n, last_batch = c.n, last_check_at = p_check_at,
+			SET stored = st.stored + c.n + coalesce(jsonb_array_length(v_remote -> 'rows'), 0),
+				last_batch = c.n, last_check_at = p_check_at,
 				position = CASE WHEN c.n >= p_batch THEN l.xid ELSE p_horizon END,
 				position_id = CASE WHEN c.n >= p_batch THEN l.id ELSE '00000000-0000-0000-0000-000000000000'::uuid END,
 				floor = CASE WHEN c.n < p_batch AND st.pending_xid <= p_horizon THEN st.pending_at ELSE st.floor END,
@@ -545,8 +662,8 @@ BEGIN
 					THEN p_sample_xid ELSE st.pending_xid END,
 				pending_at = CASE WHEN c.n < p_batch AND (st.pending_xid IS NULL OR st.pending_xid <= p_horizon)
 					THEN p_sample_at ELSE st.pending_at END
-			FROM (SELECT count(*) AS n FROM batch) c
-			LEFT JOIN batch l ON l.n = c.n
+			FROM (SELECT count(*) AS n FROM own) c
+			LEFT JOIN own l ON l.n = c.n
 			WHERE st.event = p_event AND st.version = p_version),
 		judged AS (
 			SELECT r.ordinal, b.id, b.occurred_at, x.v,
@@ -621,7 +738,7 @@ BEGIN
 			END IF;
 
 			v_one := telemetry._check_aggregate(p_event, p_version, p_spec, p_privacy, p_actions,
-				v_rule, p_check_at);
+				v_rule, p_check_at, p_cluster);
 			IF v_one IS NULL THEN
 				v_skipped := v_skipped || format('thresholds[%s]: window holds more than %s events (telemetry.anomaly_max_aggregate_rows)',
 					v_rule.ordinal, telemetry._anomaly_max_aggregate_rows());
@@ -644,7 +761,8 @@ BEGIN
 	UPDATE telemetry.anomaly_state st
 	SET checks = st.checks + 1, failures = 0, retry_at = NULL, skipped = v_skipped_text,
 		aggregate_cursor = v_cursor,
-		next_check_at = p_check_at + CASE WHEN st.last_batch >= p_batch THEN p_floor ELSE p_interval END
+		next_check_at = p_check_at + CASE WHEN st.last_batch >= p_batch OR (v_remote ->> 'full')::boolean
+			THEN p_floor ELSE p_interval END
 	WHERE st.event = p_event AND st.version = p_version;
 	RETURN recorded;
 END
@@ -681,9 +799,24 @@ DECLARE
 	v_retry timestamptz;
 	v_sample_at timestamptz;
 	v_sample_xid xid8;
+	v_role text;
+	v_cluster boolean := false;
 BEGIN
 	IF as_of IS NULL OR NOT isfinite(as_of) THEN
 		RAISE EXCEPTION 'as_of must be a finite time' USING ERRCODE = 'datetime_field_overflow';
+	END IF;
+	-- On a Citus cluster the coordinator checks every node's events
+	-- (100_citus.sql): a worker node neither checks nor acts on its own.
+	v_role := telemetry._cluster_role();
+	IF v_role = 'worker' THEN
+		IF NOT due_only THEN
+			PERFORM telemetry._raise('0A000', 'the anomalies of a Citus cluster are checked on the coordinator',
+				'This node is a Citus worker: the coordinator evaluates its events with every other node''s.',
+				'Run SELECT telemetry_check_anomalies() on the coordinator.');
+		END IF;
+		RETURN jsonb_build_object('recorded', 0, 'checked', 0, 'failed', 0, 'skipped', true, 'cluster', 'worker');
+	ELSIF v_role = 'coordinator' THEN
+		v_cluster := telemetry._cluster_has_workers();
 	END IF;
 	-- one check at a time; the worker's (due_only) does not wait for another
 	IF NOT telemetry._run_lock('anomaly', NOT due_only) THEN
@@ -732,7 +865,7 @@ BEGIN
 			recorded := recorded + telemetry._check_event_version(d.event, d.version, d.spec, d.privacy,
 				GREATEST(d.minimum_sample, 1), d.actions, horizon, as_of,
 				d.check_interval, v_floor, v_batch, v_max_aggregates, v_max_window,
-				v_sample_at, v_sample_xid);
+				v_sample_at, v_sample_xid, v_cluster);
 			checked := checked + 1;
 		EXCEPTION WHEN OTHERS THEN
 			-- the message only: a DETAIL may quote a row
@@ -780,6 +913,10 @@ DECLARE
 	result jsonb := telemetry._check_anomalies(as_of, true);
 	next_at timestamptz;
 BEGIN
+	IF result ? 'cluster' THEN
+		-- a Citus worker node: its coordinator checks; look again later
+		RETURN result || jsonb_build_object('next_check_at', as_of + telemetry._anomaly_interval(NULL));
+	END IF;
 	SELECT min(greatest(coalesce(s.next_check_at, as_of), coalesce(s.retry_at, as_of))) INTO next_at
 	FROM telemetry.anomaly_state s
 	JOIN telemetry.event_defs e ON e.event = s.event AND e.version = s.version
@@ -791,8 +928,8 @@ END
 $$;
 REVOKE ALL ON FUNCTION telemetry._anomaly_job(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._check_event_version(text, text, text, text, bigint, text[], xid8, timestamptz,
-	interval, interval, bigint, integer, interval, timestamptz, xid8) FROM PUBLIC;
-REVOKE ALL ON FUNCTION telemetry._check_aggregate(text, text, text, text, text[], telemetry.anomaly_rules, timestamptz) FROM PUBLIC;
+	interval, interval, bigint, integer, interval, timestamptz, xid8, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION telemetry._check_aggregate(text, text, text, text, text[], telemetry.anomaly_rules, timestamptz, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION telemetry._anomaly_actions(telemetry.anomalies) FROM PUBLIC;
 
 -- Mark an anomaly resolved.  Returns false when it was already resolved.

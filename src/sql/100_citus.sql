@@ -17,6 +17,14 @@ CREATE FUNCTION telemetry._cluster_message() RETURNS trigger
 	LANGUAGE C;
 REVOKE ALL ON FUNCTION telemetry._cluster_message() FROM PUBLIC;
 
+-- Sends a message to every node (src/citus.c): an INSERT ... SELECT into
+-- telemetry.cluster_messages, whose refusal by a worker keeps that
+-- worker's SQLSTATE.
+CREATE FUNCTION telemetry._cluster_send(op text, payload jsonb) RETURNS void
+	AS 'MODULE_PATHNAME', 'telemetry_cluster_send'
+	LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION telemetry._cluster_send(text, jsonb) FROM PUBLIC;
+
 -- A change of a catalog row on the coordinator becomes a message to every
 -- node (in this transaction); on a worker it is refused.  Runs as the user
 -- who changes the catalog: registration acts as the extension's owner,
@@ -64,11 +72,9 @@ BEGIN
 	ELSE
 		msg := to_jsonb(NEW);
 	END IF;
-	-- INSERT ... SELECT, not VALUES: Citus then sends the row to the
-	-- workers as binary COPY data, not in the text of a statement, so a
-	-- secret or the key is not in their server logs (log_statement)
-	INSERT INTO telemetry.cluster_messages (origin, op, payload)
-		SELECT 0, TG_TABLE_NAME || '_' || lower(TG_OP), msg;
+	-- as binary COPY data, not in the text of a statement, so a secret or
+	-- the key is not in the workers' server logs (log_statement)
+	PERFORM telemetry._cluster_send(TG_TABLE_NAME || '_' || lower(TG_OP), msg);
 	RETURN NULL;
 END
 $$;
@@ -126,15 +132,14 @@ BEGIN
 	ELSE
 		PERFORM pg_catalog.replicate_reference_tables('block_writes');
 	END IF;
-	-- (sent as binary COPY data: see telemetry._cluster_propagate)
-	INSERT INTO telemetry.cluster_messages (origin, op, payload)
-	SELECT 0, 'sync', jsonb_build_object(
+	-- (sent as binary COPY data: see telemetry._cluster_send)
+	PERFORM telemetry._cluster_send('sync', jsonb_build_object(
 		'redaction_key', (SELECT to_jsonb(k) FROM telemetry.redaction_key k),
 		'secrets', (SELECT coalesce(jsonb_agg(to_jsonb(s) ORDER BY s.name), '[]') FROM telemetry.secrets s),
 		'specs', (SELECT coalesce(jsonb_agg(to_jsonb(s) ORDER BY s.registered_at, s.key, s.version_key, s.version), '[]')
 			FROM telemetry.specs s),
 		'tombstones', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.event, t.version), '[]')
-			FROM telemetry.event_tombstones t));
+			FROM telemetry.event_tombstones t)));
 	DELETE FROM telemetry.cluster_nodes;
 	INSERT INTO telemetry.cluster_nodes (groupid, synced_at)
 		SELECT DISTINCT p.groupid, now()
@@ -193,3 +198,257 @@ CREATE VIEW telemetry.cluster_delivery_status AS
 	SELECT c.nodeid, c.node, s.*
 	FROM telemetry._cluster_delivery_status() c,
 		jsonb_populate_record(NULL::telemetry.delivery_status, c.status) s;
+
+-- Anomalies of a Citus cluster (issue 17 item 5, doc/citus.md).  The
+-- coordinator's anomaly check (070_anomaly.sql) evaluates every node's new
+-- events: its own, read as on a single node, and each worker's, read on
+-- that worker by telemetry._anomaly_node_batch() after a position that the
+-- coordinator keeps here and moves in the check's own transaction (a check
+-- that fails reads the same events again; the workers' reads change
+-- nothing).  Worker nodes do not check on their own.
+
+-- Whether this coordinator has worker nodes (active primaries of another
+-- group): then its checks are the cluster's.  Only called where
+-- telemetry._cluster_role() found Citus.
+CREATE FUNCTION telemetry._cluster_has_workers() RETURNS boolean
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM pg_catalog.pg_dist_node n
+		WHERE n.isactive AND n.noderole = 'primary' AND n.groupid <> 0);
+END
+$$;
+
+-- Per worker node (Citus group) and event version, on the coordinator: the
+-- position up to which that node's events are evaluated, its floor and
+-- pending sample (the reader protocol, in that node's transaction ids and
+-- clock), and how many of its events were counted.
+CREATE TABLE telemetry.anomaly_node_state (
+	groupid integer NOT NULL,
+	event text NOT NULL,
+	version text NOT NULL,
+	position xid8 NOT NULL,
+	position_id uuid NOT NULL,
+	floor timestamptz NOT NULL,
+	pending_xid xid8,
+	pending_at timestamptz,
+	stored bigint NOT NULL DEFAULT 0,
+	PRIMARY KEY (event, version, groupid)
+);
+COMMENT ON TABLE telemetry.anomaly_node_state IS
+	'on a Citus coordinator: per worker node and event version, the position of the anomaly checks in that node''s events';
+SELECT pg_catalog.pg_extension_config_dump('telemetry.anomaly_node_state', '');
+
+-- On a worker node, for the coordinator's check: this node's next new
+-- events of an event version.  request: {"event", "version", "batch",
+-- "keys" (the metrics of the per-event thresholds, or null), "positions":
+-- {"<group>": {"position", "position_id", "floor", "pending_xid",
+-- "pending_at"}}}.  This node's position is the one under its group;
+-- without one (the coordinator has not read this node yet), what this
+-- node's own checks evaluated (its anomaly_state), else the version's
+-- registration, as _check_anomalies starts.  Reads at most "batch" events
+-- (telemetry._anomaly_read, below this node's horizon) and returns
+-- {"group", "full", "rows": [[id, occurred_at, {metric: value}]], "state":
+-- the position after them, moved as _check_event_version moves its own}.
+-- Changes nothing.  Returns the values of the events: the owner's only.
+CREATE FUNCTION telemetry._anomaly_node_batch(request jsonb) RETURNS jsonb
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	v_event text := request ->> 'event';
+	v_version text := request ->> 'version';
+	v_batch bigint := (request ->> 'batch')::bigint;
+	v_keys text[];
+	v_group integer;
+	st jsonb;
+	v_pos xid8;
+	v_pos_id uuid;
+	v_floor timestamptz;
+	v_pxid xid8;
+	v_pat timestamptz;
+	v_sample_at timestamptz;
+	v_sample_xid xid8;
+	v_horizon xid8;
+	v_next xid8;
+	v_rows jsonb;
+	v_n bigint;
+	v_last_xid xid8;
+	v_last_id uuid;
+BEGIN
+	IF v_event IS NULL OR v_version IS NULL OR v_batch IS NULL OR v_batch < 1 THEN
+		PERFORM telemetry._raise('22023', 'an anomaly batch request needs an event, a version and a batch size');
+	END IF;
+	IF jsonb_typeof(request -> 'keys') = 'array' THEN
+		v_keys := ARRAY(SELECT jsonb_array_elements_text(request -> 'keys'));
+	END IF;
+	SELECT g.groupid INTO v_group FROM pg_catalog.pg_dist_local_group g;
+	st := request -> 'positions' -> v_group::text;
+	IF st IS NOT NULL THEN
+		v_pos := (st ->> 'position')::xid8;
+		v_pos_id := (st ->> 'position_id')::uuid;
+		v_floor := (st ->> 'floor')::timestamptz;
+		v_pxid := (st ->> 'pending_xid')::xid8;
+		v_pat := (st ->> 'pending_at')::timestamptz;
+	ELSE
+		SELECT s.position, s.position_id, s.floor, s.pending_xid, s.pending_at
+		INTO v_pos, v_pos_id, v_floor, v_pxid, v_pat
+		FROM telemetry.anomaly_state s WHERE s.event = v_event AND s.version = v_version;
+		IF NOT FOUND THEN
+			v_pos := '0';
+			v_pos_id := '00000000-0000-0000-0000-000000000000';
+			v_floor := COALESCE((SELECT min(sp.registered_at) FROM telemetry.spec_events se
+				JOIN telemetry.specs sp ON sp.key = se.spec_key AND sp.version = se.spec_version
+				WHERE se.event = v_event AND se.version = v_version), '-infinity');
+		END IF;
+	END IF;
+	SELECT c.at, c.next_xid INTO v_sample_at, v_sample_xid FROM telemetry._xid_clock() c;
+	SELECT telemetry._horizon(), pg_snapshot_xmax(s) INTO v_horizon, v_next FROM pg_current_snapshot() s;
+	-- a position ahead of this node's transaction ids: a restored dump
+	IF v_pos > v_next OR v_pxid > v_next THEN
+		v_pos := v_horizon;
+		v_pos_id := '00000000-0000-0000-0000-000000000000';
+		v_pxid := NULL;
+		v_pat := NULL;
+	END IF;
+
+	SELECT count(*),
+		jsonb_agg(jsonb_build_array(b.id, b.occurred_at,
+			CASE WHEN v_keys IS NOT NULL THEN (SELECT coalesce(jsonb_object_agg(k.k, b.properties -> k.k), '{}')
+				FROM unnest(v_keys) k(k) WHERE b.properties ? k.k) END) ORDER BY b.n),
+		telemetry._first(b.xid ORDER BY b.n DESC), telemetry._first(b.id ORDER BY b.n DESC)
+	INTO v_n, v_rows, v_last_xid, v_last_id
+	FROM telemetry._anomaly_read(v_event, v_version, v_pos, v_pos_id, v_floor, v_horizon, v_batch,
+		v_keys IS NOT NULL) b;
+
+	-- a full batch may have left rows: the position is its last row;
+	-- otherwise every row below the horizon has been read (see
+	-- _check_event_version)
+	IF v_n >= v_batch THEN
+		v_pos := v_last_xid;
+		v_pos_id := v_last_id;
+	ELSE
+		v_pos := v_horizon;
+		v_pos_id := '00000000-0000-0000-0000-000000000000';
+		IF v_pxid <= v_horizon THEN
+			v_floor := v_pat;
+		END IF;
+		IF v_pxid IS NULL OR v_pxid <= v_horizon THEN
+			v_pxid := v_sample_xid;
+			v_pat := v_sample_at;
+		END IF;
+	END IF;
+	RETURN jsonb_build_object('group', v_group, 'full', v_n >= v_batch, 'rows', coalesce(v_rows, '[]'),
+		'state', jsonb_build_object('position', v_pos, 'position_id', v_pos_id, 'floor', v_floor,
+			'pending_xid', v_pxid, 'pending_at', v_pat));
+END
+$$;
+REVOKE ALL ON FUNCTION telemetry._anomaly_node_batch(jsonb) FROM PUBLIC;
+
+-- On the coordinator: the answer of telemetry.<fn>(request) on every
+-- worker node (Citus's run_command_on_workers: a new session per node, as
+-- the current user, under that node's own search_path, so every name is
+-- qualified and the request is a literal).  A node that does not answer is
+-- an error naming it (what: what it was asked for).
+CREATE FUNCTION telemetry._cluster_ask_workers(fn text, request jsonb, what text) RETURNS SETOF jsonb
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN
+		SELECT w.nodename, w.nodeport, w.success, w.result
+		FROM pg_catalog.run_command_on_workers(format('SELECT telemetry.%I(%L::pg_catalog.jsonb)', fn, request)) w
+		ORDER BY w.nodename, w.nodeport
+	LOOP
+		IF NOT r.success THEN
+			RAISE EXCEPTION 'Citus node %:% did not return %', r.nodename, r.nodeport, what
+				USING ERRCODE = 'connection_failure', DETAIL = r.result;
+		END IF;
+		RETURN NEXT r.result::jsonb;
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION telemetry._cluster_ask_workers(text, jsonb, text) FROM PUBLIC;
+
+-- On the coordinator: every worker node's next new events of an event
+-- version (telemetry._anomaly_node_batch on each, through Citus's
+-- run_command_on_workers, as the current user: the check's, the owner),
+-- with each node's position moved past them in this transaction.  Returns
+-- {"rows": [[id, occurred_at, {metric: value}]], "full": whether a node
+-- may have more}.  A node that does not answer fails the check (it is
+-- retried with the others' events unread: none is skipped or read twice).
+CREATE FUNCTION telemetry._cluster_anomaly_batch(p_event text, p_version text, p_batch bigint, p_keys text[])
+	RETURNS jsonb
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	v_request jsonb;
+	v_answer jsonb;
+	v_rows jsonb := '[]';
+	v_full boolean := false;
+BEGIN
+	v_request := jsonb_build_object('event', p_event, 'version', p_version, 'batch', p_batch,
+		'keys', to_jsonb(p_keys),
+		'positions', (SELECT coalesce(jsonb_object_agg(ns.groupid::text, jsonb_build_object(
+				'position', ns.position, 'position_id', ns.position_id, 'floor', ns.floor,
+				'pending_xid', ns.pending_xid, 'pending_at', ns.pending_at)), '{}')
+			FROM telemetry.anomaly_node_state ns WHERE ns.event = p_event AND ns.version = p_version));
+	FOR v_answer IN
+		SELECT a FROM telemetry._cluster_ask_workers('_anomaly_node_batch', v_request,
+			format('its new events of event "%s" version %s', p_event, p_version)) a
+	LOOP
+		INSERT INTO telemetry.anomaly_node_state AS ns (groupid, event, version, position, position_id, floor,
+			pending_xid, pending_at, stored)
+		VALUES ((v_answer ->> 'group')::integer, p_event, p_version,
+			(v_answer #>> '{state,position}')::xid8, (v_answer #>> '{state,position_id}')::uuid,
+			(v_answer #>> '{state,floor}')::timestamptz, (v_answer #>> '{state,pending_xid}')::xid8,
+			(v_answer #>> '{state,pending_at}')::timestamptz, jsonb_array_length(v_answer -> 'rows'))
+		ON CONFLICT (event, version, groupid) DO UPDATE
+		SET position = EXCLUDED.position, position_id = EXCLUDED.position_id, floor = EXCLUDED.floor,
+			pending_xid = EXCLUDED.pending_xid, pending_at = EXCLUDED.pending_at,
+			stored = ns.stored + EXCLUDED.stored;
+		v_rows := v_rows || (v_answer -> 'rows');
+		v_full := v_full OR (v_answer ->> 'full')::boolean;
+	END LOOP;
+	RETURN jsonb_build_object('rows', v_rows, 'full', v_full);
+END
+$$;
+REVOKE ALL ON FUNCTION telemetry._cluster_anomaly_batch(text, text, bigint, text[]) FROM PUBLIC;
+
+-- On a worker node, for the coordinator's aggregate thresholds: this
+-- node's part of a window (telemetry._anomaly_window_part, without
+-- percentiles) as JSON.  request: {"event", "version", "metric", "from",
+-- "to", "max_rows", "values"}.  Numbers are written with every digit
+-- (extra_float_digits), so the coordinator's merge is exact.  Returns the
+-- values of the events: the owner's only.
+CREATE FUNCTION telemetry._anomaly_window_json(request jsonb) RETURNS jsonb
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	SET extra_float_digits = 3
+	AS $$
+	SELECT to_jsonb(telemetry._anomaly_window_part(request ->> 'event', request ->> 'version',
+		request ->> 'metric', (request ->> 'from')::timestamptz, (request ->> 'to')::timestamptz,
+		(request ->> 'max_rows')::bigint, false, coalesce((request ->> 'values')::boolean, false)))
+$$;
+REVOKE ALL ON FUNCTION telemetry._anomaly_window_json(jsonb) FROM PUBLIC;
+
+-- On the coordinator: every node's part of an aggregate threshold's
+-- window, this node's first, all through the same JSON (see
+-- telemetry._check_aggregate, which merges them).  A node that does not
+-- answer fails the check.
+CREATE FUNCTION telemetry._cluster_anomaly_window(request jsonb) RETURNS SETOF telemetry.anomaly_window_part
+	LANGUAGE sql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT p.*
+	FROM (SELECT telemetry._anomaly_window_json(request) AS part
+		UNION ALL
+		SELECT w FROM telemetry._cluster_ask_workers('_anomaly_window_json', request,
+			format('its part of an anomaly window of event "%s" version %s', request ->> 'event', request ->> 'version')) w) a,
+		jsonb_populate_record(NULL::telemetry.anomaly_window_part, a.part) p
+$$;
+REVOKE ALL ON FUNCTION telemetry._cluster_anomaly_window(jsonb) FROM PUBLIC;
