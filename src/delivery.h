@@ -229,6 +229,8 @@ extern void delivery_record_alerts(DeliveryProvider *prov, DeliveryBatch *b);
 extern HTAB *delivery_routing(MemoryContext cxt, Datum excluded);
 extern bool delivery_routed_away(HTAB *routed_away, text *event, text *version);
 extern void json_out_members(JsonOut *out, Jsonb *obj, bool first);
+extern void json_out_alert_track(JsonOut *out, const DeliveryAlert *alert,
+								 const char *first, const char *who_key);
 
 /* delivery_send.c */
 extern void delivery_send(List *providers);

@@ -76,6 +76,31 @@ json_out_members(JsonOut *out, Jsonb *obj, bool first)
 }
 
 /*
+ * The rest of an alert sent as a tracked event (PostHog, Segment), after
+ * its id: , "timestamp": detected_at, "properties": {[first, ]<fields>},
+ * "<who_key>": "telemetry:<spec key>"}.  The sender is the spec key, the
+ * same for every alert of it, and no person.
+ */
+void
+json_out_alert_track(JsonOut *out, const DeliveryAlert *alert, const char *first,
+					 const char *who_key)
+{
+	char	   *who = psprintf("telemetry:%s", alert->spec_key);
+
+	json_out_lit(out, ", \"timestamp\": ");
+	json_out_timestamp(out, alert->detected_at);
+	json_out_lit(out, ", \"properties\": {");
+	if (first != NULL)
+		json_out_raw(out, first, strlen(first));
+	json_out_members(out, alert->payload, first == NULL);
+	json_out_lit(out, "}, ");
+	json_out_string(out, who_key, strlen(who_key));
+	json_out_lit(out, ": ");
+	json_out_string(out, who, strlen(who));
+	json_out_lit(out, "}");
+}
+
+/*
  * Claim (and render) at most max_alerts pending alerts of a provider into
  * prov->alerts, one batch per max_batch_events of its type; returns how
  * many.

@@ -139,20 +139,15 @@ settle_requeued(DeliveryProvider *p, DeliveryBatch *b)
 
 static void history(DeliveryProvider *p, DeliveryBatch *b);
 
-/* Settle an alert batch (walking the halves of a split one). */
+/*
+ * Count the outcome of a settled batch of alerts or of requeued events
+ * (batches outside the cursor's order, which never block it) in the
+ * provider's tally: success, the first error's summary, retry (with the
+ * longest Retry-After) and disabling.
+ */
 static void
-settle_alerts_tree(ProviderTally *t, DeliveryBatch *b)
+tally_side_batch(ProviderTally *t, DeliveryBatch *b)
 {
-	if (b->outcome == DELIVERY_PENDING)
-		return;
-	history(t->prov, b);
-	if (b->outcome == DELIVERY_SPLIT)
-	{
-		settle_alerts_tree(t, b->half[0]);
-		settle_alerts_tree(t, b->half[1]);
-		return;
-	}
-	delivery_record_alerts(t->prov, b);
 	if (b->outcome == DELIVERY_OK)
 	{
 		t->success = true;
@@ -167,6 +162,23 @@ settle_alerts_tree(ProviderTally *t, DeliveryBatch *b)
 	}
 	if (b->outcome == DELIVERY_DISABLE)
 		t->disable = true;
+}
+
+/* Settle an alert batch (walking the halves of a split one). */
+static void
+settle_alerts_tree(ProviderTally *t, DeliveryBatch *b)
+{
+	if (b->outcome == DELIVERY_PENDING)
+		return;
+	history(t->prov, b);
+	if (b->outcome == DELIVERY_SPLIT)
+	{
+		settle_alerts_tree(t, b->half[0]);
+		settle_alerts_tree(t, b->half[1]);
+		return;
+	}
+	delivery_record_alerts(t->prov, b);
+	tally_side_batch(t, b);
 }
 
 /* Settle a requeued batch (walking the halves of a split one). */
@@ -190,26 +202,15 @@ settle_requeued_tree(ProviderTally *t, DeliveryBatch *b)
 	}
 	settle_requeued(t->prov, b);
 	if (b->outcome == DELIVERY_OK)
-	{
 		t->delivered += b->nevents;
-		t->success = true;
-		return;
-	}
-	if (t->error == NULL)
-		t->error = b->public_error;
-	if (b->outcome == DELIVERY_RETRY)
-	{
-		t->retry = true;
-		t->retry_after = Max(t->retry_after, b->req.retry_after);
-	}
-	if (b->outcome == DELIVERY_DISABLE)
-		t->disable = true;
+	tally_side_batch(t, b);
 }
 
 /* One row of delivery history for a settled batch. */
 static void
 history(DeliveryProvider *p, DeliveryBatch *b)
 {
+	static SPIPlanPtr history_plan = NULL;
 	Oid			types[9] = {TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID, TEXTOID,
 	FLOAT8OID, TEXTOID, TEXTOID};
 	Datum		args[9];

@@ -92,17 +92,10 @@ posthog_item(JsonOut *out, const DeliveryRow *row)
 static void
 posthog_alert(JsonOut *out, const DeliveryAlert *alert)
 {
-	char	   *who = psprintf("telemetry:%s", alert->spec_key);
-
 	json_out_lit(out, "{\"uuid\": ");
 	json_out_string(out, alert->id, strlen(alert->id));
-	json_out_lit(out, ", \"event\": \"telemetry.anomaly\", \"timestamp\": ");
-	json_out_timestamp(out, alert->detected_at);
-	json_out_lit(out, ", \"properties\": {\"$process_person_profile\": false");
-	json_out_members(out, alert->payload, false);
-	json_out_lit(out, "}, \"distinct_id\": ");
-	json_out_string(out, who, strlen(who));
-	json_out_lit(out, "}");
+	json_out_lit(out, ", \"event\": \"telemetry.anomaly\"");
+	json_out_alert_track(out, alert, "\"$process_person_profile\": false", "distinct_id");
 }
 
 /* gzip (RFC 1952) a buffer; false when zlib fails. */
