@@ -255,6 +255,7 @@ extern bool json_value_as_text(JsonbValue *v, int limit, char **s, int *len);
 
 /* identity.c */
 extern void identity_resolve(DeliveryRow *row);
+extern bool identity_anonymous(const DeliveryRow *row);
 extern void identity_reset(void);
 
 /* provider_*.c */

@@ -211,6 +211,17 @@ identity_resolve(DeliveryRow *row)
 }
 
 /*
+ * Whether an event is sent as an anonymous event, about no person a
+ * provider may profile: its identity key was masked or dropped, or it has
+ * none at all.  PostHog then gets "$process_person_profile": false.
+ */
+bool
+identity_anonymous(const DeliveryRow *row)
+{
+	return row->identity == IDENTITY_REDACTED || row->identity == IDENTITY_NONE;
+}
+
+/*
  * Registration: warn when a spec with PostHog or Segment providers masks or
  * drops its identity key (context.userId when declared, else sessionId),
  * since every event then reaches them as an anonymous event.

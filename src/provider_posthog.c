@@ -43,9 +43,10 @@ posthog_configure(DeliveryProvider *prov)
  *
  * distinct_id is the identity identity.c chose: userId, else sessionId,
  * else "telemetry:<event id>".  An event whose identity key is masked or
- * dropped is anonymous: distinct_id is its event id and its properties say
- * "$process_person_profile": false, so PostHog makes no person of it (a
- * masked value such as "REDACTED" would merge every user into one).
+ * dropped is anonymous: distinct_id is its event id (a masked value such
+ * as "REDACTED" would merge every user into one).  Anonymous events, those
+ * without any identity included (identity_anonymous), say
+ * "$process_person_profile": false, so PostHog makes no person of them.
  */
 static void
 posthog_item(JsonOut *out, const DeliveryRow *row)
@@ -57,7 +58,7 @@ posthog_item(JsonOut *out, const DeliveryRow *row)
 	json_out_lit(out, ", \"timestamp\": ");
 	json_out_timestamp(out, row->occurred_at);
 	json_out_lit(out, ", \"properties\": ");
-	if (row->identity == IDENTITY_REDACTED)
+	if (identity_anonymous(row))
 		json_out_props_with_spec_flag(out, row, "$process_person_profile", false);
 	else
 		json_out_props_with_spec(out, row);
