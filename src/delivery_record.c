@@ -164,45 +164,36 @@ tally_side_batch(ProviderTally *t, DeliveryBatch *b)
 		t->disable = true;
 }
 
-/* Settle an alert batch (walking the halves of a split one). */
+/*
+ * Settle a batch of alerts or of requeued events (walking the halves of a
+ * split one): these are outside the cursor's order and never block it.
+ */
 static void
-settle_alerts_tree(ProviderTally *t, DeliveryBatch *b)
-{
-	if (b->outcome == DELIVERY_PENDING)
-		return;
-	history(t->prov, b);
-	if (b->outcome == DELIVERY_SPLIT)
-	{
-		settle_alerts_tree(t, b->half[0]);
-		settle_alerts_tree(t, b->half[1]);
-		return;
-	}
-	delivery_record_alerts(t->prov, b);
-	tally_side_batch(t, b);
-}
-
-/* Settle a requeued batch (walking the halves of a split one). */
-static void
-settle_requeued_tree(ProviderTally *t, DeliveryBatch *b)
+settle_side_tree(ProviderTally *t, DeliveryBatch *b)
 {
 	if (b->outcome == DELIVERY_PENDING)
 		return;
 	if (b->routed_away)
 	{
-		/* routed away from this provider: no longer to be sent */
+		/* requeued events routed away from this provider: no longer to be sent */
 		settle_requeued(t->prov, b);
 		return;
 	}
 	history(t->prov, b);
 	if (b->outcome == DELIVERY_SPLIT)
 	{
-		settle_requeued_tree(t, b->half[0]);
-		settle_requeued_tree(t, b->half[1]);
+		settle_side_tree(t, b->half[0]);
+		settle_side_tree(t, b->half[1]);
 		return;
 	}
-	settle_requeued(t->prov, b);
-	if (b->outcome == DELIVERY_OK)
-		t->delivered += b->nevents;
+	if (b->alerts)
+		delivery_record_alerts(t->prov, b);
+	else
+	{
+		settle_requeued(t->prov, b);
+		if (b->outcome == DELIVERY_OK)
+			t->delivered += b->nevents;
+	}
 	tally_side_batch(t, b);
 }
 
@@ -436,9 +427,9 @@ delivery_record(List *providers, bool *more)
 		t.max_age_cutoff = GetCurrentTimestamp() - (int64) telemetry_max_delivery_age * USECS_PER_SEC;
 
 		foreach(bc, p->alerts)
-			settle_alerts_tree(&t, lfirst(bc));
+			settle_side_tree(&t, lfirst(bc));
 		foreach(bc, p->requeued)
-			settle_requeued_tree(&t, lfirst(bc));
+			settle_side_tree(&t, lfirst(bc));
 		foreach(bc, p->batches)
 			settle(&t, lfirst(bc));
 		save_state(&t);
