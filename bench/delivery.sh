@@ -20,7 +20,9 @@
 #       Each event carries trackedAt (clock_timestamp(), or Date.now() with
 #       sub-millisecond precision for posthog-node) in its properties, read
 #       just before the commit of its single-statement transaction; the
-#       sink stamps each request when it has read it.
+#       sink stamps each request when it has read it.  The load starts once
+#       the worker runs (its first delivery job done), as it always does in
+#       a server that tracks.
 # Delivery is driven by the background worker when it runs in this build
 # (telemetry.enabled toggled around each run), else by a procedure calling
 # telemetry_deliver() and committing after each pass (the same pass code,
@@ -32,7 +34,8 @@
 #             LATENCY_SECONDS (per rate and system, default 15), DRAIN_SECONDS (how long
 #             each system may take after that to deliver what it has, default 30; what
 #             arrives later counts as not arrived), TRACK_BATCH (default 10),
-#             POSTHOG_NODE (npm version spec, default 5: the current major)
+#             POSTHOG_NODE (npm version spec, default 5: the current major; "none"
+#             leaves out the posthog-node runs, (d), (e) and those of (f))
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 N=${1:-50000}
@@ -242,6 +245,7 @@ rss_max=$(sort -n "$WORK/rss" | tail -1)
 rss_first=$(head -1 "$WORK/rss")
 rss_last=$(tail -1 "$WORK/rss")
 
+if [ "$POSTHOG_NODE" != none ]; then
 # (d) posthog-node, the app-side peer, same events, same sink
 node_setup
 secs_d=$(cd "$WORK/node" && node send.js "$SINK/node" "$N")
@@ -249,6 +253,7 @@ got_d=$(count_events /node/)
 # (e) the same, with its in-memory queue raised so that it drops nothing
 secs_e=$(cd "$WORK/node" && node send.js "$SINK/nodeq" "$N" "$N")
 got_e=$(count_events /nodeq/)
+fi
 
 fi
 
@@ -280,7 +285,15 @@ SELECT telemetry_register_spec(jsonb_build_object(
 			'trackedAt', jsonb_build_object('type', 'number'))))));
 SQL
 		if [ $MODE = worker ]; then
+			# a steady state: the worker is up and has run its first
+			# delivery job (its start, maintenance included, is not timed)
+			since=$($PSQL -c "SELECT clock_timestamp()")
 			$PSQL -c "ALTER SYSTEM SET telemetry.enabled = on" -c "SELECT pg_reload_conf()" >/dev/null
+			for _ in $(seq 200); do
+				[ "$($PSQL -c "SELECT count(*) FROM telemetry.worker_status
+					WHERE job = 'delivery' AND pid IS NOT NULL AND last_run > '$since'")" -gt 0 ] && break
+				sleep 0.05
+			done
 		else
 			(while :; do $PSQL -c "CALL bench_drain()" >/dev/null 2>&1; sleep 0.01; done) &
 			DRAINER=$!
@@ -303,8 +316,9 @@ SQL
 		LAT[t$r]="$tracked $(perl "$TELEMETRY_ROOT/bench/delivery_sink.pl" latency "$WORK/sink" "/$key/")"
 		$PSQL -c "TRUNCATE telemetry.events" -c "TRUNCATE telemetry.delivery_history"
 	done
-	node_setup
+	[ "$POSTHOG_NODE" = none ] || node_setup
 	for r in 2000 10000; do
+		[ "$POSTHOG_NODE" = none ] && break
 		for q in 0 $((r * LATENCY_SECONDS)); do
 			path=/ph$r-q$q
 			given=$(cd "$WORK/node" && node latency.js "$SINK$path" "$r" "$LATENCY_SECONDS" "$q" "$DRAIN_SECONDS")
@@ -322,8 +336,10 @@ if want throughput; then
 	row "(a) telemetry, PostHog batch 100" "$got_a" "$secs_a" /a/
 	row "(b) telemetry, PostHog batch 1" "$got_b" "$secs_b" /b/
 	row "(c) telemetry, backlog, batch 100" "$got_c" "$secs_c" /c/
-	row "(d) posthog-node $PH_VERSION, flushAt 100 (of $N given)" "$got_d" "$secs_d" /node/
-	row "(e) posthog-node, maxQueueSize $N" "$got_e" "$secs_e" /nodeq/
+	if [ "$POSTHOG_NODE" != none ]; then
+		row "(d) posthog-node $PH_VERSION, flushAt 100 (of $N given)" "$got_d" "$secs_d" /node/
+		row "(e) posthog-node, maxQueueSize $N" "$got_e" "$secs_e" /nodeq/
+	fi
 	echo "(c) delivering process RssAnon over a $BACKLOG-event backlog: first ${rss_first} kB, last ${rss_last} kB, min ${rss_min} kB, max ${rss_max} kB ($(wc -l <"$WORK/rss") samples)"
 fi
 if want latency; then
@@ -336,6 +352,7 @@ if want latency; then
 	lrow() { set -- "$1" "$2" $3; printf '%-44s %8s %8s %8s %8s %8s %8s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7"; }
 	for r in 2000 10000; do
 		lrow "telemetry" "$r" "${LAT[t$r]}"
+		[ "$POSTHOG_NODE" = none ] && continue
 		lrow "posthog-node $PH_VERSION, defaults" "$r" "${LAT[n$r-q0]}"
 		lrow "posthog-node, maxQueueSize $((r * LATENCY_SECONDS))" "$r" "${LAT[n$r-q$((r * LATENCY_SECONDS))]}"
 	done

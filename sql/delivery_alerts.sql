@@ -141,6 +141,22 @@ WHERE provider = 'hook' AND anomaly_id = 1;
 SELECT telemetry_retry_dead_letters('al/hook') AS requeued;
 SELECT provider, state, attempts FROM telemetry.alert_queue WHERE anomaly_id = 1 ORDER BY provider;
 
+-- delivery_status counts each provider's alerts by state (everyone reads it)
+UPDATE telemetry.alert_queue SET state = 'delivered', attempts = 1, settled_at = now()
+WHERE provider = 'posthog';
+SELECT provider, alerts_pending, alerts_delivered, alerts_dead
+FROM telemetry.delivery_status ORDER BY provider;
+
+-- a provider that receives alerts only has no events to replay (22023)
+SELECT telemetry_replay('al/ops', now() - interval '1 day', now() + interval '1 hour');
+SELECT count(*) AS replay_rows FROM telemetry.delivery_failures;
+
+-- telemetry_forget finds the dead letters of the events it removes by id
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) DELETE FROM telemetry.delivery_failures f
+WHERE f.event_id = ANY ('{00000000-0000-4000-8000-000000000001}'::uuid[]);
+RESET enable_seqscan;
+
 -- a new latest version without the slack provider drops its pending alerts
 SELECT telemetry_register_spec(jsonb_set(jsonb_set(doc #- '{config,providers,2}', '{meta,version}', '"1.1.0"'),
 	'{events,1,providers}', '["hook"]')) FROM base;

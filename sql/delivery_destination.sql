@@ -134,7 +134,10 @@ CREATE TEMP VIEW old_items AS
 SELECT e.id,
 	pg_catalog.jsonb_build_object('event', e.event,
 		'distinct_id', COALESCE((e.context ->> 'userId'), (e.context ->> 'sessionId'), ('telemetry:' || e.id::text)),
-		'properties', (e.properties || pg_catalog.jsonb_build_object('version', e.version, 'spec', e.spec)),
+		-- an event without any identity makes no person profile
+		'properties', (e.properties || (pg_catalog.jsonb_build_object('version', e.version, 'spec', e.spec)
+			|| CASE WHEN (e.context ->> 'userId') IS NULL AND (e.context ->> 'sessionId') IS NULL
+				THEN '{"$process_person_profile": false}'::jsonb ELSE '{}' END)),
 		'timestamp', pg_catalog.to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
 		'uuid', e.id)::text AS posthog,
 	(pg_catalog.jsonb_build_object('type', 'track', 'event', e.event,

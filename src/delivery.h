@@ -229,6 +229,8 @@ extern void delivery_record_alerts(DeliveryProvider *prov, DeliveryBatch *b);
 extern HTAB *delivery_routing(MemoryContext cxt, Datum excluded);
 extern bool delivery_routed_away(HTAB *routed_away, text *event, text *version);
 extern void json_out_members(JsonOut *out, Jsonb *obj, bool first);
+extern void json_out_alert_track(JsonOut *out, const DeliveryAlert *alert,
+								 const char *first, const char *who_key);
 
 /* delivery_send.c */
 extern void delivery_send(List *providers);
@@ -253,6 +255,7 @@ extern bool json_value_as_text(JsonbValue *v, int limit, char **s, int *len);
 
 /* identity.c */
 extern void identity_resolve(DeliveryRow *row);
+extern bool identity_anonymous(const DeliveryRow *row);
 extern void identity_reset(void);
 
 /* provider_*.c */

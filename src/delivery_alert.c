@@ -17,6 +17,7 @@
  */
 #include "telemetry.h"
 #include "delivery.h"
+#include "spi_plan.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -29,29 +30,20 @@
 
 #define ROUTE_KEY_BYTES 1100	/* two keys of SPEC_MAX_KEY_CHARS and a separator */
 
-static SPIPlanPtr alert_plan_kept = NULL;
-
 /* The claim of a provider's pending alerts. */
 static SPIPlanPtr
 alert_plan(void)
 {
-	if (alert_plan_kept == NULL)
-	{
-		Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
-		SPIPlanPtr	plan = SPI_prepare("SELECT q.id::text, q.alert_id::text, q.payload, q.summary, "
-									   "q.detected_at, q.queued_at "
-									   "FROM telemetry.alert_queue q "
-									   "WHERE q.spec_key = $1 AND q.provider = $2 AND q.state = 'pending' "
-									   "ORDER BY q.id LIMIT $3",
-									   3, types);
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
 
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		alert_plan_kept = plan;
-	}
-	return alert_plan_kept;
+	return spi_plan_keep(&plan, 0,
+						 "SELECT q.id::text, q.alert_id::text, q.payload, q.summary, "
+						 "q.detected_at, q.queued_at "
+						 "FROM telemetry.alert_queue q "
+						 "WHERE q.spec_key = $1 AND q.provider = $2 AND q.state = 'pending' "
+						 "ORDER BY q.id LIMIT $3",
+						 3, types);
 }
 
 /*
@@ -81,6 +73,31 @@ json_out_members(JsonOut *out, Jsonb *obj, bool first)
 		else if (tok == WJB_VALUE)
 			json_out_value(out, &v);
 	}
+}
+
+/*
+ * The rest of an alert sent as a tracked event (PostHog, Segment), after
+ * its id: , "timestamp": detected_at, "properties": {[first, ]<fields>},
+ * "<who_key>": "telemetry:<spec key>"}.  The sender is the spec key, the
+ * same for every alert of it, and no person.
+ */
+void
+json_out_alert_track(JsonOut *out, const DeliveryAlert *alert, const char *first,
+					 const char *who_key)
+{
+	char	   *who = psprintf("telemetry:%s", alert->spec_key);
+
+	json_out_lit(out, ", \"timestamp\": ");
+	json_out_timestamp(out, alert->detected_at);
+	json_out_lit(out, ", \"properties\": {");
+	if (first != NULL)
+		json_out_raw(out, first, strlen(first));
+	json_out_members(out, alert->payload, first == NULL);
+	json_out_lit(out, "}, ");
+	json_out_string(out, who_key, strlen(who_key));
+	json_out_lit(out, ": ");
+	json_out_string(out, who, strlen(who));
+	json_out_lit(out, "}");
 }
 
 /*
@@ -176,12 +193,12 @@ delivery_claim_alerts(MemoryContext cxt, DeliveryProvider *prov, int max_alerts)
 void
 delivery_record_alerts(DeliveryProvider *prov, DeliveryBatch *b)
 {
+	static SPIPlanPtr plan = NULL;
 	Oid			types[5] = {INT8ARRAYOID, TEXTOID, INT4OID, TEXTOID, INT4OID};
 	Datum		args[5];
 	char		nulls[6] = "     ";
 	Datum	   *ids = palloc(sizeof(Datum) * Max(b->nevents, 1));
 	const char *state;
-	int			rc;
 
 	for (int i = 0; i < b->nevents; i++)
 		ids[i] = Int64GetDatum(pg_strtoint64(b->events[i].xid));
@@ -208,16 +225,15 @@ delivery_record_alerts(DeliveryProvider *prov, DeliveryBatch *b)
 	if (b->error == NULL)
 		nulls[3] = 'n';
 	args[4] = Int32GetDatum(telemetry_max_delivery_age);
-	rc = SPI_execute_with_args("UPDATE telemetry.alert_queue q SET attempts = q.attempts + 1, "
-							   "status = $3, error = $4, "
-							   "state = CASE WHEN $2 = 'pending' AND q.queued_at < pg_catalog.now() - "
-							   "  pg_catalog.make_interval(secs => $5) THEN 'dead' ELSE $2 END, "
-							   "settled_at = CASE WHEN $2 = 'pending' AND q.queued_at >= pg_catalog.now() - "
-							   "  pg_catalog.make_interval(secs => $5) THEN NULL ELSE pg_catalog.now() END "
-							   "WHERE q.id = ANY ($1) AND q.state = 'pending'",
-							   5, types, args, nulls, false, 0);
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "could not update telemetry.alert_queue: %s", SPI_result_code_string(rc));
+	spi_plan_run(&plan,
+				 "UPDATE telemetry.alert_queue q SET attempts = q.attempts + 1, "
+				 "status = $3, error = $4, "
+				 "state = CASE WHEN $2 = 'pending' AND q.queued_at < pg_catalog.now() - "
+				 "  pg_catalog.make_interval(secs => $5) THEN 'dead' ELSE $2 END, "
+				 "settled_at = CASE WHEN $2 = 'pending' AND q.queued_at >= pg_catalog.now() - "
+				 "  pg_catalog.make_interval(secs => $5) THEN NULL ELSE pg_catalog.now() END "
+				 "WHERE q.id = ANY ($1) AND q.state = 'pending'",
+				 5, types, args, nulls, SPI_OK_UPDATE);
 }
 
 /*

@@ -21,6 +21,7 @@
 #include "telemetry.h"
 #include "delivery.h"
 #include "floor.h"
+#include "spi_plan.h"
 #include "utils/xid8.h"
 
 #include "catalog/pg_type.h"
@@ -80,23 +81,6 @@ delivery_format_at(int i)
 	return formats[i];
 }
 
-/* Prepare (once) and keep a plan. */
-static SPIPlanPtr
-keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*slot = plan;
-	}
-	return *slot;
-}
-
 /* The provider row is of its spec key's latest version. */
 #define LATEST_VERSION \
 	"p.spec_version = (SELECT sp.version FROM telemetry.specs sp WHERE sp.key = p.spec_key " \
@@ -109,27 +93,6 @@ keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
 #define CLAIM_COLUMNS CLAIM_COLUMNS_OF("e")
 
 /*
- * Prepare (once) and keep a plan that is made again for the values of each
- * execution: the floor's bound on occurred_at then prunes the partitions
- * before it when the query is planned, so they are never locked.
- */
-static SPIPlanPtr
-keep_custom_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_CUSTOM_PLAN);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*slot = plan;
-	}
-	return *slot;
-}
-
-/*
  * Events of a spec after a provider's cursor and below the horizon ($5), in
  * (xid, id) order: those not late from the partitions from the floor's scan
  * start on ($6), and the copies of late ones (src/floor.c).
@@ -139,7 +102,7 @@ cursor_plan(void)
 {
 	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, XID8OID, TIMESTAMPTZOID};
 
-	return keep_custom_plan(&cursor_plan_kept,
+	return spi_plan_keep(&cursor_plan_kept, CURSOR_OPT_CUSTOM_PLAN,
 							"SELECT u.id, u.xid, u.event, u.version, u.spec, u.occurred_at, u.received_at, "
 							"u.properties, u.context, false FROM ("
 							"(SELECT " CLAIM_COLUMNS ", e.xid AS sort_xid, e.id AS sort_id "
@@ -166,7 +129,7 @@ requeued_plan(void)
 {
 	Oid			types[4] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZARRAYOID};
 
-	return keep_custom_plan(&requeued_plan_kept,
+	return spi_plan_keep(&requeued_plan_kept, CURSOR_OPT_CUSTOM_PLAN,
 							"SELECT " CLAIM_COLUMNS ", f.replay "
 							"FROM telemetry.delivery_failures f "
 							"JOIN telemetry.events e ON e.spec = f.spec_key "
@@ -188,7 +151,7 @@ requeued_times(Datum *args)
 {
 	static SPIPlanPtr plan_kept = NULL;
 	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
-	SPIPlanPtr	plan = keep_plan(&plan_kept,
+	SPIPlanPtr	plan = spi_plan_keep(&plan_kept, 0,
 								 "SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.occurred_at), '{}') FROM ("
 								 "SELECT f.occurred_at FROM telemetry.delivery_failures f "
 								 "WHERE f.spec_key = $1 AND f.provider = $2 "
@@ -303,7 +266,7 @@ cut_batches(DeliveryProvider *prov, DeliveryEvent *ev, int n, int per_batch,
 static void
 first_sight(void)
 {
-	SPIPlanPtr	plan = keep_plan(&first_sight_plan_kept,
+	SPIPlanPtr	plan = spi_plan_keep(&first_sight_plan_kept, 0,
 								 "INSERT INTO telemetry.delivery_state AS s "
 								 "(spec_key, provider, cursor_xid, floor) "
 								 "SELECT p.spec_key, p.name, "
@@ -327,7 +290,7 @@ static List *
 load_providers(MemoryContext cxt)
 {
 	List	   *provs = NIL;
-	SPIPlanPtr	plan = keep_plan(&providers_plan_kept,
+	SPIPlanPtr	plan = spi_plan_keep(&providers_plan_kept, 0,
 								 "SELECT p.spec_key, p.spec_version, p.name, p.type, "
 								 "telemetry._delivery_config(p.config), "
 								 "COALESCE(s.cursor_xid, '0')::text, "
@@ -420,7 +383,7 @@ settle_orphans(DeliveryProvider *p, Datum times)
 	int			rc;
 
 	/* the requeued events just looked for: only their partitions are read */
-	plan = keep_custom_plan(&plan_kept,
+	plan = spi_plan_keep(&plan_kept, CURSOR_OPT_CUSTOM_PLAN,
 							"UPDATE telemetry.delivery_failures f SET state = 'dead', "
 							"error = 'the event is no longer stored (expired before it could be sent again)' "
 							"WHERE f.spec_key = $1 AND f.provider = $2 "
@@ -455,7 +418,7 @@ idle_floor(DeliveryProvider *p)
 	if (!TIMESTAMP_NOT_FINITE(p->floor) &&
 		p->floor > GetCurrentTimestamp() - USECS_PER_HOUR && p->pending_xid != NULL)
 		return;
-	plan = keep_plan(&plan_kept,
+	plan = spi_plan_keep(&plan_kept, 0,
 					 "UPDATE telemetry.delivery_state s SET "
 					 "floor = CASE WHEN s.pending_xid <= $3 THEN s.pending_at ELSE s.floor END, "
 					 "pending_xid = CASE WHEN s.pending_xid IS NULL OR s.pending_xid <= $3 THEN $4 ELSE s.pending_xid END, "
@@ -476,6 +439,7 @@ idle_floor(DeliveryProvider *p)
 static void
 mark_in_flight(List *provs)
 {
+	static SPIPlanPtr plan = NULL;
 	ListCell   *lc;
 	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
 
@@ -483,22 +447,19 @@ mark_in_flight(List *provs)
 	{
 		DeliveryProvider *p = lfirst(lc);
 		Datum		args[3];
-		int			rc;
 
 		if (p->in_flight == 0)
 			continue;
 		args[0] = CStringGetTextDatum(p->spec_key);
 		args[1] = CStringGetTextDatum(p->name);
 		args[2] = Int32GetDatum(p->in_flight);
-		rc = SPI_execute_with_args(
-								   "INSERT INTO telemetry.delivery_state AS s "
-								   "(spec_key, provider, in_flight, in_flight_since) "
-								   "VALUES ($1, $2, $3, pg_catalog.now()) "
-								   "ON CONFLICT (spec_key, provider) DO UPDATE "
-								   "SET in_flight = EXCLUDED.in_flight, in_flight_since = EXCLUDED.in_flight_since",
-								   3, types, args, NULL, false, 0);
-		if (rc != SPI_OK_INSERT)
-			elog(ERROR, "could not update telemetry.delivery_state: %s", SPI_result_code_string(rc));
+		spi_plan_run(&plan,
+					 "INSERT INTO telemetry.delivery_state AS s "
+					 "(spec_key, provider, in_flight, in_flight_since) "
+					 "VALUES ($1, $2, $3, pg_catalog.now()) "
+					 "ON CONFLICT (spec_key, provider) DO UPDATE "
+					 "SET in_flight = EXCLUDED.in_flight, in_flight_since = EXCLUDED.in_flight_since",
+					 3, types, args, NULL, SPI_OK_INSERT);
 	}
 }
 

@@ -15,6 +15,7 @@
  */
 #include "telemetry.h"
 #include "delivery.h"
+#include "spi_plan.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -70,50 +71,11 @@ time_array(DeliveryEvent *ev, int n)
 										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
-/* Plans of the bookkeeping statements, kept for the life of the process. */
-#define RECORD_NPLANS 8
-static struct
-{
-	const char *sql;			/* a string literal: compared by address */
-	SPIPlanPtr	plan;
-}			record_plans[RECORD_NPLANS];
-
-/* Run one bookkeeping statement with a kept plan. */
-static void
-run(const char *sql, int nargs, Oid *types, Datum *args, const char *nulls, int expect)
-{
-	SPIPlanPtr	plan = NULL;
-	int			i;
-	int			rc;
-
-	for (i = 0; i < RECORD_NPLANS && record_plans[i].sql != NULL; i++)
-		if (record_plans[i].sql == sql)
-		{
-			plan = record_plans[i].plan;
-			break;
-		}
-	if (plan == NULL)
-	{
-		plan = SPI_prepare(sql, nargs, types);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (i < RECORD_NPLANS)
-		{
-			if (SPI_keepplan(plan) != 0)
-				elog(ERROR, "SPI_keepplan failed");
-			record_plans[i].sql = sql;
-			record_plans[i].plan = plan;
-		}
-	}
-	rc = SPI_execute_plan(plan, args, nulls, false, 0);
-	if (rc != expect)
-		elog(ERROR, "delivery bookkeeping failed: %s", SPI_result_code_string(rc));
-}
-
 /* Dead-letter events of a provider (or re-dead-letter requeued ones). */
 static void
 dead_letter(DeliveryProvider *p, DeliveryEvent *ev, int n, long status, const char *error)
 {
+	static SPIPlanPtr dead_letter_plan = NULL;
 	Oid			types[7] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
 	TIMESTAMPTZARRAYOID, INT4OID, TEXTOID};
 	Datum		args[7];
@@ -130,7 +92,7 @@ dead_letter(DeliveryProvider *p, DeliveryEvent *ev, int n, long status, const ch
 	if (status == 0)
 		nulls[5] = 'n';
 	args[6] = CStringGetTextDatum(error ? error : "");
-	run("INSERT INTO telemetry.delivery_failures AS f "
+	spi_plan_run(&dead_letter_plan, "INSERT INTO telemetry.delivery_failures AS f "
 		"(spec_key, provider, event_id, event_xid, occurred_at, state, status, error) "
 		"SELECT $1, $2, u.id::uuid, u.xid::pg_catalog.xid8, u.at, 'dead', $6, $7 "
 		"FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(id, xid, at) "
@@ -144,6 +106,8 @@ dead_letter(DeliveryProvider *p, DeliveryEvent *ev, int n, long status, const ch
 static void
 settle_requeued(DeliveryProvider *p, DeliveryBatch *b)
 {
+	static SPIPlanPtr requeued_delete_plan = NULL;
+	static SPIPlanPtr requeued_update_plan = NULL;
 	Oid			types[6] = {TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, INT4OID};
 	Datum		args[6];
 	char		nulls[7] = "      ";
@@ -153,7 +117,7 @@ settle_requeued(DeliveryProvider *p, DeliveryBatch *b)
 	args[2] = text_array(b->events, b->nevents, false);
 	if (b->outcome == DELIVERY_OK)
 	{
-		run("DELETE FROM telemetry.delivery_failures "
+		spi_plan_run(&requeued_delete_plan, "DELETE FROM telemetry.delivery_failures "
 			"WHERE spec_key = $1 AND provider = $2 "
 			"AND event_id = ANY ($3::uuid[])",
 			3, types, args, NULL, SPI_OK_DELETE);
@@ -164,7 +128,7 @@ settle_requeued(DeliveryProvider *p, DeliveryBatch *b)
 		nulls[3] = 'n';
 	args[4] = CStringGetTextDatum(b->error ? b->error : "");
 	args[5] = Int32GetDatum(b->outcome == DELIVERY_DEAD ? -1 : telemetry_max_delivery_age);
-	run("UPDATE telemetry.delivery_failures "
+	spi_plan_run(&requeued_update_plan, "UPDATE telemetry.delivery_failures "
 		"SET attempts = attempts + 1, status = $4, error = $5, failed_at = pg_catalog.now(), "
 		"state = CASE WHEN $6 < 0 OR requeued_at < pg_catalog.now() - pg_catalog.make_interval(secs => $6) "
 		"THEN 'dead' ELSE 'retry' END "
@@ -175,20 +139,15 @@ settle_requeued(DeliveryProvider *p, DeliveryBatch *b)
 
 static void history(DeliveryProvider *p, DeliveryBatch *b);
 
-/* Settle an alert batch (walking the halves of a split one). */
+/*
+ * Count the outcome of a settled batch of alerts or of requeued events
+ * (batches outside the cursor's order, which never block it) in the
+ * provider's tally: success, the first error's summary, retry (with the
+ * longest Retry-After) and disabling.
+ */
 static void
-settle_alerts_tree(ProviderTally *t, DeliveryBatch *b)
+tally_side_batch(ProviderTally *t, DeliveryBatch *b)
 {
-	if (b->outcome == DELIVERY_PENDING)
-		return;
-	history(t->prov, b);
-	if (b->outcome == DELIVERY_SPLIT)
-	{
-		settle_alerts_tree(t, b->half[0]);
-		settle_alerts_tree(t, b->half[1]);
-		return;
-	}
-	delivery_record_alerts(t->prov, b);
 	if (b->outcome == DELIVERY_OK)
 	{
 		t->success = true;
@@ -205,47 +164,44 @@ settle_alerts_tree(ProviderTally *t, DeliveryBatch *b)
 		t->disable = true;
 }
 
-/* Settle a requeued batch (walking the halves of a split one). */
+/*
+ * Settle a batch of alerts or of requeued events (walking the halves of a
+ * split one): these are outside the cursor's order and never block it.
+ */
 static void
-settle_requeued_tree(ProviderTally *t, DeliveryBatch *b)
+settle_side_tree(ProviderTally *t, DeliveryBatch *b)
 {
 	if (b->outcome == DELIVERY_PENDING)
 		return;
 	if (b->routed_away)
 	{
-		/* routed away from this provider: no longer to be sent */
+		/* requeued events routed away from this provider: no longer to be sent */
 		settle_requeued(t->prov, b);
 		return;
 	}
 	history(t->prov, b);
 	if (b->outcome == DELIVERY_SPLIT)
 	{
-		settle_requeued_tree(t, b->half[0]);
-		settle_requeued_tree(t, b->half[1]);
+		settle_side_tree(t, b->half[0]);
+		settle_side_tree(t, b->half[1]);
 		return;
 	}
-	settle_requeued(t->prov, b);
-	if (b->outcome == DELIVERY_OK)
+	if (b->alerts)
+		delivery_record_alerts(t->prov, b);
+	else
 	{
-		t->delivered += b->nevents;
-		t->success = true;
-		return;
+		settle_requeued(t->prov, b);
+		if (b->outcome == DELIVERY_OK)
+			t->delivered += b->nevents;
 	}
-	if (t->error == NULL)
-		t->error = b->public_error;
-	if (b->outcome == DELIVERY_RETRY)
-	{
-		t->retry = true;
-		t->retry_after = Max(t->retry_after, b->req.retry_after);
-	}
-	if (b->outcome == DELIVERY_DISABLE)
-		t->disable = true;
+	tally_side_batch(t, b);
 }
 
 /* One row of delivery history for a settled batch. */
 static void
 history(DeliveryProvider *p, DeliveryBatch *b)
 {
+	static SPIPlanPtr history_plan = NULL;
 	Oid			types[9] = {TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID, TEXTOID,
 	FLOAT8OID, TEXTOID, TEXTOID};
 	Datum		args[9];
@@ -270,7 +226,7 @@ history(DeliveryProvider *p, DeliveryBatch *b)
 	args[8] = CStringGetTextDatum("alerts");
 	if (!b->alerts)
 		nulls[8] = 'n';
-	run("INSERT INTO telemetry.delivery_history "
+	spi_plan_run(&history_plan, "INSERT INTO telemetry.delivery_history "
 		"(spec_key, provider, events, bytes, status, outcome, duration_ms, error, note) "
 		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 		9, types, args, nulls, SPI_OK_INSERT);
@@ -379,6 +335,8 @@ backoff_ms(int failures, long retry_after)
 static void
 save_state(ProviderTally *t)
 {
+	static SPIPlanPtr state_plan = NULL;
+	static SPIPlanPtr disable_plan = NULL;
 	DeliveryProvider *p = t->prov;
 	Oid			types[15] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT4OID,
 		INT4OID, TIMESTAMPTZOID, BOOLOID, TEXTOID, TIMESTAMPTZOID,
@@ -419,7 +377,7 @@ save_state(ProviderTally *t)
 	 * A provider that a registration meanwhile dropped (its state removed,
 	 * see spec_deploy.c) is not made again: only existing state is updated.
 	 */
-	run("UPDATE telemetry.delivery_state s SET "
+	spi_plan_run(&state_plan, "UPDATE telemetry.delivery_state s SET "
 		"cursor_xid = $3::pg_catalog.xid8, cursor_id = $4::uuid, "
 		"delivered = s.delivered + $5, in_flight = 0, in_flight_since = NULL, "
 		"retrying = $6, failures = $7, next_attempt_at = $8, "
@@ -437,7 +395,7 @@ save_state(ProviderTally *t)
 		Oid			dtypes[2] = {TEXTOID, TEXTOID};
 
 		/* every version's row of the provider: a new version keeps it off */
-		run("UPDATE telemetry.providers SET enabled = false, "
+		spi_plan_run(&disable_plan, "UPDATE telemetry.providers SET enabled = false, "
 			"disabled_reason = 'webhook answered 410 Gone at ' || pg_catalog.now()::text "
 			"WHERE spec_key = $1 AND name = $2",
 			2, dtypes, args, NULL, SPI_OK_UPDATE);
@@ -469,9 +427,9 @@ delivery_record(List *providers, bool *more)
 		t.max_age_cutoff = GetCurrentTimestamp() - (int64) telemetry_max_delivery_age * USECS_PER_SEC;
 
 		foreach(bc, p->alerts)
-			settle_alerts_tree(&t, lfirst(bc));
+			settle_side_tree(&t, lfirst(bc));
 		foreach(bc, p->requeued)
-			settle_requeued_tree(&t, lfirst(bc));
+			settle_side_tree(&t, lfirst(bc));
 		foreach(bc, p->batches)
 			settle(&t, lfirst(bc));
 		save_state(&t);

@@ -14,6 +14,7 @@
  */
 #include "telemetry.h"
 #include "delivery.h"
+#include "spi_plan.h"
 
 #include "access/transam.h"
 #include "catalog/pg_type.h"
@@ -34,20 +35,12 @@ delivery_restart_restored(void)
 	bool		isnull;
 	int			rc;
 
-	if (plan_kept == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare("SELECT EXISTS (SELECT 1 FROM telemetry.delivery_state s "
-									   "WHERE s.cursor_xid > $1 OR s.pending_xid > $1) "
-									   "OR EXISTS (SELECT 1 FROM telemetry.delivery_horizons h "
-									   "WHERE h.horizon > $1)",
-									   1, types);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		plan_kept = plan;
-	}
+	spi_plan_keep(&plan_kept, 0,
+				  "SELECT EXISTS (SELECT 1 FROM telemetry.delivery_state s "
+				  "WHERE s.cursor_xid > $1 OR s.pending_xid > $1) "
+				  "OR EXISTS (SELECT 1 FROM telemetry.delivery_horizons h "
+				  "WHERE h.horizon > $1)",
+				  1, types);
 	args[0] = FullTransactionIdGetDatum(ReadNextFullTransactionId());
 	rc = SPI_execute_plan(plan_kept, args, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)

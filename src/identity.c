@@ -19,6 +19,7 @@
  */
 #include "telemetry.h"
 #include "identity.h"
+#include "spi_plan.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -108,18 +109,11 @@ load_decl(IdentityDecl *d, text *event, text *version)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (decl_plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare("SELECT p.name, p.redaction FROM telemetry.event_properties p "
-									   "WHERE p.event = $1 AND p.version = $2 AND p.scope = 'context' "
-									   "AND p.name IN ('userId', 'sessionId')",
-									   2, types);
-
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "telemetry: could not prepare the identity lookup: %s",
-				 SPI_result_code_string(SPI_result));
-		decl_plan = plan;
-	}
+	spi_plan_keep(&decl_plan, 0,
+				  "SELECT p.name, p.redaction FROM telemetry.event_properties p "
+				  "WHERE p.event = $1 AND p.version = $2 AND p.scope = 'context' "
+				  "AND p.name IN ('userId', 'sessionId')",
+				  2, types);
 	args[0] = PointerGetDatum(event);
 	args[1] = PointerGetDatum(version);
 	ret = SPI_execute_plan(decl_plan, args, NULL, true, 0);
@@ -214,6 +208,17 @@ identity_resolve(DeliveryRow *row)
 
 	row->identity = identity_choose(&user, &session);
 	row->session_usable = identity_key_usable(&session);
+}
+
+/*
+ * Whether an event is sent as an anonymous event, about no person a
+ * provider may profile: its identity key was masked or dropped, or it has
+ * none at all.  PostHog then gets "$process_person_profile": false.
+ */
+bool
+identity_anonymous(const DeliveryRow *row)
+{
+	return row->identity == IDENTITY_REDACTED || row->identity == IDENTITY_NONE;
 }
 
 /*

@@ -43,9 +43,10 @@ posthog_configure(DeliveryProvider *prov)
  *
  * distinct_id is the identity identity.c chose: userId, else sessionId,
  * else "telemetry:<event id>".  An event whose identity key is masked or
- * dropped is anonymous: distinct_id is its event id and its properties say
- * "$process_person_profile": false, so PostHog makes no person of it (a
- * masked value such as "REDACTED" would merge every user into one).
+ * dropped is anonymous: distinct_id is its event id (a masked value such
+ * as "REDACTED" would merge every user into one).  Anonymous events, those
+ * without any identity included (identity_anonymous), say
+ * "$process_person_profile": false, so PostHog makes no person of them.
  */
 static void
 posthog_item(JsonOut *out, const DeliveryRow *row)
@@ -57,7 +58,7 @@ posthog_item(JsonOut *out, const DeliveryRow *row)
 	json_out_lit(out, ", \"timestamp\": ");
 	json_out_timestamp(out, row->occurred_at);
 	json_out_lit(out, ", \"properties\": ");
-	if (row->identity == IDENTITY_REDACTED)
+	if (identity_anonymous(row))
 		json_out_props_with_spec_flag(out, row, "$process_person_profile", false);
 	else
 		json_out_props_with_spec(out, row);
@@ -92,17 +93,10 @@ posthog_item(JsonOut *out, const DeliveryRow *row)
 static void
 posthog_alert(JsonOut *out, const DeliveryAlert *alert)
 {
-	char	   *who = psprintf("telemetry:%s", alert->spec_key);
-
 	json_out_lit(out, "{\"uuid\": ");
 	json_out_string(out, alert->id, strlen(alert->id));
-	json_out_lit(out, ", \"event\": \"telemetry.anomaly\", \"timestamp\": ");
-	json_out_timestamp(out, alert->detected_at);
-	json_out_lit(out, ", \"properties\": {\"$process_person_profile\": false");
-	json_out_members(out, alert->payload, false);
-	json_out_lit(out, "}, \"distinct_id\": ");
-	json_out_string(out, who, strlen(who));
-	json_out_lit(out, "}");
+	json_out_lit(out, ", \"event\": \"telemetry.anomaly\"");
+	json_out_alert_track(out, alert, "\"$process_person_profile\": false", "distinct_id");
 }
 
 /* gzip (RFC 1952) a buffer; false when zlib fails. */

@@ -100,17 +100,9 @@ segment_item(JsonOut *out, const DeliveryRow *row)
 static void
 segment_alert(JsonOut *out, const DeliveryAlert *alert)
 {
-	char	   *who = psprintf("telemetry:%s", alert->spec_key);
-
 	json_out_lit(out, "{\"type\": \"track\", \"event\": \"telemetry.anomaly\", \"messageId\": ");
 	json_out_string(out, alert->id, strlen(alert->id));
-	json_out_lit(out, ", \"timestamp\": ");
-	json_out_timestamp(out, alert->detected_at);
-	json_out_lit(out, ", \"properties\": {");
-	json_out_members(out, alert->payload, true);
-	json_out_lit(out, "}, \"anonymousId\": ");
-	json_out_string(out, who, strlen(who));
-	json_out_lit(out, "}");
+	json_out_alert_track(out, alert, NULL, "anonymousId");
 }
 
 /* The request for one batch. */

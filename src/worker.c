@@ -44,10 +44,10 @@
 #define WORKER_QUIET_DELIVERY_MS	5000
 /*
  * ... but wake-ups (one per committing tracking transaction) are coalesced:
- * a woken delivery starts no sooner than this after the previous one ended,
- * so thousands of commits a second cost the worker a few passes.
+ * a woken delivery starts no sooner than worker_delivery_wake_gap_ms()
+ * after the previous one ended (worker_jobs.c), so thousands of commits a
+ * second cost the worker a few passes.
  */
-#define WORKER_DELIVERY_GAP_MS	100
 
 TelemetryWorkerSlot *MyWorkerSlot = NULL;
 bool		worker_delivery_quiet = false;
@@ -77,14 +77,14 @@ typedef struct WorkerJobDef
 	TelemetryJob id;
 	TelemetryJobFn run;
 	long		(*interval_ms) (void);	/* longest time between two runs */
-	int			wake_gap_ms;	/* >= 0: a wake-up makes the job due this
-								 * long after its last run ended */
+	/* non-NULL: a wake-up makes the job due this long after its last run ended */
+	long		(*wake_gap_ms) (void);
 } WorkerJobDef;
 
 static const WorkerJobDef worker_jobs[TELEMETRY_NJOBS] = {
-	{TELEMETRY_JOB_MAINTENANCE, worker_job_maintenance, maintenance_interval_ms, -1},
-	{TELEMETRY_JOB_ANOMALY, worker_job_anomaly, anomaly_interval_ms, -1},
-	{TELEMETRY_JOB_DELIVERY, worker_job_delivery, delivery_interval_ms, WORKER_DELIVERY_GAP_MS},
+	{TELEMETRY_JOB_MAINTENANCE, worker_job_maintenance, maintenance_interval_ms, NULL},
+	{TELEMETRY_JOB_ANOMALY, worker_job_anomaly, anomaly_interval_ms, NULL},
+	{TELEMETRY_JOB_DELIVERY, worker_job_delivery, delivery_interval_ms, worker_delivery_wake_gap_ms},
 };
 
 /* When each job last ran, ended, asked to run again, and is due. */
@@ -271,8 +271,8 @@ telemetry_worker_main(Datum main_arg)
 				if (st->last_run != 0)
 					st->due = TimestampTzPlusMilliseconds(st->last_run, st->interval);
 			}
-			if (woken && def->wake_gap_ms >= 0)
-				st->due = Min(st->due, TimestampTzPlusMilliseconds(st->ended, def->wake_gap_ms));
+			if (woken && def->wake_gap_ms != NULL)
+				st->due = Min(st->due, TimestampTzPlusMilliseconds(st->ended, def->wake_gap_ms()));
 
 			now = GetCurrentTimestamp();
 			if (now >= st->due)

@@ -171,6 +171,7 @@ extern Oid	worker_extension_owner(void);
 extern TimestampTz worker_job_maintenance(char *outcome, size_t len);
 extern TimestampTz worker_job_anomaly(char *outcome, size_t len);
 extern TimestampTz worker_job_delivery(char *outcome, size_t len);
+extern long worker_delivery_wake_gap_ms(void);
 extern bool worker_run_guarded(TelemetryJob job, TelemetryJobFn fn,
 							   TimestampTz started, TimestampTz *next_run);
 extern void worker_job_record(TelemetryJob job, TimestampTz last_run,

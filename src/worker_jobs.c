@@ -393,6 +393,45 @@ worker_job_anomaly(char *outcome, size_t len)
 }
 
 /*
+ * How long after a delivery job a wake-up (a committing tracking
+ * transaction) starts the next one: about the time events take to fill
+ * one request (telemetry.batch_size) at the rate the last job delivered
+ * them, between these bounds.  Each pass has a fixed cost (two short
+ * transactions), so a slow trickle of events waits up to the longest gap
+ * and costs the worker at most ten passes a second, while at thousands of
+ * events a second passes follow each other closely: events wait about as
+ * long as a full batch takes to gather, not a fixed 100 ms.
+ */
+#define DELIVERY_GAP_MIN_MS		10
+#define DELIVERY_GAP_MAX_MS		100
+
+static long delivery_gap_ms = DELIVERY_GAP_MAX_MS;
+static TimestampTz delivery_job_ended = 0;
+
+long
+worker_delivery_wake_gap_ms(void)
+{
+	return delivery_gap_ms;
+}
+
+/* Set the next gap from a job that delivered `delivered` events. */
+static void
+delivery_gap_update(int64 delivered)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	double		ms = delivery_job_ended ? (now - delivery_job_ended) / 1000.0 : 0;
+
+	/* the events of the last gap and job, at this rate, fill one batch in */
+	if (delivered > 0 && ms > 0)
+		delivery_gap_ms = Max(DELIVERY_GAP_MIN_MS,
+							  Min(DELIVERY_GAP_MAX_MS,
+								  (long) (telemetry_batch_size * ms / delivered)));
+	else
+		delivery_gap_ms = DELIVERY_GAP_MAX_MS;
+	delivery_job_ended = now;
+}
+
+/*
  * Delivery: passes of the delivery code, which opens and commits its own
  * transactions, while it says more work is waiting (bounded, so the other
  * jobs get their turn).
@@ -423,6 +462,7 @@ worker_job_delivery(char *outcome, size_t len)
 			elog(ERROR, "delivery pass left a transaction open");
 		pgstat_report_stat(false);
 	}
+	delivery_gap_update(delivered);
 	if (none_due)
 		telemetry_delivery_wake_suppress();
 	else if (worker_delivery_quiet)

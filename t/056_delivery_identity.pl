@@ -147,6 +147,20 @@ ok(!exists $ph{ $hs[0] }{properties}{'$process_person_profile'}, 'hashed: a pers
 is($sg{ $hs[0] }{userId}, $ph{ $hs[0] }{distinct_id}, 'hashed: segment userId is the same pseudonym');
 is($sg{ $hs[1] }{userId}, $sg{ $hs[0] }{userId}, 'hashed: segment userId stable per user');
 
+# ---- no identity at all: anonymous, and no person profile ----
+$sink->clear;
+$warn = register('ni', {});
+unlike($warn, qr/WARNING/, 'no warning for a spec without identity keys');
+my @ni = (track('ni', {}), track('ni', {}));
+deliver();
+%ph = map { $_->{uuid} => $_ } items('/ni/ph/batch/');
+is(join(',', map { $ph{$_}{distinct_id} } @ni), join(',', map { "telemetry:$_" } @ni),
+	'no identity: distinct_id derived from the event id');
+is(scalar(grep { exists $ph{$_}{properties}{'$process_person_profile'} && !$ph{$_}{properties}{'$process_person_profile'} } @ni), 2,
+	'no identity: "$process_person_profile": false, as for a masked one');
+%sg = map { $_->{messageId} => $_ } items('/ni/seg/v1/batch');
+is($sg{ $ni[0] }{anonymousId}, "telemetry:$ni[0]", 'no identity: segment anonymousId derived from the event id');
+
 # ---- no warning without PostHog or Segment, or for a plain identity ----
 $warn = register('wh', { userId => { type => 'string', pii => JSON::PP::true } },
 	providers => [ { type => 'opentelemetry', config => { endpoint => "$url/ot" } } ]);

@@ -37,7 +37,8 @@ export const SupportDeskTelemetry = {
       { type: 'posthog', config: { projectApiKey: process.env.SUPPORT_POSTHOG_KEY!, host: 'http://127.0.0.1:9400' } },
       // apiKey is the alias of projectApiKey; a literal key is masked in
       // telemetry_spec() for everyone but the owner (prefer references)
-      { type: 'posthog', name: 'posthog_legacy', config: { apiKey: 'phc_example_literal_key' } },
+      // "alerts": false: this one receives events and no anomaly alerts
+      { type: 'posthog', name: 'posthog_legacy', alerts: false, config: { apiKey: 'phc_example_literal_key' } },
       { type: 'segment', name: 'segment_eu', config: { writeKey: { secret: 'support_segment' }, host: 'http://127.0.0.1:9400' } },
       {
         type: 'webhook',
@@ -56,6 +57,9 @@ export const SupportDeskTelemetry = {
           headers: { 'x-api-key': process.env['SUPPORT_OTEL_KEY'] },
         },
       },
+      // alerts only (never events); the incoming-webhook URL is a credential,
+      // so a real one is a { secret: ... } reference
+      { type: 'slack', name: 'oncall', config: { url: 'http://127.0.0.1:9400/slack/oncall' } },
       { type: 'internal', name: 'audit' },
     ],
     anomalyDetection: { enabled: true, checkIntervalMs: 10_000 },
@@ -90,6 +94,8 @@ export const SupportDeskTelemetry = {
       version: '2.0.0',
       semantics: { what: 'A customer opened a ticket', who: 'Customer', why: 'Support volume and channels' },
       privacy: 'pii',
+      // routing: only these providers receive the event and its alerts
+      providers: ['posthog', 'escalations', 'oncall'],
       properties: {
         ticketId: { type: 'string', required: true },
         channel: { type: 'string', required: true },
@@ -143,6 +149,7 @@ export const SupportDeskTelemetry = {
       version: '1.0.0',
       semantics: { what: 'A refund was paid out', who: 'Support agent', why: null },
       privacy: 'sensitive',
+      providers: ['escalations'],
       properties: {
         ticketId: { type: 'string', required: true },
         amount: { type: 'number', required: true },

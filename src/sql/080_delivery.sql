@@ -79,6 +79,8 @@ CREATE TABLE telemetry.delivery_failures (
 	PRIMARY KEY (spec_key, provider, event_id)
 );
 CREATE INDEX ON telemetry.delivery_failures (failed_at);
+-- telemetry_forget() removes the dead letters of the events it removes, by id
+CREATE INDEX ON telemetry.delivery_failures (event_id);
 
 -- One row per request sent (or per batch dead-lettered without sending),
 -- and one per provider of each telemetry_replay() call.  Only the owner
@@ -356,6 +358,13 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 			HINT = 'Name a provider as "spec/name" or by its name; see telemetry.delivery_status.';
 	END IF;
+	-- a slack provider receives alerts only: it would never send them
+	IF NOT EXISTS (SELECT 1 FROM telemetry._delivery_providers(pname) d
+			WHERE d.type NOT IN ('internal', 'slack')) THEN
+		RAISE EXCEPTION 'provider "%" receives alerts only: it has no events to replay', pname
+			USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Replay to a provider that receives events; telemetry_retry_dead_letters() sends its dead alerts again.';
+	END IF;
 	FOR p IN
 		SELECT d.spec_key, d.name,
 			COALESCE(s.cursor_xid, h.horizon, '0') AS cursor_xid,
@@ -363,7 +372,7 @@ BEGIN
 		FROM telemetry._delivery_providers(pname) d
 		LEFT JOIN telemetry.delivery_state s ON (s.spec_key, s.provider) = (d.spec_key, d.name)
 		LEFT JOIN telemetry.delivery_horizons h ON (h.spec_key, h.provider) = (d.spec_key, d.name)
-		WHERE d.type <> 'internal'
+		WHERE d.type NOT IN ('internal', 'slack')
 		ORDER BY 1, 2
 	LOOP
 		-- events the cursor has not reached yet will be sent anyway
@@ -499,7 +508,8 @@ REVOKE ALL ON FUNCTION telemetry._wake_worker_if_possible() FROM PUBLIC;
 CREATE FUNCTION telemetry._delivery_status(OUT provider text, OUT type text, OUT enabled boolean,
 		OUT disabled_reason text, OUT pending bigint, OUT in_flight integer, OUT delivered bigint,
 		OUT retrying bigint, OUT dead bigint, OUT consecutive_failures integer, OUT last_success timestamptz,
-		OUT last_error text, OUT last_error_at timestamptz, OUT next_attempt timestamptz)
+		OUT last_error text, OUT last_error_at timestamptz, OUT next_attempt timestamptz,
+		OUT alerts_pending bigint, OUT alerts_delivered bigint, OUT alerts_dead bigint)
 	RETURNS SETOF record
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
@@ -552,13 +562,22 @@ BEGIN
 		last_error := r.last_error;
 		last_error_at := r.last_error_at;
 		next_attempt := r.next_attempt_at;
+		-- its alerts (telemetry.alert_queue keeps settled ones for
+		-- telemetry.history_retention_days)
+		SELECT count(*) FILTER (WHERE q.state = 'pending'),
+			count(*) FILTER (WHERE q.state = 'delivered'),
+			count(*) FILTER (WHERE q.state = 'dead')
+		INTO alerts_pending, alerts_delivered, alerts_dead
+		FROM telemetry.alert_queue q
+		WHERE (q.spec_key, q.provider) = (r.spec_key, r.name);
 		RETURN NEXT;
 	END LOOP;
 END
 $$;
 
 -- Delivery per provider: events waiting, in flight, delivered, retrying and
--- dead, and when it last worked, failed and will next try.  Everyone reads
+-- dead, when it last worked, failed and will next try, and its alerts
+-- pending, delivered and dead.  Everyone reads
 -- it: last_error is a summary (a status code, names of settings), never a
 -- response body or a transport error; the detail is in delivery_history.
 CREATE VIEW telemetry.delivery_status AS

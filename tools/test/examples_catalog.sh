@@ -67,12 +67,12 @@ walk="WITH RECURSIVE d(path, k, v) AS (SELECT '', NULL::text, telemetry_spec('su
 keys=$(q examples_json "$walk SELECT string_agg(DISTINCT path, ' ' ORDER BY path) FROM d WHERE path <> ''")
 for k in .meta.key .meta.version .meta.title .meta.description .meta.domain .meta.owners .meta.tags .meta.stability \
 	.config.defaultRetentionDays .config.defaultSamplingRate .config.context.*.description \
-	.config.providers[].name .config.providers[].config.host .config.providers[].config.apiKey \
+	.config.providers[].name .config.providers[].alerts .config.providers[].config.host .config.providers[].config.apiKey \
 	.config.providers[].config.projectApiKey.env .config.providers[].config.writeKey.secret \
 	.config.providers[].config.headers.*.secret .config.providers[].config.headers.*.env \
 	.config.providers[].config.serviceName .config.providers[].config.endpoint .config.providers[].config.url \
 	.config.anomalyDetection.enabled .config.anomalyDetection.checkIntervalMs \
-	.events[].key .events[].name .events[].version .events[].description .events[].tags \
+	.events[].key .events[].name .events[].version .events[].description .events[].tags .events[].providers \
 	.events[].semantics.what .events[].semantics.who .events[].semantics.why \
 	.events[].properties.*.required .events[].properties.*.pii .events[].properties.*.redact \
 	.events[].properties.*.redaction .events[].properties.*.description \
@@ -90,7 +90,7 @@ done
 is "${missing:-}" '' 'support.desk uses every field of the spec format'
 for v in "privacy: public internal pii sensitive" "type: string number boolean timestamp json" \
 	"redaction: mask hash drop" "policy: delete archive" "aggregate: avg p50 p95 p99 min max count" \
-	"actions[]: alert log trigger_regen" "type: posthog segment webhook opentelemetry internal"; do
+	"actions[]: alert log trigger_regen" "type: posthog segment webhook opentelemetry slack internal"; do
 	field=${v%%:*}
 	got=$(q examples_json "$walk SELECT string_agg(DISTINCT v #>> '{}', ' ') FROM d
 		WHERE k = '$field' AND jsonb_typeof(v) = 'string'")
