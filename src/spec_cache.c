@@ -499,9 +499,7 @@ spec_cache_owner(void)
 	if (!aux_valid)
 		spec_cache_refresh_aux();
 	if (!OidIsValid(extension_owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"telemetry\" is not installed in this database")));
+		telemetry_not_installed();
 	return extension_owner;
 }
 

@@ -31,16 +31,9 @@ read_one(const char *sql, int nargs, Oid *types, Datum *values, const char *null
 {
 	MemoryContext caller = CurrentMemoryContext;
 	TelemetryOwnerContext octx;
-	Oid			owner = telemetry_extension_owner();
 	bool		found = false;
 
-	if (!OidIsValid(owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"telemetry\" is not installed in this database")));
-	telemetry_become_owner(&octx, owner, true);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	telemetry_owner_spi_begin(&octx);
 	if (SPI_execute_with_args(sql, nargs, types, values, nulls, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "telemetry: could not read the catalog");
 	if (SPI_processed == 1)
@@ -53,8 +46,7 @@ read_one(const char *sql, int nargs, Oid *types, Datum *values, const char *null
 		MemoryContextSwitchTo(spi);
 		found = true;
 	}
-	SPI_finish();
-	telemetry_restore_user(&octx);
+	telemetry_owner_spi_end(&octx);
 	return found;
 }
 

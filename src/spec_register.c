@@ -841,7 +841,6 @@ register_spec(Jsonb *spec, const char *registered_by)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	TelemetryOwnerContext octx;
-	Oid			owner = telemetry_extension_owner();
 	SpecDoc    *doc;
 	bool	   *new_event;
 	bool		revived;
@@ -851,15 +850,9 @@ register_spec(Jsonb *spec, const char *registered_by)
 	Datum		values[2];
 	bool		caller_is_owner;
 
-	if (!OidIsValid(owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"telemetry\" is not installed in this database")));
 	/* decided on the caller, before acting as the owner */
 	caller_is_owner = telemetry_current_user_is_owner();
-	telemetry_become_owner(&octx, owner, true);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	telemetry_owner_spi_begin(&octx);
 
 	doc = spec_validate(spec, SPEC_CHECK_POLICY);
 	result = MemoryContextStrdup(caller, psprintf("%s@%s", doc->key, doc->version));
@@ -943,8 +936,7 @@ register_spec(Jsonb *spec, const char *registered_by)
 	spec_deploy_end(deployment);
 
 done:
-	SPI_finish();
-	telemetry_restore_user(&octx);
+	telemetry_owner_spi_end(&octx);
 	return result;
 }
 
@@ -1031,19 +1023,12 @@ static bool
 unregister_spec(const char *key, const char *version)
 {
 	TelemetryOwnerContext octx;
-	Oid			owner = telemetry_extension_owner();
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	bool		found;
 	SpecDeployment *deployment;
 
-	if (!OidIsValid(owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"telemetry\" is not installed in this database")));
-	telemetry_become_owner(&octx, owner, true);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	telemetry_owner_spi_begin(&octx);
 	take_turn(key);
 
 	values[0] = CStringGetTextDatum(key);
@@ -1079,8 +1064,7 @@ unregister_spec(const char *key, const char *version)
 			2, types, values, NULL, SPI_OK_DELETE);
 		spec_deploy_end(deployment);
 	}
-	SPI_finish();
-	telemetry_restore_user(&octx);
+	telemetry_owner_spi_end(&octx);
 	return found;
 }
 
