@@ -143,6 +143,20 @@ spec_latest_version(const char *key)
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
+typedef struct Revalidation
+{
+	Jsonb	   *doc;
+	SpecDoc    *result;
+} Revalidation;
+
+static void
+revalidate(void *arg)
+{
+	Revalidation *r = arg;
+
+	r->result = spec_validate(r->doc, SPEC_CHECK_DOCUMENT);
+}
+
 /*
  * Validate a stored document again, without the policy checks: its
  * normalized form, or NULL when it does not pass today's rules.
@@ -150,36 +164,9 @@ spec_latest_version(const char *key)
 static SpecDoc *
 normalized_or_null(Jsonb *doc)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	SpecDoc    *result = NULL;
+	Revalidation r = {doc, NULL};
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		result = spec_validate(doc, SPEC_CHECK_DOCUMENT);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
-			ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION)
-			ReThrowError(edata);
-		FlushErrorState();
-		result = NULL;
-	}
-	PG_END_TRY();
-	return result;
+	return spec_try(revalidate, &r, true) ? r.result : NULL;
 }
 
 /* ---------------------------------------------------------------------
