@@ -368,6 +368,44 @@ known_versions(SpecDoc *doc, int *count)
 }
 
 /*
+ * A listed event version that is registered, or was (retired: a tombstone),
+ * must belong to the spec key and keep its definition.  One check for
+ * both cases, which differ only in their words.
+ */
+static void
+check_same_event(const Known *k, const SpecEvent *ev, const char *spec_key)
+{
+	char	   *first;
+
+	if (strcmp(k->spec_key, spec_key) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 k->retired ?
+				 errmsg("event \"%s@%s\" was defined by spec \"%s@%s\", since unregistered",
+						ev->key, ev->version, k->spec_key, k->spec_version) :
+				 errmsg("event \"%s@%s\" is already defined by spec \"%s@%s\"",
+						ev->key, ev->version, k->spec_key, k->spec_version),
+				 k->retired ?
+				 errhint("An event version belongs to one spec key for good; give the event a new version.") :
+				 errhint("An event version belongs to one spec key; give the event a new version."),
+				 errhidestmt(true)));
+	first = spec_first_difference(k->definition, ev->definition, true);
+	if (first != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 k->retired ?
+				 errmsg("%s.%s: event \"%s@%s\" was registered with a different definition",
+						ev->path, first, ev->key, ev->version) :
+				 errmsg("%s.%s: event \"%s@%s\" is already registered with a different definition",
+						ev->path, first, ev->key, ev->version),
+				 k->retired ?
+				 errdetail("An event version keeps its definition after its spec versions are unregistered: writers that pin it and the events stored under it rely on it.") :
+				 errdetail("An event version is stored once; every spec version that lists it must define it the same way."),
+				 errhint("Publish the change under a new version of the event."),
+				 errhidestmt(true)));
+}
+
+/*
  * The checks of the spec's events against the registered and retired
  * ones: an existing key@version must have the same definition and spec
  * key; a new version must be compatible with its neighbours of the same
@@ -392,48 +430,8 @@ check_events(SpecDoc *doc, bool *new_event)
 		ev = &doc->events[k->listed];
 		new_event[k->listed] = k->spec_key == NULL || k->retired;
 		revived |= k->retired;
-		if (k->retired)
-		{
-			char	   *first;
-
-			if (strcmp(k->spec_key, doc->key) != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_DUPLICATE_OBJECT),
-						 errmsg("event \"%s@%s\" was defined by spec \"%s@%s\", since unregistered",
-								ev->key, ev->version, k->spec_key, k->spec_version),
-						 errhint("An event version belongs to one spec key for good; give the event a new version."),
-						 errhidestmt(true)));
-			first = spec_first_difference(k->definition, ev->definition, true);
-			if (first != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_DUPLICATE_OBJECT),
-						 errmsg("%s.%s: event \"%s@%s\" was registered with a different definition",
-								ev->path, first, ev->key, ev->version),
-						 errdetail("An event version keeps its definition after its spec versions are unregistered: writers that pin it and the events stored under it rely on it."),
-						 errhint("Publish the change under a new version of the event."),
-						 errhidestmt(true)));
-		}
-		else if (k->spec_key != NULL)
-		{
-			char	   *first;
-
-			if (strcmp(k->spec_key, doc->key) != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_DUPLICATE_OBJECT),
-						 errmsg("event \"%s@%s\" is already defined by spec \"%s@%s\"",
-								ev->key, ev->version, k->spec_key, k->spec_version),
-						 errhint("An event version belongs to one spec key; give the event a new version."),
-						 errhidestmt(true)));
-			first = spec_first_difference(k->definition, ev->definition, true);
-			if (first != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_DUPLICATE_OBJECT),
-						 errmsg("%s.%s: event \"%s@%s\" is already registered with a different definition",
-								ev->path, first, ev->key, ev->version),
-						 errdetail("An event version is stored once; every spec version that lists it must define it the same way."),
-						 errhint("Publish the change under a new version of the event."),
-						 errhidestmt(true)));
-		}
+		if (k->spec_key != NULL)
+			check_same_event(k, ev, doc->key);
 	}
 
 	/* neighbours of the same major version must be compatible */
