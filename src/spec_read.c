@@ -104,12 +104,11 @@ telemetry_event_def(PG_FUNCTION_ARGS)
 	values[2] = Int32GetDatum(telemetry_default_retention_days);
 	if (!read_one("SELECT e.definition || jsonb_build_object("
 				  "  'spec', e.spec_key || '@' || e.spec_version, "
-				  "  'effectiveRetentionDays', COALESCE(e.retention_days, s.default_retention_days, $3), "
-				  "  'effectiveSamplingRate', COALESCE(e.sampling_rate, s.default_sampling_rate, 1)) "
-				  "FROM telemetry.event_defs e "
-				  "JOIN telemetry.specs s ON s.key = e.spec_key AND s.version = e.spec_version "
-				  "WHERE e.event = $1 AND telemetry._version_matches(e.version, $2) "
-				  "ORDER BY e.version_key DESC, e.version DESC LIMIT 1",
+				  "  'effectiveRetentionDays', "
+				  "    telemetry._effective_retention_days(e.retention_days, s.default_retention_days, $3), "
+				  "  'effectiveSamplingRate', telemetry._effective_sampling_rate(e.sampling_rate, s.default_sampling_rate)) "
+				  "FROM telemetry._resolve_event($1, $2) e "
+				  "JOIN telemetry.specs s ON s.key = e.spec_key AND s.version = e.spec_version",
 				  3, types, values, nulls, &def))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
