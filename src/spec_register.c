@@ -662,7 +662,7 @@ any_thresholds(SpecDoc *doc, bool *new_event)
 	return false;
 }
 
-/* Rows of the new event versions: definitions, properties, anomaly rules. */
+/* Rows of the new event versions: definitions, properties and context, anomaly rules. */
 static void
 insert_events(SpecDoc *doc, bool *new_event)
 {
@@ -714,36 +714,49 @@ insert_events(SpecDoc *doc, bool *new_event)
 				 errhidestmt(true)));
 	}
 
-	/* the properties, as rows of the table, from the validated spec */
-	if (nprops > 0)
+	/*
+	 * The properties and the context (the spec version's, which governs the
+	 * new event versions), as rows of the table, from the validated spec:
+	 * one statement.  A sensitive event's context properties are masked
+	 * unless they declare their own redaction (as in insert_context).
+	 */
+	if (nprops + n * doc->ncontext > 0)
 	{
 		CatalogRows rows;
-		Datum		scope = CStringGetTextDatum("property");
+		Datum		property = CStringGetTextDatum("property");
+		Datum		context = CStringGetTextDatum("context");
+		Datum		mask = CStringGetTextDatum(spec_enum_name(&spec_redactions, REDACT_MASK));
 
-		rows_begin(&rows, "event_properties", property_columns, nprops);
+		rows_begin(&rows, "event_properties", property_columns, nprops + n * doc->ncontext);
 		for (int i = 0; i < doc->nevents; i++)
 		{
+			SpecEvent  *ev = &doc->events[i];
 			Datum		v[11];
 			bool		isnull[11] = {false};
 
 			if (!new_event[i])
 				continue;
-			v[0] = CStringGetTextDatum(doc->events[i].key);
-			v[1] = CStringGetTextDatum(doc->events[i].version);
-			v[2] = scope;
-			for (int j = 0; j < doc->events[i].nprops; j++)
+			v[0] = CStringGetTextDatum(ev->key);
+			v[1] = CStringGetTextDatum(ev->version);
+			for (int j = 0; j < ev->nprops + doc->ncontext; j++)
 			{
-				SpecProperty *p = &doc->events[i].props[j];
+				bool		in_context = j >= ev->nprops;
+				SpecProperty *p = in_context ? &doc->context[j - ev->nprops] : &ev->props[j];
 
+				v[2] = in_context ? context : property;
 				v[3] = CStringGetTextDatum(p->name);
-				v[4] = Int32GetDatum(j);
+				v[4] = Int32GetDatum(in_context ? j - ev->nprops : j);
 				v[5] = CStringGetTextDatum(spec_enum_name(&spec_prop_types, p->type));
 				v[6] = BoolGetDatum(p->required);
 				v[7] = BoolGetDatum(p->pii);
 				v[8] = BoolGetDatum(p->redact);
-				isnull[9] = p->redaction == REDACT_NONE;
-				v[9] = isnull[9] ? (Datum) 0 :
-					CStringGetTextDatum(spec_enum_name(&spec_redactions, p->redaction));
+				isnull[9] = false;
+				if (p->redaction != REDACT_NONE)
+					v[9] = CStringGetTextDatum(spec_enum_name(&spec_redactions, p->redaction));
+				else if (in_context && ev->privacy == PRIVACY_SENSITIVE)
+					v[9] = mask;
+				else
+					isnull[9] = true;
 				isnull[10] = p->description == NULL;
 				v[10] = isnull[10] ? (Datum) 0 : CStringGetTextDatum(p->description);
 				rows_add(&rows, v, isnull);
@@ -1002,16 +1015,7 @@ register_spec(Jsonb *spec, const char *registered_by)
 		char	  **versions = palloc(sizeof(char *) * doc->nevents);
 		int			n = 0;
 
-		/* new events get their context; listed ones may move to this version */
-		for (int i = 0; i < doc->nevents; i++)
-			if (new_event[i])
-			{
-				events[n] = doc->events[i].key;
-				versions[n++] = doc->events[i].version;
-			}
-		if (n > 0 && doc->ncontext > 0)
-			insert_context(text_array(events, n), text_array(versions, n));
-		n = 0;
+		/* listed events that are not new may move to this version */
 		for (int i = 0; i < doc->nevents; i++)
 			if (!new_event[i])
 			{
