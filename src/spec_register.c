@@ -851,7 +851,8 @@ insert_members(SpecDoc *doc)
  * Give listed events of a spec key their governing version: the highest
  * version of the key that lists each (its defaults, context, stability
  * and anomaly switch apply).  Only events whose governing version changes
- * are touched: their anomaly switch and context rows are made again.
+ * are touched: their anomaly switch is set again, and their context rows
+ * are made again when the new version's context differs.
  */
 static void
 regovern(const char *key, Datum events, Datum versions)
@@ -864,20 +865,28 @@ regovern(const char *key, Datum events, Datum versions)
 	values[0] = CStringGetTextDatum(key);
 	values[1] = events;
 	values[2] = versions;
+	/*
+	 * The moved events whose context changes (their old governing version,
+	 * o, has another context than their new one): the others' context rows
+	 * stay as they are, the same rows again.
+	 */
 	run("WITH governing AS ("
 		"  SELECT DISTINCT ON (se.event, se.version) se.event, se.version, s.version AS spec_version, "
-		"    s.anomaly_enabled "
+		"    s.anomaly_enabled, s.context "
 		"  FROM unnest($2, $3) AS m(event, version) "
 		"  JOIN telemetry.spec_events se ON se.spec_key = $1 AND se.event = m.event AND se.version = m.version "
 		"  JOIN telemetry.specs s ON s.key = se.spec_key AND s.version = se.spec_version "
-		"  ORDER BY se.event, se.version, s.version_key DESC, s.version DESC) "
-		"UPDATE telemetry.event_defs e SET spec_version = g.spec_version, "
-		"  anomaly_enabled = (e.definition ->> 'anomalyEnabled')::boolean AND g.anomaly_enabled "
-		"FROM governing g "
-		"WHERE e.event = g.event AND e.version = g.version AND e.spec_key = $1 "
-		"  AND e.spec_version IS DISTINCT FROM g.spec_version "
-		"RETURNING e.event, e.version",
-		3, types, values, NULL, SPI_OK_UPDATE_RETURNING);
+		"  ORDER BY se.event, se.version, s.version_key DESC, s.version DESC), "
+		"moved AS ("
+		"  UPDATE telemetry.event_defs e SET spec_version = g.spec_version, "
+		"    anomaly_enabled = (e.definition ->> 'anomalyEnabled')::boolean AND g.anomaly_enabled "
+		"  FROM governing g, telemetry.specs o "
+		"  WHERE e.event = g.event AND e.version = g.version AND e.spec_key = $1 "
+		"    AND e.spec_version IS DISTINCT FROM g.spec_version "
+		"    AND o.key = e.spec_key AND o.version = e.spec_version "
+		"  RETURNING e.event, e.version, o.context IS DISTINCT FROM g.context AS context_changed) "
+		"SELECT event, version FROM moved WHERE context_changed",
+		3, types, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return;
 	result_arrays(&moved_events, &moved_versions);
