@@ -56,6 +56,30 @@ telemetry_extension_owner(void)
 }
 
 /*
+ * The error of an entry point that needs the extension in this database
+ * and finds it missing (its library called after DROP EXTENSION, or from
+ * a database without it): one wording and SQLSTATE for all of them.
+ */
+void
+telemetry_not_installed(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("extension \"telemetry\" is not installed in this database")));
+}
+
+/* The extension's owner; telemetry_not_installed() when there is none. */
+Oid
+telemetry_installed_owner(void)
+{
+	Oid			owner = telemetry_extension_owner();
+
+	if (!OidIsValid(owner))
+		telemetry_not_installed();
+	return owner;
+}
+
+/*
  * Whether the current effective user has the privileges of the extension's
  * owner, outside any security-restricted operation.  This is the test for
  * everything that reveals a secret or needs the owner's approval.  Called
@@ -125,6 +149,28 @@ telemetry_restore_user(TelemetryOwnerContext *ctx)
 }
 
 /*
+ * Act as the extension's owner, with search_path pinned, inside a new SPI
+ * connection: how the C entry points that decided what they need about
+ * their caller read and write the owner-only catalog.  Every query must
+ * name everything with its schema.  telemetry_owner_spi_end() undoes it.
+ */
+void
+telemetry_owner_spi_begin(TelemetryOwnerContext *ctx)
+{
+	telemetry_become_owner(ctx, telemetry_installed_owner(), true);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+/* Close the SPI connection of telemetry_owner_spi_begin and act as before. */
+void
+telemetry_owner_spi_end(TelemetryOwnerContext *ctx)
+{
+	SPI_finish();
+	telemetry_restore_user(ctx);
+}
+
+/*
  * Run a one-value query as the extension's owner, with search_path pinned,
  * and return its value (copied into the caller's memory context).  This is
  * how C entry points that decided something about their caller run the
@@ -137,18 +183,10 @@ telemetry_call_as_owner(const char *query, int nargs, Oid *argtypes,
 						bool *isnull)
 {
 	TelemetryOwnerContext octx;
-	Oid			owner = telemetry_extension_owner();
 	Datum		result = (Datum) 0;
 	int			ret;
 
-	if (!OidIsValid(owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"telemetry\" is not installed in this database")));
-
-	telemetry_become_owner(&octx, owner, true);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	telemetry_owner_spi_begin(&octx);
 	ret = SPI_execute_with_args(query, nargs, argtypes, values, nulls, read_only, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "telemetry: internal query failed: %s", SPI_result_code_string(ret));
@@ -159,7 +197,6 @@ telemetry_call_as_owner(const char *query, int nargs, Oid *argtypes,
 
 		result = SPI_datumTransfer(result, att->attbyval, att->attlen);
 	}
-	SPI_finish();
-	telemetry_restore_user(&octx);
+	telemetry_owner_spi_end(&octx);
 	return result;
 }

@@ -268,17 +268,15 @@ compile_event(const char *event, const char *request, char **deprecated)
 
 	ret = SPI_execute_with_args(
 								"SELECT e.version, e.spec_key, "
-								"  COALESCE(e.sampling_rate, s.default_sampling_rate, 1), e.sampling_by, "
-								"  COALESCE(e.retention_days, s.default_retention_days, 0), e.sampling_conditions, "
+								"  telemetry._effective_sampling_rate(e.sampling_rate, s.default_sampling_rate), e.sampling_by, "
+								"  telemetry._effective_retention_days(e.retention_days, s.default_retention_days, 0), "
+								"  e.sampling_conditions, "
 								"  s.stability, s.version, "
-								"  (SELECT n.version FROM telemetry.event_defs n WHERE n.event = e.event "
-								"   ORDER BY n.version_key DESC, n.version DESC LIMIT 1), "
+								"  (SELECT n.version FROM telemetry._resolve_event(e.event, NULL) n), "
 								"  (SELECT l.version FROM telemetry.specs l WHERE l.key = e.spec_key "
 								"   ORDER BY l.version_key DESC, l.version DESC LIMIT 1) "
-								"FROM telemetry.event_defs e "
-								"JOIN telemetry.specs s ON s.key = e.spec_key AND s.version = e.spec_version "
-								"WHERE e.event = $1 AND telemetry._version_matches(e.version, $2) "
-								"ORDER BY e.version_key DESC, e.version DESC LIMIT 1",
+								"FROM telemetry._resolve_event($1, $2) e "
+								"JOIN telemetry.specs s ON s.key = e.spec_key AND s.version = e.spec_version",
 								2, argtypes, args, nulls, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "telemetry: resolving event failed: %d", ret);
@@ -499,9 +497,7 @@ spec_cache_owner(void)
 	if (!aux_valid)
 		spec_cache_refresh_aux();
 	if (!OidIsValid(extension_owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"telemetry\" is not installed in this database")));
+		telemetry_not_installed();
 	return extension_owner;
 }
 

@@ -56,6 +56,14 @@ provider_names(const char *key, const char *version, bool only_enabled)
 	return PointerGetDatum(DatumGetArrayTypePCopy(d));
 }
 
+static bool
+array_empty(Datum a)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(a);
+
+	return ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) == 0;
+}
+
 /* Note the latest version of a key and its providers, before a change. */
 SpecDeployment *
 spec_deploy_begin(const char *key)
@@ -95,6 +103,8 @@ spec_deploy_end(SpecDeployment *before)
 	values[0] = CStringGetTextDatum(before->key);
 	values[1] = before->names;
 	values[2] = provider_names(before->key, latest, false);
+	if (array_empty(values[1]) && array_empty(values[2]))
+		return;					/* no provider stops or starts */
 
 	/*
 	 * dropped, and added (whatever an earlier life of it left): no state,

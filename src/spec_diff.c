@@ -167,7 +167,7 @@ shown(const JsonbValue *v)
 	return sj_short(JsonbToCString(NULL, &j->root, VARSIZE(j)));
 }
 
-/* The keys of two objects, merged, in byte order (each once). */
+/* A key or name inside a jsonb value (not copied). */
 typedef struct KeyPair
 {
 	const char *key;
@@ -184,12 +184,25 @@ keypair_cmp(const void *x, const void *y)
 	return c != 0 ? c : (a->len > b->len) - (a->len < b->len);
 }
 
+/* Sort keys[0..n) in byte order and drop repeats; returns how many remain. */
+static int
+sort_unique(KeyPair *keys, int n)
+{
+	int			out = 0;
+
+	qsort(keys, n, sizeof(KeyPair), keypair_cmp);
+	for (int i = 0; i < n; i++)
+		if (out == 0 || keypair_cmp(&keys[out - 1], &keys[i]) != 0)
+			keys[out++] = keys[i];
+	return out;
+}
+
+/* The keys of two objects, merged, in byte order (each once). */
 static KeyPair *
 merged_keys(const JsonbValue *a, const JsonbValue *b, int *n)
 {
 	KeyPair    *keys = palloc(sizeof(KeyPair) * (sj_count(a) + sj_count(b) + 1));
 	int			count = 0;
-	int			out = 0;
 	const JsonbValue *both[2] = {a, b};
 
 	for (int s = 0; s < 2; s++)
@@ -208,11 +221,7 @@ merged_keys(const JsonbValue *a, const JsonbValue *b, int *n)
 				keys[count++].len = v.val.string.len;
 			}
 	}
-	qsort(keys, count, sizeof(KeyPair), keypair_cmp);
-	for (int i = 0; i < count; i++)
-		if (out == 0 || keypair_cmp(&keys[out - 1], &keys[i]) != 0)
-			keys[out++] = keys[i];
-	*n = out;
+	*n = sort_unique(keys, count);
 	return keys;
 }
 
@@ -270,21 +279,16 @@ property_named(const JsonbValue *list, const char *name, int len)
 	return NULL;
 }
 
-/* ---------------------------------------------------------------------
- * Differences of any two normalized values
- * ---------------------------------------------------------------------
+/*
+ * The names of two normalized property lists, merged, in byte order (each
+ * once): the diff and the compatibility check both walk properties by name,
+ * whichever list has them.
  */
-
-static void walk(const JsonbValue *a, const JsonbValue *b, const char *path, Shape shape,
-				 List **out, int *limit);
-
-/* Property lists, matched by name. */
-static void
-walk_properties(const JsonbValue *a, const JsonbValue *b, const char *path, List **out, int *limit)
+static KeyPair *
+merged_names(const JsonbValue *a, const JsonbValue *b, int *count)
 {
 	KeyPair    *names = palloc(sizeof(KeyPair) * (sj_count(a) + sj_count(b) + 1));
 	int			n = 0;
-	int			u = 0;
 	const JsonbValue *both[2] = {a, b};
 
 	for (int s = 0; s < 2; s++)
@@ -298,10 +302,25 @@ walk_properties(const JsonbValue *a, const JsonbValue *b, const char *path, List
 				names[n++].len = nm->val.string.len;
 			}
 		}
-	qsort(names, n, sizeof(KeyPair), keypair_cmp);
-	for (int i = 0; i < n; i++)
-		if (u == 0 || keypair_cmp(&names[u - 1], &names[i]) != 0)
-			names[u++] = names[i];
+	*count = sort_unique(names, n);
+	return names;
+}
+
+/* ---------------------------------------------------------------------
+ * Differences of any two normalized values
+ * ---------------------------------------------------------------------
+ */
+
+static void walk(const JsonbValue *a, const JsonbValue *b, const char *path, Shape shape,
+				 List **out, int *limit);
+
+/* Property lists, matched by name. */
+static void
+walk_properties(const JsonbValue *a, const JsonbValue *b, const char *path, List **out, int *limit)
+{
+	int			u;
+	KeyPair    *names = merged_names(a, b, &u);
+
 	for (int i = 0; i < u && *limit > 0; i++)
 	{
 		JsonbValue *pa = property_named(a, names[i].key, names[i].len);
@@ -488,26 +507,8 @@ redaction_name(int r)
 static void
 property_changes(const JsonbValue *a, const JsonbValue *b, const char *path, List **out)
 {
-	int			n = 0;
-	int			u = 0;
-	KeyPair    *names = palloc(sizeof(KeyPair) * (sj_count(a) + sj_count(b) + 1));
-	const JsonbValue *both[2] = {a, b};
-
-	for (int s = 0; s < 2; s++)
-		for (int i = 0; i < sj_count(both[s]); i++)
-		{
-			JsonbValue *nm = member(element(both[s], i), "name", 4);
-
-			if (nm && nm->type == jbvString)
-			{
-				names[n].key = nm->val.string.val;
-				names[n++].len = nm->val.string.len;
-			}
-		}
-	qsort(names, n, sizeof(KeyPair), keypair_cmp);
-	for (int i = 0; i < n; i++)
-		if (u == 0 || keypair_cmp(&names[u - 1], &names[i]) != 0)
-			names[u++] = names[i];
+	int			u;
+	KeyPair    *names = merged_names(a, b, &u);
 
 	for (int i = 0; i < u; i++)
 	{

@@ -208,6 +208,7 @@ typedef enum SpecCheckLevel
 /* spec_validate.c */
 extern SpecDoc *spec_validate(Jsonb *spec, SpecCheckLevel level);
 extern Jsonb *spec_normalized_full(SpecDoc *doc);
+extern bool spec_try(void (*fn) (void *arg), void *arg, bool access_errors);
 extern const SpecProperty *spec_find_property(const SpecProperty *props, int n,
 											  const char *name, int len);
 extern void spec_invalid(const char *path, const char *fmt,...) pg_attribute_printf(2, 3);

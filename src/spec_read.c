@@ -31,16 +31,9 @@ read_one(const char *sql, int nargs, Oid *types, Datum *values, const char *null
 {
 	MemoryContext caller = CurrentMemoryContext;
 	TelemetryOwnerContext octx;
-	Oid			owner = telemetry_extension_owner();
 	bool		found = false;
 
-	if (!OidIsValid(owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"telemetry\" is not installed in this database")));
-	telemetry_become_owner(&octx, owner, true);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	telemetry_owner_spi_begin(&octx);
 	if (SPI_execute_with_args(sql, nargs, types, values, nulls, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "telemetry: could not read the catalog");
 	if (SPI_processed == 1)
@@ -53,8 +46,7 @@ read_one(const char *sql, int nargs, Oid *types, Datum *values, const char *null
 		MemoryContextSwitchTo(spi);
 		found = true;
 	}
-	SPI_finish();
-	telemetry_restore_user(&octx);
+	telemetry_owner_spi_end(&octx);
 	return found;
 }
 
@@ -112,12 +104,11 @@ telemetry_event_def(PG_FUNCTION_ARGS)
 	values[2] = Int32GetDatum(telemetry_default_retention_days);
 	if (!read_one("SELECT e.definition || jsonb_build_object("
 				  "  'spec', e.spec_key || '@' || e.spec_version, "
-				  "  'effectiveRetentionDays', COALESCE(e.retention_days, s.default_retention_days, $3), "
-				  "  'effectiveSamplingRate', COALESCE(e.sampling_rate, s.default_sampling_rate, 1)) "
-				  "FROM telemetry.event_defs e "
-				  "JOIN telemetry.specs s ON s.key = e.spec_key AND s.version = e.spec_version "
-				  "WHERE e.event = $1 AND telemetry._version_matches(e.version, $2) "
-				  "ORDER BY e.version_key DESC, e.version DESC LIMIT 1",
+				  "  'effectiveRetentionDays', "
+				  "    telemetry._effective_retention_days(e.retention_days, s.default_retention_days, $3), "
+				  "  'effectiveSamplingRate', telemetry._effective_sampling_rate(e.sampling_rate, s.default_sampling_rate)) "
+				  "FROM telemetry._resolve_event($1, $2) e "
+				  "JOIN telemetry.specs s ON s.key = e.spec_key AND s.version = e.spec_version",
 				  3, types, values, nulls, &def))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

@@ -34,11 +34,12 @@
 #include "identity.h"
 #include "spec_register.h"
 
-#include "access/xact.h"
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "parser/parse_func.h"
@@ -50,7 +51,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
-#include "utils/resowner.h"
+#include "utils/typcache.h"
 
 PG_FUNCTION_INFO_V1(telemetry_register_spec);
 PG_FUNCTION_INFO_V1(telemetry_load_spec);
@@ -143,6 +144,20 @@ spec_latest_version(const char *key)
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
+typedef struct Revalidation
+{
+	Jsonb	   *doc;
+	SpecDoc    *result;
+} Revalidation;
+
+static void
+revalidate(void *arg)
+{
+	Revalidation *r = arg;
+
+	r->result = spec_validate(r->doc, SPEC_CHECK_DOCUMENT);
+}
+
 /*
  * Validate a stored document again, without the policy checks: its
  * normalized form, or NULL when it does not pass today's rules.
@@ -150,36 +165,9 @@ spec_latest_version(const char *key)
 static SpecDoc *
 normalized_or_null(Jsonb *doc)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	SpecDoc    *result = NULL;
+	Revalidation r = {doc, NULL};
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		result = spec_validate(doc, SPEC_CHECK_DOCUMENT);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
-			ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION)
-			ReThrowError(edata);
-		FlushErrorState();
-		result = NULL;
-	}
-	PG_END_TRY();
-	return result;
+	return spec_try(revalidate, &r, true) ? r.result : NULL;
 }
 
 /* ---------------------------------------------------------------------
@@ -381,6 +369,44 @@ known_versions(SpecDoc *doc, int *count)
 }
 
 /*
+ * A listed event version that is registered, or was (retired: a tombstone),
+ * must belong to the spec key and keep its definition.  One check for
+ * both cases, which differ only in their words.
+ */
+static void
+check_same_event(const Known *k, const SpecEvent *ev, const char *spec_key)
+{
+	char	   *first;
+
+	if (strcmp(k->spec_key, spec_key) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 k->retired ?
+				 errmsg("event \"%s@%s\" was defined by spec \"%s@%s\", since unregistered",
+						ev->key, ev->version, k->spec_key, k->spec_version) :
+				 errmsg("event \"%s@%s\" is already defined by spec \"%s@%s\"",
+						ev->key, ev->version, k->spec_key, k->spec_version),
+				 k->retired ?
+				 errhint("An event version belongs to one spec key for good; give the event a new version.") :
+				 errhint("An event version belongs to one spec key; give the event a new version."),
+				 errhidestmt(true)));
+	first = spec_first_difference(k->definition, ev->definition, true);
+	if (first != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 k->retired ?
+				 errmsg("%s.%s: event \"%s@%s\" was registered with a different definition",
+						ev->path, first, ev->key, ev->version) :
+				 errmsg("%s.%s: event \"%s@%s\" is already registered with a different definition",
+						ev->path, first, ev->key, ev->version),
+				 k->retired ?
+				 errdetail("An event version keeps its definition after its spec versions are unregistered: writers that pin it and the events stored under it rely on it.") :
+				 errdetail("An event version is stored once; every spec version that lists it must define it the same way."),
+				 errhint("Publish the change under a new version of the event."),
+				 errhidestmt(true)));
+}
+
+/*
  * The checks of the spec's events against the registered and retired
  * ones: an existing key@version must have the same definition and spec
  * key; a new version must be compatible with its neighbours of the same
@@ -405,48 +431,8 @@ check_events(SpecDoc *doc, bool *new_event)
 		ev = &doc->events[k->listed];
 		new_event[k->listed] = k->spec_key == NULL || k->retired;
 		revived |= k->retired;
-		if (k->retired)
-		{
-			char	   *first;
-
-			if (strcmp(k->spec_key, doc->key) != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_DUPLICATE_OBJECT),
-						 errmsg("event \"%s@%s\" was defined by spec \"%s@%s\", since unregistered",
-								ev->key, ev->version, k->spec_key, k->spec_version),
-						 errhint("An event version belongs to one spec key for good; give the event a new version."),
-						 errhidestmt(true)));
-			first = spec_first_difference(k->definition, ev->definition, true);
-			if (first != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_DUPLICATE_OBJECT),
-						 errmsg("%s.%s: event \"%s@%s\" was registered with a different definition",
-								ev->path, first, ev->key, ev->version),
-						 errdetail("An event version keeps its definition after its spec versions are unregistered: writers that pin it and the events stored under it rely on it."),
-						 errhint("Publish the change under a new version of the event."),
-						 errhidestmt(true)));
-		}
-		else if (k->spec_key != NULL)
-		{
-			char	   *first;
-
-			if (strcmp(k->spec_key, doc->key) != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_DUPLICATE_OBJECT),
-						 errmsg("event \"%s@%s\" is already defined by spec \"%s@%s\"",
-								ev->key, ev->version, k->spec_key, k->spec_version),
-						 errhint("An event version belongs to one spec key; give the event a new version."),
-						 errhidestmt(true)));
-			first = spec_first_difference(k->definition, ev->definition, true);
-			if (first != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_DUPLICATE_OBJECT),
-						 errmsg("%s.%s: event \"%s@%s\" is already registered with a different definition",
-								ev->path, first, ev->key, ev->version),
-						 errdetail("An event version is stored once; every spec version that lists it must define it the same way."),
-						 errhint("Publish the change under a new version of the event."),
-						 errhidestmt(true)));
-		}
+		if (k->spec_key != NULL)
+			check_same_event(k, ev, doc->key);
 	}
 
 	/* neighbours of the same major version must be compatible */
@@ -555,7 +541,128 @@ scalar_array(Datum *items, int n, Oid type)
 	return PointerGetDatum(construct_array(items, n, INT4OID, 4, true, TYPALIGN_INT));
 }
 
-/* Rows of the new event versions: definitions, properties, anomaly rules. */
+/*
+ * Rows of a catalog table, built in C and written by one INSERT ... SELECT
+ * FROM unnest($1), $1 an array of the table's row type.  One array of rows
+ * is unnested once; unnest() of one array per column materializes every
+ * column apart, which made up a third of the time of registering a large
+ * spec.  The caller gives the columns it sets, and each row's values in
+ * that order; the INSERT lists only those (the others get their defaults).
+ */
+typedef struct CatalogRows
+{
+	const char *table;			/* in schema telemetry */
+	const char *const *columns; /* NULL-terminated */
+	int			ncolumns;
+	int		   *attidx;			/* column i is attribute attidx[i] */
+	TupleDesc	desc;
+	Datum	   *values;			/* a whole row of the table */
+	bool	   *nulls;
+	Datum	   *rows;
+	int			n;
+	int			max;
+} CatalogRows;
+
+static void
+rows_begin(CatalogRows *r, const char *table, const char *const *columns, int max)
+{
+	Oid			relid = get_relname_relid(table, get_namespace_oid("telemetry", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "telemetry: table telemetry.%s is missing", table);
+	r->table = table;
+	r->columns = columns;
+	r->desc = lookup_rowtype_tupdesc_copy(get_rel_type_id(relid), -1);
+	for (r->ncolumns = 0; columns[r->ncolumns] != NULL; r->ncolumns++)
+		;
+	r->attidx = palloc(sizeof(int) * r->ncolumns);
+	for (int c = 0; c < r->ncolumns; c++)
+	{
+		r->attidx[c] = -1;
+		for (int i = 0; i < r->desc->natts; i++)
+			if (!TupleDescAttr(r->desc, i)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(r->desc, i)->attname), columns[c]) == 0)
+				r->attidx[c] = i;
+		if (r->attidx[c] < 0)
+			elog(ERROR, "telemetry: telemetry.%s has no column %s", table, columns[c]);
+	}
+	r->values = palloc0(sizeof(Datum) * r->desc->natts);
+	r->nulls = palloc(sizeof(bool) * r->desc->natts);
+	memset(r->nulls, true, sizeof(bool) * r->desc->natts);
+	r->rows = palloc(sizeof(Datum) * (max + 1));
+	r->n = 0;
+	r->max = max;
+}
+
+/* Add a row: values[i] (NULL when nulls[i]) for the i-th column given. */
+static void
+rows_add(CatalogRows *r, const Datum *values, const bool *nulls)
+{
+	if (r->n >= r->max)
+		elog(ERROR, "telemetry: more rows than expected for telemetry.%s", r->table);
+	for (int c = 0; c < r->ncolumns; c++)
+	{
+		r->values[r->attidx[c]] = values[c];
+		r->nulls[r->attidx[c]] = nulls[c];
+	}
+	r->rows[r->n++] = HeapTupleGetDatum(heap_form_tuple(r->desc, r->values, r->nulls));
+}
+
+/* INSERT the rows added. */
+static void
+rows_insert(CatalogRows *r)
+{
+	Oid			rowtype = r->desc->tdtypeid;
+	Oid			types[1] = {get_array_type(rowtype)};
+	Datum		values[1];
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	StringInfoData columns;
+
+	if (r->n == 0)
+		return;
+	initStringInfo(&columns);
+	for (int c = 0; c < r->ncolumns; c++)
+		appendStringInfo(&columns, "%s%s", c > 0 ? ", " : "", quote_identifier(r->columns[c]));
+	get_typlenbyvalalign(rowtype, &typlen, &typbyval, &typalign);
+	values[0] = PointerGetDatum(construct_array(r->rows, r->n, rowtype, typlen, typbyval, typalign));
+	/* unnest() in the target list: rows one at a time, never materialized */
+	run(psprintf("INSERT INTO telemetry.%s (%s) SELECT (r).* FROM (SELECT unnest($1) AS r OFFSET 0) AS rows",
+				 quote_identifier(r->table), columns.data),
+		1, types, values, NULL, SPI_OK_INSERT);
+}
+
+/* The columns of telemetry.event_properties that registration writes. */
+static const char *const property_columns[] = {
+	"event", "version", "scope", "name", "ordinal", "type", "required", "pii", "redact",
+	"redaction", "description", NULL
+};
+
+/*
+ * Whether one of the new event versions has anomaly thresholds: without
+ * any, writing the anomaly rules would read every definition just stored
+ * for nothing.
+ */
+static bool
+any_thresholds(SpecDoc *doc, bool *new_event)
+{
+	for (int i = 0; i < doc->nevents; i++)
+	{
+		JsonbValue	buf;
+		JsonbValue *t;
+
+		if (!new_event[i])
+			continue;
+		t = getKeyJsonValueFromContainer(&doc->events[i].definition->root, "thresholds",
+										 strlen("thresholds"), &buf);
+		if (t != NULL && t->type == jbvBinary && JsonContainerSize(t->val.binary.data) > 0)
+			return true;
+	}
+	return false;
+}
+
+/* Rows of the new event versions: definitions, properties and context, anomaly rules. */
 static void
 insert_events(SpecDoc *doc, bool *new_event)
 {
@@ -588,7 +695,7 @@ insert_events(SpecDoc *doc, bool *new_event)
 		"  ARRAY(SELECT jsonb_array_elements_text(COALESCE(d -> 'samplingConditions', '[]'))), "
 		"  (d ->> 'anomalyEnabled')::boolean AND $4, (d ->> 'minimumSample')::integer, "
 		"  ARRAY(SELECT jsonb_array_elements_text(d -> 'actions')), ARRAY(SELECT jsonb_array_elements_text(d -> 'tags')), d "
-		"FROM unnest($1) AS d "
+		"FROM (SELECT unnest($1) AS d OFFSET 0) AS defs "
 		"ON CONFLICT (event, version) DO NOTHING",
 		4, types, values, NULL, SPI_OK_INSERT);
 	if (SPI_processed != (uint64) n)
@@ -607,65 +714,60 @@ insert_events(SpecDoc *doc, bool *new_event)
 				 errhidestmt(true)));
 	}
 
-	/* the properties, column by column from the validated spec */
-	if (nprops > 0)
+	/*
+	 * The properties and the context (the spec version's, which governs the
+	 * new event versions), as rows of the table, from the validated spec:
+	 * one statement.  A sensitive event's context properties are masked
+	 * unless they declare their own redaction (as in insert_context).
+	 */
+	if (nprops + n * doc->ncontext > 0)
 	{
-		char	  **ev = palloc(sizeof(char *) * nprops);
-		char	  **ver = palloc(sizeof(char *) * nprops);
-		char	  **name = palloc(sizeof(char *) * nprops);
-		Datum	   *ord = palloc(sizeof(Datum) * nprops);
-		char	  **type = palloc(sizeof(char *) * nprops);
-		Datum	   *req = palloc(sizeof(Datum) * nprops);
-		Datum	   *pii = palloc(sizeof(Datum) * nprops);
-		Datum	   *redact = palloc(sizeof(Datum) * nprops);
-		char	  **redaction = palloc(sizeof(char *) * nprops);
-		char	  **descr = palloc(sizeof(char *) * nprops);
-		Oid			ptypes[10] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-		BOOLARRAYOID, BOOLARRAYOID, BOOLARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-		Datum		pvalues[10];
-		int			k = 0;
+		CatalogRows rows;
+		Datum		property = CStringGetTextDatum("property");
+		Datum		context = CStringGetTextDatum("context");
+		Datum		mask = CStringGetTextDatum(spec_enum_name(&spec_redactions, REDACT_MASK));
 
+		rows_begin(&rows, "event_properties", property_columns, nprops + n * doc->ncontext);
 		for (int i = 0; i < doc->nevents; i++)
 		{
+			SpecEvent  *ev = &doc->events[i];
+			Datum		v[11];
+			bool		isnull[11] = {false};
+
 			if (!new_event[i])
 				continue;
-			for (int j = 0; j < doc->events[i].nprops; j++, k++)
+			v[0] = CStringGetTextDatum(ev->key);
+			v[1] = CStringGetTextDatum(ev->version);
+			for (int j = 0; j < ev->nprops + doc->ncontext; j++)
 			{
-				SpecProperty *p = &doc->events[i].props[j];
+				bool		in_context = j >= ev->nprops;
+				SpecProperty *p = in_context ? &doc->context[j - ev->nprops] : &ev->props[j];
 
-				ev[k] = doc->events[i].key;
-				ver[k] = doc->events[i].version;
-				name[k] = p->name;
-				ord[k] = Int32GetDatum(j);
-				type[k] = (char *) spec_enum_name(&spec_prop_types, p->type);
-				req[k] = BoolGetDatum(p->required);
-				pii[k] = BoolGetDatum(p->pii);
-				redact[k] = BoolGetDatum(p->redact);
-				redaction[k] = p->redaction == REDACT_NONE ? NULL :
-					(char *) spec_enum_name(&spec_redactions, p->redaction);
-				descr[k] = p->description;
+				v[2] = in_context ? context : property;
+				v[3] = CStringGetTextDatum(p->name);
+				v[4] = Int32GetDatum(in_context ? j - ev->nprops : j);
+				v[5] = CStringGetTextDatum(spec_enum_name(&spec_prop_types, p->type));
+				v[6] = BoolGetDatum(p->required);
+				v[7] = BoolGetDatum(p->pii);
+				v[8] = BoolGetDatum(p->redact);
+				isnull[9] = false;
+				if (p->redaction != REDACT_NONE)
+					v[9] = CStringGetTextDatum(spec_enum_name(&spec_redactions, p->redaction));
+				else if (in_context && ev->privacy == PRIVACY_SENSITIVE)
+					v[9] = mask;
+				else
+					isnull[9] = true;
+				isnull[10] = p->description == NULL;
+				v[10] = isnull[10] ? (Datum) 0 : CStringGetTextDatum(p->description);
+				rows_add(&rows, v, isnull);
 			}
 		}
-		pvalues[0] = text_array(ev, nprops);
-		pvalues[1] = text_array(ver, nprops);
-		pvalues[2] = text_array(name, nprops);
-		pvalues[3] = scalar_array(ord, nprops, INT4OID);
-		pvalues[4] = text_array(type, nprops);
-		pvalues[5] = scalar_array(req, nprops, BOOLOID);
-		pvalues[6] = scalar_array(pii, nprops, BOOLOID);
-		pvalues[7] = scalar_array(redact, nprops, BOOLOID);
-		pvalues[8] = text_array_nulls(redaction, nprops);
-		pvalues[9] = text_array_nulls(descr, nprops);
-		run("INSERT INTO telemetry.event_properties (event, version, scope, name, ordinal, type, required, pii, "
-			"  redact, redaction, description) "
-			"SELECT p.event, p.version, 'property', p.name, p.ordinal, p.type, p.required, p.pii, p.redact, "
-			"  p.redaction, p.description "
-			"FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-			"  AS p(event, version, name, ordinal, type, required, pii, redact, redaction, description)",
-			10, ptypes, pvalues, NULL, SPI_OK_INSERT);
+		rows_insert(&rows);
 	}
 
-	/* the anomaly rules, from the definitions just stored */
+	/* the anomaly rules, from the definitions just stored (when any has) */
+	if (!any_thresholds(doc, new_event))
+		return;
 	run("INSERT INTO telemetry.anomaly_rules (event, version, ordinal, metric, min, max, aggregate, \"window\") "
 		"SELECT e.event, e.version, t.ord - 1, t.th ->> 'metric', (t.th ->> 'min')::float8, "
 		"  (t.th ->> 'max')::float8, t.th ->> 'aggregate', (t.th ->> 'window')::interval "
@@ -749,7 +851,8 @@ insert_members(SpecDoc *doc)
  * Give listed events of a spec key their governing version: the highest
  * version of the key that lists each (its defaults, context, stability
  * and anomaly switch apply).  Only events whose governing version changes
- * are touched: their anomaly switch and context rows are made again.
+ * are touched: their anomaly switch is set again, and their context rows
+ * are made again when the new version's context differs.
  */
 static void
 regovern(const char *key, Datum events, Datum versions)
@@ -762,20 +865,28 @@ regovern(const char *key, Datum events, Datum versions)
 	values[0] = CStringGetTextDatum(key);
 	values[1] = events;
 	values[2] = versions;
+	/*
+	 * The moved events whose context changes (their old governing version,
+	 * o, has another context than their new one): the others' context rows
+	 * stay as they are, the same rows again.
+	 */
 	run("WITH governing AS ("
 		"  SELECT DISTINCT ON (se.event, se.version) se.event, se.version, s.version AS spec_version, "
-		"    s.anomaly_enabled "
+		"    s.anomaly_enabled, s.context "
 		"  FROM unnest($2, $3) AS m(event, version) "
 		"  JOIN telemetry.spec_events se ON se.spec_key = $1 AND se.event = m.event AND se.version = m.version "
 		"  JOIN telemetry.specs s ON s.key = se.spec_key AND s.version = se.spec_version "
-		"  ORDER BY se.event, se.version, s.version_key DESC, s.version DESC) "
-		"UPDATE telemetry.event_defs e SET spec_version = g.spec_version, "
-		"  anomaly_enabled = (e.definition ->> 'anomalyEnabled')::boolean AND g.anomaly_enabled "
-		"FROM governing g "
-		"WHERE e.event = g.event AND e.version = g.version AND e.spec_key = $1 "
-		"  AND e.spec_version IS DISTINCT FROM g.spec_version "
-		"RETURNING e.event, e.version",
-		3, types, values, NULL, SPI_OK_UPDATE_RETURNING);
+		"  ORDER BY se.event, se.version, s.version_key DESC, s.version DESC), "
+		"moved AS ("
+		"  UPDATE telemetry.event_defs e SET spec_version = g.spec_version, "
+		"    anomaly_enabled = (e.definition ->> 'anomalyEnabled')::boolean AND g.anomaly_enabled "
+		"  FROM governing g, telemetry.specs o "
+		"  WHERE e.event = g.event AND e.version = g.version AND e.spec_key = $1 "
+		"    AND e.spec_version IS DISTINCT FROM g.spec_version "
+		"    AND o.key = e.spec_key AND o.version = e.spec_version "
+		"  RETURNING e.event, e.version, o.context IS DISTINCT FROM g.context AS context_changed) "
+		"SELECT event, version FROM moved WHERE context_changed",
+		3, types, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return;
 	result_arrays(&moved_events, &moved_versions);
@@ -841,7 +952,6 @@ register_spec(Jsonb *spec, const char *registered_by)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	TelemetryOwnerContext octx;
-	Oid			owner = telemetry_extension_owner();
 	SpecDoc    *doc;
 	bool	   *new_event;
 	bool		revived;
@@ -851,15 +961,9 @@ register_spec(Jsonb *spec, const char *registered_by)
 	Datum		values[2];
 	bool		caller_is_owner;
 
-	if (!OidIsValid(owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"telemetry\" is not installed in this database")));
 	/* decided on the caller, before acting as the owner */
 	caller_is_owner = telemetry_current_user_is_owner();
-	telemetry_become_owner(&octx, owner, true);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	telemetry_owner_spi_begin(&octx);
 
 	doc = spec_validate(spec, SPEC_CHECK_POLICY);
 	result = MemoryContextStrdup(caller, psprintf("%s@%s", doc->key, doc->version));
@@ -920,16 +1024,7 @@ register_spec(Jsonb *spec, const char *registered_by)
 		char	  **versions = palloc(sizeof(char *) * doc->nevents);
 		int			n = 0;
 
-		/* new events get their context; listed ones may move to this version */
-		for (int i = 0; i < doc->nevents; i++)
-			if (new_event[i])
-			{
-				events[n] = doc->events[i].key;
-				versions[n++] = doc->events[i].version;
-			}
-		if (n > 0 && doc->ncontext > 0)
-			insert_context(text_array(events, n), text_array(versions, n));
-		n = 0;
+		/* listed events that are not new may move to this version */
 		for (int i = 0; i < doc->nevents; i++)
 			if (!new_event[i])
 			{
@@ -943,8 +1038,7 @@ register_spec(Jsonb *spec, const char *registered_by)
 	spec_deploy_end(deployment);
 
 done:
-	SPI_finish();
-	telemetry_restore_user(&octx);
+	telemetry_owner_spi_end(&octx);
 	return result;
 }
 
@@ -1031,19 +1125,12 @@ static bool
 unregister_spec(const char *key, const char *version)
 {
 	TelemetryOwnerContext octx;
-	Oid			owner = telemetry_extension_owner();
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	bool		found;
 	SpecDeployment *deployment;
 
-	if (!OidIsValid(owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"telemetry\" is not installed in this database")));
-	telemetry_become_owner(&octx, owner, true);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	telemetry_owner_spi_begin(&octx);
 	take_turn(key);
 
 	values[0] = CStringGetTextDatum(key);
@@ -1079,8 +1166,7 @@ unregister_spec(const char *key, const char *version)
 			2, types, values, NULL, SPI_OK_DELETE);
 		spec_deploy_end(deployment);
 	}
-	SPI_finish();
-	telemetry_restore_user(&octx);
+	telemetry_owner_spi_end(&octx);
 	return found;
 }
 

@@ -655,11 +655,13 @@ spec_find_property(const SpecProperty *props, int n, const char *name, int len)
 }
 
 /*
- * Parse an interval, or return false when the text is not one (a data
- * exception; anything else, such as a cancel, is raised again).
+ * Run fn(arg) in a subtransaction and return true, or return false when it
+ * raised an error of class 22 (data exception), or also of class 42 with
+ * access_errors: how a check asks "would this value pass?" without failing
+ * its statement.  Any other error (a cancel, out of memory) is raised again.
  */
-static bool
-parse_interval(const char *s, Datum *result)
+bool
+spec_try(void (*fn) (void *arg), void *arg, bool access_errors)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -669,8 +671,7 @@ parse_interval(const char *s, Datum *result)
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		*result = DirectFunctionCall3(interval_in, CStringGetDatum(s),
-									  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		fn(arg);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -678,19 +679,49 @@ parse_interval(const char *s, Datum *result)
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+		int			category;
 
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+		if (category != ERRCODE_DATA_EXCEPTION &&
+			!(access_errors && category == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION))
 			ReThrowError(edata);
 		FlushErrorState();
 		ok = false;
 	}
 	PG_END_TRY();
 	return ok;
+}
+
+typedef struct IntervalParse
+{
+	const char *text;
+	Datum		result;
+} IntervalParse;
+
+static void
+interval_parse(void *arg)
+{
+	IntervalParse *p = arg;
+
+	p->result = DirectFunctionCall3(interval_in, CStringGetDatum(p->text),
+									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/* Parse an interval, or return false when the text is not one. */
+static bool
+parse_interval(const char *s, Datum *result)
+{
+	IntervalParse p = {s, (Datum) 0};
+
+	if (!spec_try(interval_parse, &p, false))
+		return false;
+	*result = p.result;
+	return true;
 }
 
 /*
@@ -746,7 +777,7 @@ validate_threshold(JsonbParseState **st, const JsonbValue *t, const char *path,
 		spec_invalid(sj_path(path, "window"), "a window needs an aggregate");
 	if (agg != NULL)
 	{
-		Datum		w;
+		Datum		w = (Datum) 0;
 		char	   *problem;
 
 		if (win == NULL)

@@ -80,11 +80,15 @@ typedef struct TelemetryOwnerContext
 } TelemetryOwnerContext;
 
 extern Oid	telemetry_extension_owner(void);
+extern void telemetry_not_installed(void) pg_attribute_noreturn();
+extern Oid	telemetry_installed_owner(void);
 extern bool telemetry_current_user_is_owner(void);
 extern void telemetry_become_owner(TelemetryOwnerContext *ctx, Oid owner,
 								   bool pin_search_path);
 extern int	telemetry_pin_search_path(void);
 extern void telemetry_restore_user(TelemetryOwnerContext *ctx);
+extern void telemetry_owner_spi_begin(TelemetryOwnerContext *ctx);
+extern void telemetry_owner_spi_end(TelemetryOwnerContext *ctx);
 extern Datum telemetry_call_as_owner(const char *query, int nargs, Oid *argtypes,
 									 Datum *values, const char *nulls,
 									 bool read_only, bool *isnull);

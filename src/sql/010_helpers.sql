@@ -44,3 +44,20 @@ CREATE FUNCTION telemetry._q(v text) RETURNS text
 	AS $$
 	SELECT '"' || CASE WHEN length(v) > 64 THEN left(v, 61) || '...' ELSE v END || '"'
 $$;
+
+-- The effective retention and sampling rate of an event version: its own,
+-- else its governing spec version's default, else the global one.  The one
+-- statement of that rule, for every reader of the catalog (the spec cache,
+-- telemetry_event_def, telemetry.event_catalog).  global_days is the
+-- global default the caller applies: telemetry.default_retention_days, or 0
+-- for the spec cache, which leaves it to tracking (the setting in force
+-- then, src/track.c).  IMMUTABLE and unpinned so that it is inlined.
+CREATE FUNCTION telemetry._effective_retention_days(event_days integer, spec_days integer, global_days integer)
+	RETURNS integer
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS $$ SELECT COALESCE(event_days, spec_days, global_days) $$;
+
+CREATE FUNCTION telemetry._effective_sampling_rate(event_rate double precision, spec_rate double precision)
+	RETURNS double precision
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS $$ SELECT COALESCE(event_rate, spec_rate, 1) $$;

@@ -34,6 +34,21 @@ CREATE FUNCTION telemetry._version_matches(version text, request text) RETURNS b
 		OR (request ~ '^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?$' AND starts_with(version, request || '.'))
 $$;
 
+-- The event version an event name and version request resolve to: the
+-- highest registered version that satisfies the request.  The one rule of
+-- tracking (the spec cache, src/spec_cache.c) and telemetry_event_def.
+-- Reads the owner-only catalog: internal.
+CREATE FUNCTION telemetry._resolve_event(event text, request text) RETURNS SETOF telemetry.event_defs
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	ROWS 1
+	AS $$
+	SELECT e.* FROM telemetry.event_defs e
+	WHERE e.event = _resolve_event.event AND telemetry._version_matches(e.version, request)
+	ORDER BY e.version_key DESC, e.version DESC LIMIT 1
+$$;
+REVOKE ALL ON FUNCTION telemetry._resolve_event(text, text) FROM PUBLIC;
+
 -- A registered spec document.  Not SECURITY DEFINER: the C entry point
 -- shows secrets only when the current effective user has the owner's
 -- privileges outside any security-restricted operation (an index
@@ -72,10 +87,10 @@ CREATE FUNCTION @extschema@.telemetry_spec_diff(key text, old_version text, new_
 -- spec versions is one row; spec is the governing version).
 CREATE VIEW telemetry.event_catalog AS
 SELECT e.event, e.version, e.spec_key || '@' || e.spec_version AS spec, e.privacy,
-	COALESCE(e.retention_days, s.default_retention_days,
+	telemetry._effective_retention_days(e.retention_days, s.default_retention_days,
 		COALESCE(current_setting('telemetry.default_retention_days', true)::integer, 30)) AS retention_days,
 	e.retention_policy,
-	COALESCE(e.sampling_rate, s.default_sampling_rate, 1) AS sampling_rate,
+	telemetry._effective_sampling_rate(e.sampling_rate, s.default_sampling_rate) AS sampling_rate,
 	e.anomaly_enabled AS anomaly_detection,
 	(SELECT count(*) FROM telemetry.event_properties p
 	 WHERE p.event = e.event AND p.version = e.version AND p.scope = 'property')::integer AS properties,
