@@ -117,7 +117,7 @@ telemetry_cluster_role(PG_FUNCTION_ARGS)
 
 /* Run a statement with arguments as the owner's SPI caller. */
 static void
-run(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+cluster_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
 	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 
@@ -190,7 +190,7 @@ apply_register(Jsonb *row)
 	values[3] = at ? CStringGetTextDatum(at) : (Datum) 0;
 	nulls[2] = by ? ' ' : 'n';
 	nulls[3] = at ? ' ' : 'n';
-	run("UPDATE telemetry.specs SET registered_by = coalesce($3::name, registered_by), "
+	cluster_exec("UPDATE telemetry.specs SET registered_by = coalesce($3::name, registered_by), "
 		"registered_at = coalesce($4::timestamptz, registered_at) "
 		"WHERE key = $1 AND version = $2 "
 		"AND (registered_by, registered_at) IS DISTINCT FROM (coalesce($3::name, registered_by), coalesce($4::timestamptz, registered_at))",
@@ -224,14 +224,9 @@ static void
 apply_message(const char *op, Jsonb *payload)
 {
 	TelemetryOwnerContext octx;
-	Oid			owner = telemetry_extension_owner();
+	Oid			owner = telemetry_installed_owner();
 	Oid			jtype[1] = {JSONBOID};
 	Datum		jval[1] = {JsonbPGetDatum(payload)};
-
-	if (!OidIsValid(owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"telemetry\" is not installed in this database")));
 
 	if (strcmp(op, "specs_insert") == 0)
 	{
@@ -248,15 +243,15 @@ apply_message(const char *op, Jsonb *payload)
 
 	telemetry_become_owner(&octx, owner, true);
 	if (strcmp(op, "secrets_insert") == 0 || strcmp(op, "secrets_update") == 0)
-		run("INSERT INTO telemetry.secrets AS s (name, value, hosts, updated_at) "
+		cluster_exec("INSERT INTO telemetry.secrets AS s (name, value, hosts, updated_at) "
 			"SELECT r.name, r.value, r.hosts, r.updated_at "
 			"FROM jsonb_populate_record(NULL::telemetry.secrets, $1) r "
 			"ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, hosts = EXCLUDED.hosts, updated_at = EXCLUDED.updated_at",
 			1, jtype, jval, NULL);
 	else if (strcmp(op, "secrets_delete") == 0)
-		run("DELETE FROM telemetry.secrets WHERE name = $1 ->> 'name'", 1, jtype, jval, NULL);
+		cluster_exec("DELETE FROM telemetry.secrets WHERE name = $1 ->> 'name'", 1, jtype, jval, NULL);
 	else if (strcmp(op, "redaction_key_insert") == 0 || strcmp(op, "redaction_key_update") == 0)
-		run("INSERT INTO telemetry.redaction_key (id, key) "
+		cluster_exec("INSERT INTO telemetry.redaction_key (id, key) "
 			"SELECT true, r.key FROM jsonb_populate_record(NULL::telemetry.redaction_key, $1) r "
 			"WHERE NOT EXISTS (SELECT 1 FROM telemetry.redaction_key k WHERE k.key = r.key)",
 			1, jtype, jval, NULL);
@@ -266,14 +261,14 @@ apply_message(const char *op, Jsonb *payload)
 		bool		isnull;
 
 		/* the key and the secrets first: registration checks secrets */
-		run("INSERT INTO telemetry.redaction_key (id, key) "
+		cluster_exec("INSERT INTO telemetry.redaction_key (id, key) "
 			"SELECT true, r.key FROM jsonb_populate_record(NULL::telemetry.redaction_key, $1 -> 'redaction_key') r "
 			"WHERE NOT EXISTS (SELECT 1 FROM telemetry.redaction_key k WHERE k.key = r.key)",
 			1, jtype, jval, NULL);
-		run("DELETE FROM telemetry.secrets s WHERE NOT EXISTS "
+		cluster_exec("DELETE FROM telemetry.secrets s WHERE NOT EXISTS "
 			"(SELECT 1 FROM jsonb_populate_recordset(NULL::telemetry.secrets, $1 -> 'secrets') r WHERE r.name = s.name)",
 			1, jtype, jval, NULL);
-		run("INSERT INTO telemetry.secrets AS s (name, value, hosts, updated_at) "
+		cluster_exec("INSERT INTO telemetry.secrets AS s (name, value, hosts, updated_at) "
 			"SELECT r.name, r.value, r.hosts, r.updated_at "
 			"FROM jsonb_populate_recordset(NULL::telemetry.secrets, $1 -> 'secrets') r "
 			"ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, hosts = EXCLUDED.hosts, updated_at = EXCLUDED.updated_at "
@@ -281,7 +276,7 @@ apply_message(const char *op, Jsonb *payload)
 			1, jtype, jval, NULL);
 
 		/* every spec version of the coordinator, in its registration order */
-		run("SELECT e.value FROM jsonb_array_elements($1 -> 'specs') WITH ORDINALITY AS e(value, n) ORDER BY e.n",
+		cluster_exec("SELECT e.value FROM jsonb_array_elements($1 -> 'specs') WITH ORDINALITY AS e(value, n) ORDER BY e.n",
 			1, jtype, jval, NULL);
 		{
 			SPITupleTable *tt = SPI_tuptable;
@@ -299,14 +294,14 @@ apply_message(const char *op, Jsonb *payload)
 		 * definitions for good): a node added later must refuse what the
 		 * coordinator refuses
 		 */
-		run("INSERT INTO telemetry.event_tombstones "
+		cluster_exec("INSERT INTO telemetry.event_tombstones "
 			"SELECT r.* FROM jsonb_populate_recordset(NULL::telemetry.event_tombstones, $1 -> 'tombstones') r "
 			"WHERE NOT EXISTS (SELECT 1 FROM telemetry.event_defs d WHERE d.event = r.event AND d.version = r.version) "
 			"ON CONFLICT (event, version) DO NOTHING",
 			1, jtype, jval, NULL);
 
 		/* and no other: versions this node has alone go, lowest first */
-		run("SELECT to_jsonb(s) FROM telemetry.specs s WHERE NOT EXISTS "
+		cluster_exec("SELECT to_jsonb(s) FROM telemetry.specs s WHERE NOT EXISTS "
 			"(SELECT 1 FROM jsonb_array_elements($1 -> 'specs') e "
 			" WHERE e.value ->> 'key' = s.key AND e.value ->> 'version' = s.version) "
 			"ORDER BY s.key, s.version_key, s.version",
@@ -480,7 +475,7 @@ telemetry_cluster_send(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	PG_TRY();
 	{
-		run("INSERT INTO telemetry.cluster_messages (origin, op, payload) SELECT 0, $1, $2",
+		cluster_exec("INSERT INTO telemetry.cluster_messages (origin, op, payload) SELECT 0, $1, $2",
 			2, types, values, NULL);
 	}
 	PG_CATCH();

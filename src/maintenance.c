@@ -46,9 +46,7 @@ telemetry_run_maintenance(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("as_of must be a finite time")));
 	if (!OidIsValid(owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"telemetry\" is not installed in this database")));
+		telemetry_not_installed();
 	if ((as_of > now + MAINTENANCE_AS_OF_SLACK || as_of < now - MAINTENANCE_AS_OF_SLACK) &&
 		(InSecurityRestrictedOperation() || !has_privs_of_role(GetUserId(), owner)))
 		ereport(ERROR,

@@ -71,7 +71,7 @@ extern Datum telemetry_run_lock(PG_FUNCTION_ARGS);
  * copied into the plan as constants.
  */
 static void
-run(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expect)
+catalog_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expect)
 {
 	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
 	int			rc;
@@ -123,7 +123,7 @@ take_turn(const char *key)
 	(void) DirectFunctionCall2(telemetry_run_lock,
 							   CStringGetTextDatum(psprintf("spec:%s", key)),
 							   BoolGetDatum(true));
-	run("INSERT INTO telemetry.spec_turns AS t (key) VALUES ($1) "
+	catalog_exec("INSERT INTO telemetry.spec_turns AS t (key) VALUES ($1) "
 		"ON CONFLICT (key) DO UPDATE SET turns = t.turns + 1",
 		1, types, values, NULL, SPI_OK_INSERT);
 }
@@ -237,7 +237,7 @@ insert_context(Datum events, Datum versions)
 	Oid			types[2] = {TEXTARRAYOID, TEXTARRAYOID};
 	Datum		values[2] = {events, versions};
 
-	run("INSERT INTO telemetry.event_properties (event, version, scope, name, ordinal, type, required, "
+	catalog_exec("INSERT INTO telemetry.event_properties (event, version, scope, name, ordinal, type, required, "
 		"  pii, redact, redaction, description) "
 		"SELECT e.event, e.version, 'context', x.name, x.ordinal, x.type, x.required, x.pii, x.redact, "
 		"  CASE WHEN x.redaction IS NOT NULL OR e.privacy <> 'sensitive' THEN x.redaction ELSE 'mask' END, "
@@ -506,7 +506,7 @@ insert_spec(SpecDoc *doc, Jsonb *spec, const char *registered_by)
 	values[1] = JsonbPGetDatum(spec);
 	values[2] = CStringGetTextDatum(registered_by);
 	values[3] = PointerGetDatum(semver_sort_key(doc->version));
-	run("INSERT INTO telemetry.specs (key, version, version_key, title, description, domain, owners, tags, "
+	catalog_exec("INSERT INTO telemetry.specs (key, version, version_key, title, description, domain, owners, tags, "
 		"  stability, default_retention_days, default_sampling_rate, anomaly_enabled, anomaly_check_interval_ms, "
 		"  context, document, registered_by) "
 		"SELECT $1 ->> 'key', $1 ->> 'version', $4, $1 ->> 'title', $1 ->> 'description', $1 ->> 'domain', "
@@ -628,7 +628,7 @@ rows_insert(CatalogRows *r)
 	get_typlenbyvalalign(rowtype, &typlen, &typbyval, &typalign);
 	values[0] = PointerGetDatum(construct_array(r->rows, r->n, rowtype, typlen, typbyval, typalign));
 	/* unnest() in the target list: rows one at a time, never materialized */
-	run(psprintf("INSERT INTO telemetry.%s (%s) SELECT (r).* FROM (SELECT unnest($1) AS r OFFSET 0) AS rows",
+	catalog_exec(psprintf("INSERT INTO telemetry.%s (%s) SELECT (r).* FROM (SELECT unnest($1) AS r OFFSET 0) AS rows",
 				 quote_identifier(r->table), columns.data),
 		1, types, values, NULL, SPI_OK_INSERT);
 }
@@ -686,7 +686,7 @@ insert_events(SpecDoc *doc, bool *new_event)
 	values[3] = BoolGetDatum(doc->anomaly_enabled);
 
 	/* one statement a table, whatever the number of events */
-	run("INSERT INTO telemetry.event_defs (event, version, version_key, spec_key, spec_version, privacy, "
+	catalog_exec("INSERT INTO telemetry.event_defs (event, version, version_key, spec_key, spec_version, privacy, "
 		"  what, who, why, retention_days, retention_policy, sampling_rate, sampling_by, sampling_conditions, "
 		"  anomaly_enabled, minimum_sample, actions, tags, definition) "
 		"SELECT d ->> 'key', d ->> 'version', telemetry._semver_key(d ->> 'version'), $2, $3, d ->> 'privacy', "
@@ -768,7 +768,7 @@ insert_events(SpecDoc *doc, bool *new_event)
 	/* the anomaly rules, from the definitions just stored (when any has) */
 	if (!any_thresholds(doc, new_event))
 		return;
-	run("INSERT INTO telemetry.anomaly_rules (event, version, ordinal, metric, min, max, aggregate, \"window\") "
+	catalog_exec("INSERT INTO telemetry.anomaly_rules (event, version, ordinal, metric, min, max, aggregate, \"window\") "
 		"SELECT e.event, e.version, t.ord - 1, t.th ->> 'metric', (t.th ->> 'min')::float8, "
 		"  (t.th ->> 'max')::float8, t.th ->> 'aggregate', (t.th ->> 'window')::interval "
 		"FROM telemetry.event_defs e, "
@@ -796,7 +796,7 @@ remove_tombstones(SpecDoc *doc, bool *new_event)
 		}
 	values[0] = text_array(events, n);
 	values[1] = text_array(versions, n);
-	run("DELETE FROM telemetry.event_tombstones t USING unnest($1, $2) AS m(event, version) "
+	catalog_exec("DELETE FROM telemetry.event_tombstones t USING unnest($1, $2) AS m(event, version) "
 		"WHERE t.event = m.event AND t.version = m.version",
 		2, types, values, NULL, SPI_OK_DELETE);
 }
@@ -840,7 +840,7 @@ insert_members(SpecDoc *doc)
 	values[2] = text_array(events, doc->nevents);
 	values[3] = text_array(versions, doc->nevents);
 	values[4] = text_array_nulls(routes, doc->nevents);
-	run("INSERT INTO telemetry.spec_events (spec_key, spec_version, event, version, ordinal, providers) "
+	catalog_exec("INSERT INTO telemetry.spec_events (spec_key, spec_version, event, version, ordinal, providers) "
 		"SELECT $1, $2, m.event, m.version, m.ord - 1, "
 		"  CASE WHEN m.routes IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(m.routes::jsonb)) END "
 		"FROM unnest($3, $4, $5) WITH ORDINALITY AS m(event, version, routes, ord)",
@@ -870,7 +870,7 @@ regovern(const char *key, Datum events, Datum versions)
 	 * o, has another context than their new one): the others' context rows
 	 * stay as they are, the same rows again.
 	 */
-	run("WITH governing AS ("
+	catalog_exec("WITH governing AS ("
 		"  SELECT DISTINCT ON (se.event, se.version) se.event, se.version, s.version AS spec_version, "
 		"    s.anomaly_enabled, s.context "
 		"  FROM unnest($2, $3) AS m(event, version) "
@@ -892,7 +892,7 @@ regovern(const char *key, Datum events, Datum versions)
 	result_arrays(&moved_events, &moved_versions);
 	values[0] = moved_events;
 	values[1] = moved_versions;
-	run("DELETE FROM telemetry.event_properties p USING unnest($1, $2) AS m(event, version) "
+	catalog_exec("DELETE FROM telemetry.event_properties p USING unnest($1, $2) AS m(event, version) "
 		"WHERE p.event = m.event AND p.version = m.version AND p.scope = 'context'",
 		2, types + 1, values, NULL, SPI_OK_DELETE);
 	insert_context(moved_events, moved_versions);
@@ -931,7 +931,7 @@ insert_providers(SpecDoc *doc, const char *latest)
 	values[5] = latest ? CStringGetTextDatum(latest) : (Datum) 0;
 	nulls[5] = latest ? ' ' : 'n';
 	values[6] = scalar_array(alerts, doc->nproviders, BOOLOID);
-	run("INSERT INTO telemetry.providers (spec_key, spec_version, name, ordinal, type, config, enabled, disabled_reason, alerts) "
+	catalog_exec("INSERT INTO telemetry.providers (spec_key, spec_version, name, ordinal, type, config, enabled, disabled_reason, alerts) "
 		"SELECT $1, $2, p.name, p.ord - 1, p.type, p.config, COALESCE(o.enabled, true), o.disabled_reason, p.alerts "
 		"FROM unnest($3, $4, $5, $7) WITH ORDINALITY AS p(name, type, config, alerts, ord) "
 		"LEFT JOIN telemetry.providers o ON o.spec_key = $1 AND o.spec_version = $6 AND o.name = p.name",
@@ -1149,20 +1149,20 @@ unregister_spec(const char *key, const char *version)
 		spec_check_undeploy(key, version);
 		deployment = spec_deploy_begin(key);
 
-		run("DELETE FROM telemetry.spec_events WHERE spec_key = $1 AND spec_version = $2 "
+		catalog_exec("DELETE FROM telemetry.spec_events WHERE spec_key = $1 AND spec_version = $2 "
 			"RETURNING event, version",
 			2, types, values, NULL, SPI_OK_DELETE_RETURNING);
 		result_arrays(&events, &versions);
 		avalues[0] = events;
 		avalues[1] = versions;
 		/* event versions no other version of the key lists */
-		run("DELETE FROM telemetry.event_defs e USING unnest($1, $2) AS u(event, version) "
+		catalog_exec("DELETE FROM telemetry.event_defs e USING unnest($1, $2) AS u(event, version) "
 			"WHERE e.event = u.event AND e.version = u.version "
 			"  AND NOT EXISTS (SELECT 1 FROM telemetry.spec_events s WHERE s.event = e.event AND s.version = e.version)",
 			2, atypes, avalues, NULL, SPI_OK_DELETE);
 		/* the others move to the highest version that still lists them */
 		regovern(key, events, versions);
-		run("DELETE FROM telemetry.specs WHERE key = $1 AND version = $2",
+		catalog_exec("DELETE FROM telemetry.specs WHERE key = $1 AND version = $2",
 			2, types, values, NULL, SPI_OK_DELETE);
 		spec_deploy_end(deployment);
 	}
