@@ -82,9 +82,7 @@ delivery_format_at(int i)
 }
 
 /* The provider row is of its spec key's latest version. */
-#define LATEST_VERSION \
-	"p.spec_version = (SELECT sp.version FROM telemetry.specs sp WHERE sp.key = p.spec_key " \
-	"ORDER BY sp.version_key DESC, sp.version DESC LIMIT 1)"
+#define LATEST_VERSION "p.spec_version = telemetry._latest_version(p.spec_key)"
 
 /* The raw columns delivery_read.c renders items from, of a table alias. */
 #define CLAIM_COLUMNS_OF(a) \

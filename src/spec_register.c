@@ -135,8 +135,7 @@ spec_latest_version(const char *key)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(key)};
 
-	if (SPI_execute_with_args("SELECT version FROM telemetry.specs WHERE key = $1 "
-							  "ORDER BY version_key DESC, version DESC LIMIT 1",
+	if (SPI_execute_with_args("SELECT telemetry._latest_version($1)",
 							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "telemetry: could not read telemetry.specs");
 	if (SPI_processed == 0)

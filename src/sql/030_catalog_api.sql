@@ -49,6 +49,20 @@ CREATE FUNCTION telemetry._resolve_event(event text, request text) RETURNS SETOF
 $$;
 REVOKE ALL ON FUNCTION telemetry._resolve_event(text, text) FROM PUBLIC;
 
+-- The latest registered version of a spec key (highest semver, then text):
+-- the version whose providers deliver every event of the key.  The one
+-- rule of delivery's claim (src/delivery_claim.c), registration
+-- (src/spec_register.c), alerts and the delivery views (080).  Reads the
+-- owner-only catalog: internal.
+CREATE FUNCTION telemetry._latest_version(spec_key text) RETURNS text
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT s.version FROM telemetry.specs s WHERE s.key = spec_key
+	ORDER BY s.version_key DESC, s.version DESC LIMIT 1
+$$;
+REVOKE ALL ON FUNCTION telemetry._latest_version(text) FROM PUBLIC;
+
 -- A registered spec document.  Not SECURITY DEFINER: the C entry point
 -- shows secrets only when the current effective user has the owner's
 -- privileges outside any security-restricted operation (an index

@@ -246,8 +246,7 @@ BEGIN
 	FOR p IN
 		SELECT pr.spec_key || '/' || pr.name AS provider
 		FROM telemetry.providers pr
-		WHERE pr.spec_version = (SELECT s.version FROM telemetry.specs s WHERE s.key = pr.spec_key
-				ORDER BY s.version_key DESC, s.version DESC LIMIT 1)
+		WHERE pr.spec_version = telemetry._latest_version(pr.spec_key)
 		  AND jsonb_path_exists(pr.config, '$.** ? (@.secret == $n)', jsonb_build_object('n', telemetry_set_secret.name))
 		  AND telemetry._provider_refs_problem(pr.type, pr.config, 'config') IS NOT NULL
 		ORDER BY 1
@@ -267,8 +266,7 @@ CREATE FUNCTION telemetry._delivery_providers(provider text)
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT p.spec_key, p.name, p.type FROM telemetry.providers p
-	WHERE p.spec_version = (SELECT s.version FROM telemetry.specs s WHERE s.key = p.spec_key
-			ORDER BY s.version_key DESC, s.version DESC LIMIT 1)
+	WHERE p.spec_version = telemetry._latest_version(p.spec_key)
 	  AND (p.spec_key || '/' || p.name = provider OR (strpos(provider, '/') = 0 AND p.name = provider))
 $$;
 
@@ -535,8 +533,7 @@ BEGIN
 		LEFT JOIN telemetry.delivery_horizons h
 			ON (h.spec_key, h.provider) = (p.spec_key, p.name)
 		WHERE p.type <> 'internal'
-		  AND p.spec_version = (SELECT sp.version FROM telemetry.specs sp WHERE sp.key = p.spec_key
-				ORDER BY sp.version_key DESC, sp.version DESC LIMIT 1)
+		  AND p.spec_version = telemetry._latest_version(p.spec_key)
 		ORDER BY p.spec_key, p.name
 	LOOP
 		v_xid := r.cursor_xid;
@@ -676,8 +673,7 @@ BEGIN
 	FROM (SELECT gen_random_uuid() AS alert_id) x
 	CROSS JOIN telemetry.event_defs d
 	JOIN telemetry.providers p ON p.spec_key = d.spec_key
-		AND p.spec_version = (SELECT sp.version FROM telemetry.specs sp WHERE sp.key = p.spec_key
-			ORDER BY sp.version_key DESC, sp.version DESC LIMIT 1)
+		AND p.spec_version = telemetry._latest_version(p.spec_key)
 	LEFT JOIN telemetry.spec_events se ON se.spec_key = d.spec_key AND se.spec_version = d.spec_version
 		AND se.event = d.event AND se.version = d.version
 	WHERE d.event = a.event AND d.version = a.version
