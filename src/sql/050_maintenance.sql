@@ -53,16 +53,16 @@ CREATE FUNCTION telemetry._guc_int(name text, fallback integer) RETURNS integer
 	SET search_path = pg_catalog, pg_temp
 	AS $$ SELECT coalesce(nullif(current_setting(name, true), '')::integer, fallback) $$;
 
--- Retention of an event version: its retention.days, else its spec's
--- defaultRetentionDays, else telemetry.default_retention_days (also for
--- events no longer in the catalog); policy "delete" unless it says
--- "archive".
+-- Retention of an event version by the one rule
+-- (telemetry._effective_retention_days) with telemetry.default_retention_days
+-- as the global default (also for events no longer in the catalog); policy
+-- "delete" unless it says "archive".
 CREATE FUNCTION telemetry._event_retention(event text, version text,
 		OUT days integer, OUT policy text)
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	SELECT coalesce(d.retention_days, s.default_retention_days,
+	SELECT telemetry._effective_retention_days(d.retention_days, s.default_retention_days,
 					telemetry._guc_int('telemetry.default_retention_days', 30)),
 		   coalesce(d.retention_policy, 'delete')
 	FROM (SELECT) AS one
@@ -77,7 +77,7 @@ CREATE FUNCTION telemetry._min_retention_days() RETURNS integer
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT least(telemetry._guc_int('telemetry.default_retention_days', 30),
-				 (SELECT min(coalesce(d.retention_days, s.default_retention_days,
+				 (SELECT min(telemetry._effective_retention_days(d.retention_days, s.default_retention_days,
 									  telemetry._guc_int('telemetry.default_retention_days', 30)))
 				  FROM telemetry.event_defs d
 				  JOIN telemetry.specs s ON s.key = d.spec_key AND s.version = d.spec_version))
