@@ -1,10 +1,12 @@
 /*
  * telemetry.c
- *		Module entry point: GUCs, shared memory and the background worker.
+ *		Module entry point: GUCs, shared memory, the background worker and
+ *		the utility hooks.
  */
 #include "telemetry.h"
 
 #include "shmem.h"
+#include "track.h"
 
 #include "miscadmin.h"
 
@@ -26,4 +28,5 @@ _PG_init(void)
 
 	telemetry_shmem_init_hooks();
 	telemetry_worker_register();
+	telemetry_track_install_hooks();
 }
