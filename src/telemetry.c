@@ -1,12 +1,10 @@
 /*
  * telemetry.c
- *		Module entry point: GUCs, shared memory, the background worker and
- *		the utility hooks.
+ *		Module entry point: GUCs, shared memory and the background worker.
  */
 #include "telemetry.h"
 
 #include "shmem.h"
-#include "track.h"
 
 #include "miscadmin.h"
 
@@ -28,5 +26,4 @@ _PG_init(void)
 
 	telemetry_shmem_init_hooks();
 	telemetry_worker_register();
-	telemetry_track_install_hooks();
 }

@@ -27,7 +27,6 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
-#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -48,12 +47,11 @@ static SPIPlanPtr late_plan = NULL;
 static SPIPlanPtr reject_plan = NULL;
 static bool xact_callback_registered = false;
 static bool tracked_in_xact = false;
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 /*
  * Wake the worker when a transaction that stored events commits.  A
  * prepared one's events become visible at COMMIT PREPARED, which wakes it
- * (track_process_utility).
+ * (worker_hook.c).
  */
 static void
 track_xact_callback(XactEvent event, void *arg)
@@ -74,42 +72,6 @@ track_xact_callback(XactEvent event, void *arg)
 		default:
 			break;
 	}
-}
-
-/*
- * COMMIT PREPARED makes a prepared transaction's events visible (Citus's
- * two-phase commit, or a user's) when it returns: wake the worker for
- * delivery then, as the commit of a tracking transaction does.  Whether the
- * prepared transaction tracked is not known here (another session, or a
- * server since restarted, may have prepared it), so every COMMIT PREPARED
- * wakes it; wake-ups are coalesced (one per delivery pass), and none is
- * made while no provider is due (telemetry_wake_worker_for_delivery).
- */
-static void
-track_process_utility(PlannedStmt *pstmt, const char *queryString,
-					  bool readOnlyTree, ProcessUtilityContext context,
-					  ParamListInfo params, QueryEnvironment *queryEnv,
-					  DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *parsetree = pstmt->utilityStmt;
-
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-							params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-	if (IsA(parsetree, TransactionStmt) &&
-		((TransactionStmt *) parsetree)->kind == TRANS_STMT_COMMIT_PREPARED)
-		telemetry_wake_worker_for_delivery();
-}
-
-/* Install the utility hook; called from _PG_init (shared_preload_libraries). */
-void
-telemetry_track_install_hooks(void)
-{
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = track_process_utility;
 }
 
 /*

@@ -21,6 +21,4 @@ extern pg_uuid_t *track_event(const char *event, const char *request,
 							  Jsonb *props, Jsonb *ctx, TimestampTz occurred_at,
 							  bool from_row, TrackBatch *batch);
 
-extern void telemetry_track_install_hooks(void);
-
 #endif							/* TELEMETRY_TRACK_H */
