@@ -20,13 +20,23 @@
 # under 2% while the provider is down), and the private memory of one
 # backend over 1,000,000 tracks (target: flat).
 #
+# The variants run in rounds (ROUNDS, default 3): each round runs every
+# variant once, in an order rotated from one round to the next, and each
+# figure is the median over the rounds (a ratio: the median of the rounds'
+# own ratios), so a ratio compares runs made under the same conditions and
+# a change of machine load during the bench does not favour one variant.
+#
 # Usage: bench/track.sh [seconds per run, default 10]
+# Environment: ROUNDS=n; SYNC_MODES="off" or "on" (default both); CLIENTS
+# (default "1 2"); SHOW_ROUNDS=1 also prints each round; MEMORY=off skips
+# the memory measure.
 # With ANOMALY=off the seed's event is registered with anomaly detection
 # disabled, which separates the worker's delivery cost from its anomaly
 # checks (the seed's per-event threshold reads every new event).
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 SECS=${1:-10}
+ROUNDS=${ROUNDS:-3}
 
 bench_setup
 DOWN_PORT=$(free_port)		# nothing listens there: the provider is down
@@ -124,25 +134,42 @@ cpu_ticks() {
 	echo "$tele $total"
 }
 
+# median of the numbers on stdin, one a line
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 read -r tele0 total0 <<<"$(cpu_ticks)"
-for SYNC in off on; do
+for SYNC in ${SYNC_MODES:-off on}; do
 	echo
 	if [ "$SYNC" = off ]; then
 		echo "CPU-bound (synchronous_commit = off: shows the tracking work itself)"
 	else
 		echo "durable commits (synchronous_commit = on: each commit waits for its WAL flush)"
 	fi
+	echo "(median of $ROUNDS rounds; each round runs every variant, in an order rotated per round; ratios are medians of the rounds' ratios)"
 	printf '%-8s %11s %11s %11s %13s %11s %7s %7s %7s %7s\n' clients "a insert" "b track" "c sampled" "d batch ev/s" "a4 +xid" "b/a" "c/a" "d/b" "a/a4"
-	for c in 1 2; do
+	for c in ${CLIENTS:-1 2}; do
 		# warm up caches and the compiled spec of each connection
 		tps a "$c" >/dev/null
-		a=$(tps a "$c")
-		b=$(tps b "$c")
-		cc=$(tps c "$c")
-		d=$(tps d "$c")
-		a4=$(tps a4 "$c")
-		awk -v c="$c" -v a="$a" -v b="$b" -v s="$cc" -v d="$d" -v a4="$a4" \
-			'BEGIN { printf "%-8s %11.0f %11.0f %11.0f %13.0f %11.0f %7.2f %7.2f %7.2f %7.2f\n", c, a, b, s, d * 100, a4, b / a, s / a, d * 100 / b, a / a4 }'
+		variants=(a b c d a4)
+		: >"$WORK/rounds"
+		for r in $(seq 1 "$ROUNDS"); do
+			declare -A rate=()
+			for i in "${!variants[@]}"; do
+				v=${variants[$(((i + r) % ${#variants[@]}))]}
+				rate[$v]=$(tps "$v" "$c")
+			done
+			echo "${rate[a]} ${rate[b]} ${rate[c]} ${rate[d]} ${rate[a4]}" >>"$WORK/rounds"
+		done
+		# columns: a b c d(events/s) a4 b/a c/a d/b a/a4, per round
+		awk '{ print $1, $2, $3, $4 * 100, $5, $2 / $1, $3 / $1, $4 * 100 / $2, $1 / $5 }' "$WORK/rounds" >"$WORK/rounds.all"
+		row=()
+		for col in $(seq 1 9); do
+			row+=("$(awk -v k="$col" '{ print $k }' "$WORK/rounds.all" | median)")
+		done
+		printf '%-8s %11.0f %11.0f %11.0f %13.0f %11.0f %7.2f %7.2f %7.2f %7.2f\n' "$c" "${row[@]}"
+		[ -n "${SHOW_ROUNDS:-}" ] && sed 's/^/    round: /' "$WORK/rounds.all"
 	done
 done
 read -r tele1 total1 <<<"$(cpu_ticks)"
@@ -151,6 +178,7 @@ awk -v t="$((tele1 - tele0))" -v all="$((total1 - total0))" -v hz="$(getconf CLK
 	'BEGIN { printf "worker and launcher CPU during the runs: %.2f s of %.2f s for the whole server (%.2f%%)\n", t / hz, all / hz, (0 < all ? 100 * t / all : 0) }'
 $PSQL -At -c "SELECT 'provider state: ' || provider || ', ' || coalesce(last_error, '') || ', ' || consecutive_failures || ' failures in a row' FROM telemetry.delivery_status"
 
+[ "${MEMORY:-on}" = off ] && exit 0
 echo
 echo "memory of one backend tracking 1,000,000 events (10 statements of 100,000):"
 $PSQL <<'SQL'

@@ -47,4 +47,24 @@ SELECT telemetry_track('t.typed', '1.0.0', '{"s": "old"}', '{}', now() - interva
 SELECT count(*) AS trigger_fired FROM pg_temp.fired;
 DROP TRIGGER count_row ON telemetry.events_default;
 
+-- The direct path keeps each relation's index list and compiled index
+-- expressions and predicates across calls: an index made, or dropped,
+-- between two calls is written, or left alone, from the next call on
+-- (btree indexes keep their compiled state, others are set up per call).
+SELECT telemetry_track('t.typed', '1.0.0', '{"s": "before", "n": 1001}', '{}', now() - interval '10 days') IS NOT NULL AS stored;
+CREATE INDEX path_expr_idx ON telemetry.events_default ((properties ->> 's')) WHERE sample_rate > 0.5;
+CREATE INDEX path_hash_idx ON telemetry.events_default USING hash ((properties ->> 'n'));
+SELECT telemetry_track('t.typed', '1.0.0', '{"s": "after", "n": 1002}', '{}', now() - interval '10 days') IS NOT NULL AS stored;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM telemetry.events_default WHERE properties ->> 's' = 'after' AND sample_rate > 0.5;
+SELECT count(*) AS by_expression_index FROM telemetry.events_default WHERE properties ->> 's' = 'after' AND sample_rate > 0.5;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM telemetry.events_default WHERE properties ->> 'n' = '1002';
+SELECT count(*) AS by_hash_index FROM telemetry.events_default WHERE properties ->> 'n' = '1002';
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+DROP INDEX telemetry.path_expr_idx, telemetry.path_hash_idx;
+SELECT telemetry_track('t.typed', '1.0.0', '{"s": "dropped", "n": 1003}', '{}', now() - interval '10 days') IS NOT NULL AS stored;
+SELECT count(*) AS default_rows FROM telemetry.events_default WHERE properties ->> 's' IN ('before', 'after', 'dropped');
+
 DROP EXTENSION telemetry;

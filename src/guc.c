@@ -57,6 +57,9 @@ static const struct config_enum_entry insert_path_options[] = {
 /* delivery (H-delivery) */
 int			telemetry_delivery_pass_bytes = 32 * 1024 * 1024;
 
+/* tracking (H-track) */
+int			telemetry_delivery_interval = 1000;
+
 static const struct config_enum_entry on_invalid_options[] = {
 	{"error", TELEMETRY_ON_INVALID_ERROR, false},
 	{"quarantine", TELEMETRY_ON_INVALID_QUARANTINE, false},
@@ -238,6 +241,12 @@ telemetry_define_gucs(void)
 							NULL, &telemetry_delivery_pass_bytes, 32 * 1024 * 1024,
 							1024 * 1024, 1024 * 1024 * 1024,
 							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
+
+	/* delivery polling */
+	DefineCustomIntVariable("telemetry.delivery_interval",
+							"Longest time between two delivery passes of the worker; commits of tracking transactions wake it sooner.",
+							NULL, &telemetry_delivery_interval, 1000, 100, 24 * 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("telemetry");
 }

@@ -23,18 +23,23 @@
 #include "telemetry.h"
 #include "insert.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
+#include "access/xact.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -56,6 +61,7 @@ static const char *const event_columns[EVENT_NCOLUMNS] = {
 typedef struct EventRouting
 {
 	bool		valid;
+	bool		stale;			/* invalidated since the build began */
 	bool		direct;			/* the direct path is equivalent to INSERT */
 	Oid			parent;
 	Oid			late;			/* telemetry.late_events */
@@ -69,6 +75,46 @@ typedef struct EventRouting
 static EventRouting routing;
 static MemoryContext routing_cxt = NULL;
 static bool callback_registered = false;
+
+/*
+ * What inserting into one relation (a partition, telemetry.late_events)
+ * needs that can outlive a transaction: whether it suits the direct path,
+ * its column map, and its indexes with their IndexInfo, expressions and
+ * predicate compiled.  An INSERT builds these for every statement
+ * (ExecOpenIndices, FormIndexDatum): for the expression index on
+ * ROW(event, version, xid, id) that is a run of the expression planner and
+ * an executor set-up per event.  A shape is dropped by any relcache
+ * invalidation of its relation or of one of its indexes, and is checked
+ * after the relation is locked, so it is never older than what the
+ * executor would read.  Only btree indexes keep their IndexInfo (other
+ * access methods may keep per-relation state in ii_AmCache); the others
+ * get a new one per use, as in ExecOpenIndices.
+ */
+typedef struct TargetShape
+{
+	Oid			relid;			/* InvalidOid: a free slot */
+	bool		valid;
+	bool		stale;			/* invalidated since the build began */
+	bool		usable;			/* a heap with exactly the event columns */
+	AttrNumber	attnums[EVENT_NCOLUMNS];
+	int			nindexes;
+	Oid		   *indexoids;
+	IndexInfo **indexinfo;		/* NULL until first used, or not btree */
+	MemoryContext cxt;
+} TargetShape;
+
+#define SHAPE_CACHE_SIZE 8
+
+static TargetShape shapes[SHAPE_CACHE_SIZE];
+static int	shape_next_victim = 0;
+
+/*
+ * Contexts of shapes rebuilt or evicted: an inserter of the current
+ * transaction may still point into them, so they are deleted in a later
+ * transaction (inserters never outlive theirs).
+ */
+static List *retired_cxts = NIL;
+static LocalTransactionId retired_lxid = InvalidLocalTransactionId;
 
 /* Rows a buffered inserter keeps per relation before a multi-row insert. */
 #define INSERTER_BUFFER_ROWS 256
@@ -95,12 +141,33 @@ struct EventInserter
 	InsertTarget targets[INSERTER_MAX_TARGETS];
 };
 
-/* Any invalidation of telemetry.events (or all relations) drops the routing. */
+/*
+ * Any invalidation of telemetry.events (or all relations) drops the
+ * routing; one of a cached relation or of one of its indexes, its shape.
+ * Only flags are cleared here: an invalidation can arrive at any lock
+ * acquisition, under a caller using what it invalidates.
+ */
 static void
 routing_inval_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == routing.parent)
+	{
 		routing.valid = false;
+		routing.stale = true;
+	}
+	for (int i = 0; i < SHAPE_CACHE_SIZE; i++)
+	{
+		TargetShape *sh = &shapes[i];
+		bool		hit = relid == InvalidOid || relid == sh->relid;
+
+		for (int j = 0; !hit && j < sh->nindexes; j++)
+			hit = sh->indexoids[j] == relid;
+		if (hit)
+		{
+			sh->valid = false;
+			sh->stale = true;
+		}
+	}
 }
 
 /* Read the partitions of telemetry.events (locked by the caller). */
@@ -160,7 +227,8 @@ routing_build(Oid parent)
 	}
 	MemoryContextSwitchTo(old);
 	relation_close(rel, NoLock);
-	routing.valid = true;
+	/* an invalidation that arrived while we read: build again next time */
+	routing.valid = !routing.stale;
 }
 
 /* The partition holding occurred_at (the default partition if none). */
@@ -238,18 +306,116 @@ event_insert_direct_ok(Oid parent)
 	return routing.direct;
 }
 
-/*
- * Start inserting rows: one call of telemetry_track, or, buffered, one
- * batch whose rows are written with multi-row inserts.
- */
-EventInserter *
-event_inserter_begin(bool buffered)
+/* Delete the contexts of shapes retired in an earlier transaction. */
+static void
+shapes_free_retired(void)
 {
-	EventInserter *ins = palloc0(sizeof(EventInserter));
+	ListCell   *lc;
 
-	ins->estate = CreateExecutorState();
-	ins->buffered = buffered;
-	return ins;
+	if (retired_cxts == NIL || retired_lxid == MyProc->lxid)
+		return;
+	foreach(lc, retired_cxts)
+		MemoryContextDelete((MemoryContext) lfirst(lc));
+	list_free(retired_cxts);
+	retired_cxts = NIL;
+}
+
+/* Put a shape's memory aside (see retired_cxts) and free its slot. */
+static void
+shape_retire(TargetShape *sh)
+{
+	MemoryContext old;
+
+	if (sh->cxt != NULL)
+	{
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		retired_cxts = lappend(retired_cxts, sh->cxt);
+		MemoryContextSwitchTo(old);
+		retired_lxid = MyProc->lxid;
+	}
+	memset(sh, 0, sizeof(TargetShape));
+}
+
+/*
+ * The shape of rel (locked by the caller, which also processed the
+ * invalidations that came before the lock), built when missing or
+ * invalidated.
+ */
+static TargetShape *
+shape_get(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	TargetShape *sh = NULL;
+	List	   *indexes;
+	ListCell   *lc;
+	int			n = 0;
+
+	for (int i = 0; i < SHAPE_CACHE_SIZE; i++)
+		if (shapes[i].relid == relid)
+		{
+			if (shapes[i].valid)
+				return &shapes[i];
+			sh = &shapes[i];
+			break;
+		}
+	if (sh == NULL)
+	{
+		for (int i = 0; i < SHAPE_CACHE_SIZE && sh == NULL; i++)
+			if (!OidIsValid(shapes[i].relid))
+				sh = &shapes[i];
+		if (sh == NULL)
+		{
+			sh = &shapes[shape_next_victim];
+			shape_next_victim = (shape_next_victim + 1) % SHAPE_CACHE_SIZE;
+		}
+	}
+	shape_retire(sh);
+
+	sh->cxt = AllocSetContextCreate(CacheMemoryContext, "telemetry insert target",
+									ALLOCSET_SMALL_SIZES);
+	sh->relid = relid;			/* from here on, invalidations set stale */
+	sh->usable = rel->rd_rel->relkind == RELKIND_RELATION &&
+		rel->rd_rel->relam == HEAP_TABLE_AM_OID && map_columns(rel, sh->attnums);
+	indexes = rel->rd_rel->relhasindex ? RelationGetIndexList(rel) : NIL;
+	sh->indexoids = MemoryContextAlloc(sh->cxt, sizeof(Oid) * Max(list_length(indexes), 1));
+	sh->indexinfo = MemoryContextAllocZero(sh->cxt, sizeof(IndexInfo *) * Max(list_length(indexes), 1));
+	foreach(lc, indexes)
+		sh->indexoids[n++] = lfirst_oid(lc);
+	sh->nindexes = n;
+	list_free(indexes);
+	sh->valid = !sh->stale;
+	return sh;
+}
+
+/*
+ * The IndexInfo of a shape's index (opened by the caller), with its
+ * expressions and predicate compiled: kept in the shape for a btree index,
+ * else made in the current memory context.
+ */
+static IndexInfo *
+shape_index_info(TargetShape *sh, int i, Relation index)
+{
+	MemoryContext old;
+	IndexInfo  *ii;
+	ListCell   *lc;
+	List	   *states = NIL;
+
+	if (sh->indexinfo[i] != NULL)
+		return sh->indexinfo[i];
+	if (index->rd_rel->relam != BTREE_AM_OID)
+		return BuildIndexInfo(index);
+
+	/* as ExecPrepareExprList and ExecPrepareQual would, in the shape */
+	old = MemoryContextSwitchTo(sh->cxt);
+	ii = BuildIndexInfo(index);
+	foreach(lc, ii->ii_Expressions)
+		states = lappend(states, ExecInitExpr(expression_planner((Expr *) lfirst(lc)), NULL));
+	ii->ii_ExpressionsState = states;
+	if (ii->ii_Predicate != NIL)
+		ii->ii_PredicateState = ExecInitQual((List *) expression_planner((Expr *) ii->ii_Predicate), NULL);
+	MemoryContextSwitchTo(old);
+	sh->indexinfo[i] = ii;
+	return ii;
 }
 
 /* Open (once per inserter) a relation to insert into; NULL if unsuitable. */
@@ -258,6 +424,8 @@ inserter_target(EventInserter *ins, Oid relid)
 {
 	InsertTarget *t;
 	Relation	rel;
+	TargetShape *sh;
+	ResultRelInfo *rri;
 
 	for (int i = 0; i < ins->ntargets; i++)
 		if (ins->targets[i].relid == relid)
@@ -267,23 +435,49 @@ inserter_target(EventInserter *ins, Oid relid)
 
 	rel = table_open(relid, RowExclusiveLock);
 	t = &ins->targets[ins->ntargets];
-	if (rel->rd_rel->relkind != RELKIND_RELATION ||
-		rel->rd_rel->relam != HEAP_TABLE_AM_OID || rel->trigdesc != NULL ||
-		!map_columns(rel, t->attnums))
+	sh = shape_get(rel);
+	if (!sh->usable || rel->trigdesc != NULL)
 	{
 		table_close(rel, NoLock);
 		return NULL;
 	}
+	memcpy(t->attnums, sh->attnums, sizeof(t->attnums));
 	t->relid = relid;
 	t->rel = rel;
-	t->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(t->rri, rel, 1, NULL, 0);
-	ExecOpenIndices(t->rri, false);
+	t->rri = rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+
+	/* ExecOpenIndices, with the shape's index list and IndexInfos */
+	rri->ri_NumIndices = sh->nindexes;
+	rri->ri_IndexRelationDescs = palloc0(sizeof(Relation) * Max(sh->nindexes, 1));
+	rri->ri_IndexRelationInfo = palloc0(sizeof(IndexInfo *) * Max(sh->nindexes, 1));
+	for (int i = 0; i < sh->nindexes; i++)
+	{
+		Relation	index = index_open(sh->indexoids[i], RowExclusiveLock);
+
+		rri->ri_IndexRelationDescs[i] = index;
+		rri->ri_IndexRelationInfo[i] = shape_index_info(sh, i, index);
+	}
 	t->nslots = 0;
 	t->nbuffered = 0;
 	t->slots = palloc(sizeof(TupleTableSlot *) * (ins->buffered ? INSERTER_BUFFER_ROWS : 1));
 	ins->ntargets++;
 	return t;
+}
+
+/*
+ * Start inserting rows: one call of telemetry_track, or, buffered, one
+ * batch whose rows are written with multi-row inserts.
+ */
+EventInserter *
+event_inserter_begin(bool buffered)
+{
+	EventInserter *ins = palloc0(sizeof(EventInserter));
+
+	shapes_free_retired();
+	ins->estate = CreateExecutorState();
+	ins->buffered = buffered;
+	return ins;
 }
 
 /* The index entries of a row just stored from slot. */

@@ -52,6 +52,8 @@ extern int	telemetry_anomaly_max_aggregate_rows;
 extern bool telemetry_anomaly_notify;
 /* delivery (H-delivery) */
 extern int	telemetry_delivery_pass_bytes;
+/* tracking (H-track) */
+extern int	telemetry_delivery_interval;	/* milliseconds */
 
 #define TELEMETRY_ON_INVALID_ERROR		0
 #define TELEMETRY_ON_INVALID_QUARANTINE	1

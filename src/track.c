@@ -3,11 +3,13 @@
  *		telemetry_track(): resolve, validate, sample, redact and store one event
  *		in the caller's transaction.
  *
- * The hot path runs no catalog SQL (definitions come from spec_cache.c) and
- * one prepared INSERT.  Validation failures either raise an error or, with
- * telemetry.on_invalid = quarantine, store the redacted event in
- * telemetry.rejected_events and return NULL, so telemetry never aborts the
- * caller's work by accident.
+ * The hot path runs no SQL: definitions come from spec_cache.c, and the row
+ * goes straight into its partition (insert.c) where the table allows it,
+ * else through a kept prepared INSERT (the executor path, for example when
+ * a distributed engine manages the table).  Validation failures either
+ * raise an error or, with telemetry.on_invalid = quarantine, store the
+ * redacted event in telemetry.rejected_events and return NULL, so telemetry
+ * never aborts the caller's work by accident.
  */
 #include "telemetry.h"
 #include "event_check.h"
@@ -46,7 +48,11 @@ static SPIPlanPtr reject_plan = NULL;
 static bool xact_callback_registered = false;
 static bool tracked_in_xact = false;
 
-/* Wake the worker when a transaction that stored events commits. */
+/*
+ * Wake the worker when a transaction that stored events commits.  A
+ * prepared one's events become visible at COMMIT PREPARED, which wakes it
+ * (worker_hook.c).
+ */
 static void
 track_xact_callback(XactEvent event, void *arg)
 {

@@ -8,10 +8,43 @@
  */
 #include "telemetry.h"
 
+#include "miscadmin.h"
 #include "utils/uuid.h"
 
 static int64 last_ms = -1;
 static uint16 seq = 0;
+
+/*
+ * The random bits come from pg_strong_random, drawn in blocks: one call
+ * costs more than the whole heap insert of an event (OpenSSL's per-call
+ * work), so a block serves about a hundred ids.  The block belongs to the
+ * process that drew it (MyProcPid): a process started by fork never uses
+ * its parent's bytes.
+ */
+#define RANDOM_BLOCK_BYTES 1024
+
+static uint8 random_block[RANDOM_BLOCK_BYTES];
+static int	random_used = RANDOM_BLOCK_BYTES;
+static int	random_pid = 0;
+
+/* Copy n (<= RANDOM_BLOCK_BYTES) strong random bytes to out. */
+static void
+take_random(uint8 *out, int n)
+{
+	if (random_pid != MyProcPid || random_used + n > RANDOM_BLOCK_BYTES)
+	{
+		if (!pg_strong_random(random_block, RANDOM_BLOCK_BYTES))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random values for an event id")));
+		random_used = 0;
+		random_pid = MyProcPid;
+	}
+	memcpy(out, random_block + random_used, n);
+	/* each byte is handed out once */
+	memset(random_block + random_used, 0, n);
+	random_used += n;
+}
 
 /* A new version 7 UUID for time now. */
 pg_uuid_t *
@@ -24,10 +57,7 @@ telemetry_uuid7(TimestampTz now)
 	/* TimestampTz is microseconds since 2000-01-01; UUIDv7 wants Unix ms */
 	ms = now / 1000 + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
 
-	if (!pg_strong_random(rnd, sizeof(rnd)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random values for an event id")));
+	take_random(rnd, sizeof(rnd));
 
 	if (ms == last_ms && seq < 0xFFF)
 		seq++;

@@ -35,8 +35,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 
-/* Delivery runs at least this often, and whenever the worker is woken... */
-#define WORKER_DELIVERY_MS		1000
+/* Delivery runs every telemetry.delivery_interval, and when the worker is woken... */
 /*
  * ... except while no provider is due (all backing off or disabled): then
  * commits do not wake it, and it looks again this often.
@@ -68,7 +67,7 @@ anomaly_interval_ms(void)
 static long
 delivery_interval_ms(void)
 {
-	return worker_delivery_quiet ? WORKER_QUIET_DELIVERY_MS : WORKER_DELIVERY_MS;
+	return worker_delivery_quiet ? WORKER_QUIET_DELIVERY_MS : telemetry_delivery_interval;
 }
 
 /* The table of jobs. */

@@ -18,7 +18,13 @@
  * At commit, CREATE EXTENSION telemetry asks the launcher to probe this
  * database at once, DROP EXTENSION wakes this database's worker so it
  * leaves, and CREATE DATABASE / ALTER DATABASE ask the launcher to read
- * pg_database again.
+ * pg_database again.  When COMMIT PREPARED returns, the prepared
+ * transaction's events are visible: it wakes the worker for delivery, as
+ * the commit of a tracking transaction does (track.c).  Whether the
+ * prepared transaction tracked is not known here (another session, or a
+ * server since restarted, may have prepared it), so every COMMIT PREPARED
+ * wakes it; wake-ups are coalesced, and none is made while no provider is
+ * due.
  */
 #include "telemetry.h"
 #include "worker.h"
@@ -163,6 +169,10 @@ telemetry_process_utility(PlannedStmt *pstmt, const char *queryString,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
+
+	if (IsA(parsetree, TransactionStmt) &&
+		((TransactionStmt *) parsetree)->kind == TRANS_STMT_COMMIT_PREPARED)
+		telemetry_wake_worker_for_delivery();
 }
 
 /* Install the hooks; called from _PG_init (shared_preload_libraries). */
