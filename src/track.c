@@ -18,6 +18,7 @@
 #include "sample_condition.h"
 #include "track.h"
 #include "shmem.h"
+#include "spi_plan.h"
 
 #include "access/xact.h"
 #include "miscadmin.h"
@@ -42,9 +43,15 @@ PG_FUNCTION_INFO_V1(telemetry_track_row);
 /* longest event name or version tracking accepts (and quarantine keeps) */
 #define TELEMETRY_MAX_NAME_BYTES 128
 
-static SPIPlanPtr insert_plan = NULL;
-static SPIPlanPtr late_plan = NULL;
-static SPIPlanPtr reject_plan = NULL;
+/* The executor path's INSERT of an event row into a table. */
+#define EVENT_INSERT(table) \
+	"INSERT INTO " table " (id, event, version, spec, occurred_at, received_at, " \
+	"properties, context, sample_rate, xid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+
+static const Oid event_insert_types[INSERT_NARGS] = {
+	UUIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	JSONBOID, JSONBOID, FLOAT8OID, XID8OID
+};
 static bool xact_callback_registered = false;
 static bool tracked_in_xact = false;
 
@@ -148,29 +155,15 @@ static void
 store_rejected(const char *event, const char *version, Jsonb *props, Jsonb *ctx,
 			   TimestampTz occurred_at, const TrackError *err)
 {
+	static SPIPlanPtr reject_plan = NULL;
+	static const Oid types[8] = {TEXTOID, TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, NAMEOID};
 	Datum		values[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	int			ret;
 	TelemetryOwnerContext octx;
 	Oid			owner = spec_cache_owner();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (reject_plan == NULL)
-	{
-		Oid			types[8] = {TEXTOID, TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, NAMEOID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("INSERT INTO telemetry.rejected_events "
-						   "(event, version, properties, context, occurred_at, sqlstate, error, role) "
-						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-						   8, types);
-		if (plan == NULL)
-			elog(ERROR, "telemetry: could not prepare the quarantine insert: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		reject_plan = plan;
-	}
 	values[0] = PointerGetDatum(cstring_to_text_with_len(event, pg_mbcliplen(event, strlen(event), TELEMETRY_MAX_NAME_BYTES)));
 	values[1] = version ? PointerGetDatum(cstring_to_text_with_len(version, pg_mbcliplen(version, strlen(version), TELEMETRY_MAX_NAME_BYTES))) : (Datum) 0;
 	nulls[1] = version ? ' ' : 'n';
@@ -183,10 +176,12 @@ store_rejected(const char *event, const char *version, Jsonb *props, Jsonb *ctx,
 	values[6] = CStringGetTextDatum(err->message);
 	values[7] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
 	telemetry_become_owner(&octx, owner, false);
-	ret = SPI_execute_plan(reject_plan, values, nulls, false, 0);
+	spi_plan_run(&reject_plan,
+				 "INSERT INTO telemetry.rejected_events "
+				 "(event, version, properties, context, occurred_at, sqlstate, error, role) "
+				 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+				 8, types, values, nulls, SPI_OK_INSERT);
 	telemetry_restore_user(&octx);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "telemetry: quarantine insert failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
 
 	ereport(WARNING,
@@ -239,29 +234,6 @@ fail_event(const CompiledEvent *ev, const char *event, const char *request,
 	store_rejected(event, ev ? ev->version : request, props, ctx, occurred_at, err);
 }
 
-/* Prepare (once) and keep the INSERT of an event row into table. */
-static SPIPlanPtr
-event_insert_plan(SPIPlanPtr *slot, const char *table)
-{
-	if (*slot == NULL)
-	{
-		Oid			types[INSERT_NARGS] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
-		TIMESTAMPTZOID, JSONBOID, JSONBOID, FLOAT8OID, XID8OID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare(psprintf("INSERT INTO %s "
-									"(id, event, version, spec, occurred_at, received_at, properties, context, sample_rate, xid) "
-									"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", table),
-						   INSERT_NARGS, types);
-		if (plan == NULL)
-			elog(ERROR, "telemetry: could not prepare the event insert: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		*slot = plan;
-	}
-	return *slot;
-}
-
 /*
  * Store the final row (the executor path).  Also used when the direct path
  * (insert.c) does not apply.
@@ -269,14 +241,12 @@ event_insert_plan(SPIPlanPtr *slot, const char *table)
 static void
 insert_event_executor(const EventRow *row, bool late)
 {
-	int			ret;
+	static SPIPlanPtr insert_plan = NULL;
+	static SPIPlanPtr late_plan = NULL;
 	Oid			default_part;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	event_insert_plan(&insert_plan, "telemetry.events");
-	if (late)
-		event_insert_plan(&late_plan, "telemetry.late_events");
 
 	/*
 	 * Hold the default partition before the executor routes the row: a
@@ -287,11 +257,11 @@ insert_event_executor(const EventRow *row, bool late)
 	if (OidIsValid(default_part))
 		LockRelationOid(default_part, RowExclusiveLock);
 
-	ret = SPI_execute_plan(insert_plan, (Datum *) row->values, NULL, false, 0);
-	if (ret == SPI_OK_INSERT && late)
-		ret = SPI_execute_plan(late_plan, (Datum *) row->values, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "telemetry: event insert failed: %s", SPI_result_code_string(ret));
+	spi_plan_run(&insert_plan, EVENT_INSERT("telemetry.events"), INSERT_NARGS,
+				 event_insert_types, (Datum *) row->values, NULL, SPI_OK_INSERT);
+	if (late)
+		spi_plan_run(&late_plan, EVENT_INSERT("telemetry.late_events"), INSERT_NARGS,
+					 event_insert_types, (Datum *) row->values, NULL, SPI_OK_INSERT);
 	SPI_finish();
 }
 
