@@ -126,17 +126,19 @@ cluster_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *
 			 SPI_result_code_string(rc), sql);
 }
 
+/* A field of a JSON object, or NULL: what field_text and field_jsonb read. */
+static JsonbValue *
+field(Jsonb *obj, const char *name)
+{
+	return getKeyJsonValueFromContainer(&obj->root, name, strlen(name), NULL);
+}
+
 /* A text field of a JSON object, or NULL. */
 static char *
 field_text(Jsonb *obj, const char *name)
 {
-	JsonbValue	k;
-	JsonbValue *v;
+	JsonbValue *v = field(obj, name);
 
-	k.type = jbvString;
-	k.val.string.val = (char *) name;
-	k.val.string.len = strlen(name);
-	v = findJsonbValueFromContainer(&obj->root, JB_FOBJECT, &k);
 	if (v == NULL || v->type != jbvString)
 		return NULL;
 	return pnstrdup(v->val.string.val, v->val.string.len);
@@ -146,13 +148,8 @@ field_text(Jsonb *obj, const char *name)
 static Jsonb *
 field_jsonb(Jsonb *obj, const char *name)
 {
-	JsonbValue	k;
-	JsonbValue *v;
+	JsonbValue *v = field(obj, name);
 
-	k.type = jbvString;
-	k.val.string.val = (char *) name;
-	k.val.string.len = strlen(name);
-	v = findJsonbValueFromContainer(&obj->root, JB_FOBJECT, &k);
 	if (v == NULL || v->type == jbvNull)
 		return NULL;
 	return JsonbValueToJsonb(v);
