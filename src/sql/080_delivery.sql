@@ -155,7 +155,7 @@ CREATE FUNCTION telemetry._delivery_item(type text, e telemetry.events) RETURNS 
 	LANGUAGE C STABLE STRICT;
 REVOKE ALL ON FUNCTION telemetry._delivery_item(text, telemetry.events) FROM PUBLIC;
 
--- One delivery pass, in the caller's transaction (see README).
+-- One delivery pass, in the caller's transaction (see "Delivery" in doc/design.md).
 CREATE FUNCTION @extschema@.telemetry_deliver() RETURNS integer
 	AS 'MODULE_PATHNAME', 'telemetry_deliver'
 	LANGUAGE C VOLATILE SECURITY DEFINER

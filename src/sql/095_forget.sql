@@ -120,7 +120,7 @@ $$;
 REVOKE ALL ON FUNCTION telemetry._forget(text, jsonb, text, name) FROM PUBLIC;
 
 -- Remove every stored trace of one user (owner only, 42501 otherwise); see
--- the README's "Erasure" section for what it reaches, what it cannot and
+-- the "Erasure" section of doc/operations.md for what it reaches, what it cannot and
 -- its cost.
 CREATE FUNCTION @extschema@.telemetry_forget(user_id text) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'telemetry_forget'
