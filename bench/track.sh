@@ -12,6 +12,8 @@
 #   (d) telemetry_track_batch of 100 such events a call, counted in events/s
 #   (a4) (a) into a table that also has the index on xid alone that earlier
 #       builds had (the effect of that fourth index: a/a4)
+#   (n) SELECT NULL::uuid: the round trip alone, so n/a is the most any
+#       call's rate can be over (a)'s (the ceiling of c/a)
 # at 1 and 2 clients with pgbench -M prepared, with synchronous_commit = off
 # (CPU-bound: the tracking work itself) and on (durable commits), and prints
 # the rates and the ratios b/a (target >= 1.0 CPU-bound), c/a (>= 3) and d/b
@@ -109,6 +111,7 @@ SQL
 	done
 	printf "]');\n"
 } >"$WORK/d.sql"
+echo 'SELECT NULL::uuid;' >"$WORK/n.sql"
 chown postgres "$WORK"/*.sql
 
 tps() {
@@ -148,11 +151,11 @@ for SYNC in ${SYNC_MODES:-off on}; do
 		echo "durable commits (synchronous_commit = on: each commit waits for its WAL flush)"
 	fi
 	echo "(median of $ROUNDS rounds; each round runs every variant, in an order rotated per round; ratios are medians of the rounds' ratios)"
-	printf '%-8s %11s %11s %11s %13s %11s %7s %7s %7s %7s\n' clients "a insert" "b track" "c sampled" "d batch ev/s" "a4 +xid" "b/a" "c/a" "d/b" "a/a4"
+	printf '%-8s %11s %11s %11s %13s %11s %7s %7s %7s %7s %7s\n' clients "a insert" "b track" "c sampled" "d batch ev/s" "a4 +xid" "b/a" "c/a" "d/b" "a/a4" "n/a"
 	for c in ${CLIENTS:-1 2}; do
 		# warm up caches and the compiled spec of each connection
 		tps a "$c" >/dev/null
-		variants=(a b c d a4)
+		variants=(a b c d a4 n)
 		: >"$WORK/rounds"
 		for r in $(seq 1 "$ROUNDS"); do
 			declare -A rate=()
@@ -160,15 +163,15 @@ for SYNC in ${SYNC_MODES:-off on}; do
 				v=${variants[$(((i + r) % ${#variants[@]}))]}
 				rate[$v]=$(tps "$v" "$c")
 			done
-			echo "${rate[a]} ${rate[b]} ${rate[c]} ${rate[d]} ${rate[a4]}" >>"$WORK/rounds"
+			echo "${rate[a]} ${rate[b]} ${rate[c]} ${rate[d]} ${rate[a4]} ${rate[n]}" >>"$WORK/rounds"
 		done
-		# columns: a b c d(events/s) a4 b/a c/a d/b a/a4, per round
-		awk '{ print $1, $2, $3, $4 * 100, $5, $2 / $1, $3 / $1, $4 * 100 / $2, $1 / $5 }' "$WORK/rounds" >"$WORK/rounds.all"
+		# columns: a b c d(events/s) a4 b/a c/a d/b a/a4 n/a, per round
+		awk '{ print $1, $2, $3, $4 * 100, $5, $2 / $1, $3 / $1, $4 * 100 / $2, $1 / $5, $6 / $1 }' "$WORK/rounds" >"$WORK/rounds.all"
 		row=()
-		for col in $(seq 1 9); do
+		for col in $(seq 1 10); do
 			row+=("$(awk -v k="$col" '{ print $k }' "$WORK/rounds.all" | median)")
 		done
-		printf '%-8s %11.0f %11.0f %11.0f %13.0f %11.0f %7.2f %7.2f %7.2f %7.2f\n' "$c" "${row[@]}"
+		printf '%-8s %11.0f %11.0f %11.0f %13.0f %11.0f %7.2f %7.2f %7.2f %7.2f %7.2f\n' "$c" "${row[@]}"
 		[ -n "${SHOW_ROUNDS:-}" ] && sed 's/^/    round: /' "$WORK/rounds.all"
 	done
 done
