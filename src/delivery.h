@@ -179,7 +179,8 @@ typedef struct DeliveryProvider
 	/* resolved config */
 	char	   *url;
 	char	   *host;			/* the url's host: where secrets may go */
-	char	   *key;			/* api key / write key */
+	char	   *api_key;		/* PostHog: the project API key, sent in the body */
+	char	   *auth_header;	/* Segment: the whole "Authorization: Basic ..." line */
 	unsigned char *hmac_key;
 	int			hmac_key_len;
 	char	   *service_name;
@@ -198,7 +199,8 @@ typedef struct DeliveryProvider
 	List	   *requeued;		/* DeliveryBatch *, from the failure table */
 	List	   *alerts;			/* DeliveryBatch *, from telemetry.alert_queue */
 	HTAB	   *routed_away;	/* "event\x1fversion" it does not receive, or NULL */
-	bool		full;			/* the claim hit its limit: more may wait */
+	bool		has_requeued;	/* the failure table holds batches of it to send again */
+	bool		more_waiting;	/* the claim hit its limit: more may wait */
 	int			in_flight;
 } DeliveryProvider;
 

@@ -350,7 +350,7 @@ load_providers(MemoryContext cxt)
 		p->cursor_xid = SPI_getvalue(tup, desc, 6);
 		p->cursor_id = SPI_getvalue(tup, desc, 7);
 		p->failures = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
-		p->full = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));	/* has requeued */
+		p->has_requeued = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
 		/* secrets and variables the provider may not use (registration's rule) */
 		p->refs_problem = SPI_getvalue(tup, desc, 11);
 		p->floor = DatumGetTimestampTz(SPI_getbinval(tup, desc, 12, &isnull));
@@ -498,7 +498,6 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 	for (int k = 0; k < nprov; k++)
 	{
 		DeliveryProvider *p = list_nth(all, (rotation + k) % nprov);
-		bool		has_requeued = p->full;
 		int			share;
 		Datum		args[6];
 		DeliveryEvent *ev;
@@ -507,7 +506,7 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		bool		stopped = false;
 		MemoryContext old;
 
-		p->full = false;
+		p->more_waiting = false;
 		if (budget <= 0 || delivery_budget_exhausted())
 		{
 			*more = true;
@@ -532,11 +531,11 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 		/* alerts first: few, and the reason some providers exist */
 		if (p->format->render_alert != NULL &&
 			delivery_claim_alerts(cxt, p, DELIVERY_PASS_ALERTS) == DELIVERY_PASS_ALERTS)
-			p->full = true;
+			p->more_waiting = true;
 		budget -= list_length(p->alerts);
 		share = Max(1, share - list_length(p->alerts));
 
-		if (has_requeued)
+		if (p->has_requeued)
 		{
 			/* requeued and replayed events take up to half the share */
 			int			nreq = Max(1, share / 2);
@@ -555,7 +554,7 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 				MemoryContextSwitchTo(old);
 				share = Max(1, share - (list_length(p->requeued) - before));
 				budget -= list_length(p->requeued) - before;
-				p->full = true;
+				p->more_waiting = true;
 			}
 		}
 
@@ -573,13 +572,13 @@ delivery_claim(MemoryContext cxt, int max_requests, bool *more)
 			used = cut_batches(p, ev, n, per_batch, share, false, &p->batches);
 			MemoryContextSwitchTo(old);
 			if (n == per_batch * share || used < n || stopped)
-				p->full = true;
+				p->more_waiting = true;
 			else
 				p->caught_up = true;	/* every event below the horizon read */
 			budget -= list_length(p->batches);
 		}
 		else
-			p->full = true;
+			p->more_waiting = true;
 		if (stopped)
 			*more = true;
 		p->in_flight = 0;

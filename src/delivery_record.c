@@ -434,7 +434,7 @@ delivery_record(List *providers, bool *more)
 			settle(&t, lfirst(bc));
 		save_state(&t);
 		total += t.delivered;
-		if (p->full && !t.retry && !t.disable)
+		if (p->more_waiting && !t.retry && !t.disable)
 			*more = true;
 	}
 	return (int) Min(total, PG_INT32_MAX);

@@ -31,8 +31,8 @@ posthog_configure(DeliveryProvider *prov)
 {
 	char	   *error = NULL;
 
-	prov->key = delivery_config_text(prov, "projectApiKey", &error);
-	if (error == NULL && prov->key == NULL)
+	prov->api_key = delivery_config_text(prov, "projectApiKey", &error);
+	if (error == NULL && prov->api_key == NULL)
 		error = pstrdup("projectApiKey: missing");
 	return error;
 }
@@ -143,7 +143,7 @@ posthog_build(DeliveryBatch *batch)
 
 	initStringInfo(&json);
 	appendStringInfoString(&json, "{\"api_key\":");
-	escape_json(&json, batch->prov->key);
+	escape_json(&json, batch->prov->api_key);
 	if (replays_history(batch))
 		appendStringInfoString(&json, ",\"historical_migration\":true");
 	appendStringInfoString(&json, ",\"batch\":[");

@@ -40,7 +40,7 @@ segment_configure(DeliveryProvider *prov)
 		if (n < 0)
 			return pstrdup("writeKey: could not encode");
 		b64[n] = '\0';
-		prov->key = psprintf("Authorization: Basic %s", b64);
+		prov->auth_header = psprintf("Authorization: Basic %s", b64);
 	}
 	return error;
 }
@@ -114,7 +114,7 @@ segment_build(DeliveryBatch *batch)
 	delivery_join_items(&batch->body, batch);
 	appendStringInfoString(&batch->body, "]}");
 	delivery_add_header(batch, "Content-Type: application/json");
-	delivery_add_header(batch, batch->prov->key);
+	delivery_add_header(batch, batch->prov->auth_header);
 	batch->req.url = batch->prov->url;
 	batch->req.body = batch->body.data;
 	batch->req.body_len = batch->body.len;
