@@ -142,8 +142,12 @@ WHERE x.extname = 'telemetry' AND (c.relname LIKE 'anomal%' OR c.relname LIKE 'r
 ORDER BY 1;
 
 -- history trimming (telemetry.history_retention_days, via maintenance)
-SELECT telemetry._trim_anomaly_history(now() - interval '1 day');
-SELECT telemetry._trim_anomaly_history(now() + interval '1 day');
+-- (maintenance's step for each table, as of 29 days on: nothing is older
+-- than the 30-day cutoff yet; as of 31 days on: everything is)
+SELECT t, telemetry._history_step(t, now() + interval '29 days') ->> 'history_deleted' AS deleted
+FROM unnest('{telemetry.anomalies, telemetry.regen_requests}'::regclass[]) t;
+SELECT t, telemetry._history_step(t, now() + interval '31 days') ->> 'history_deleted' AS deleted
+FROM unnest('{telemetry.anomalies, telemetry.regen_requests}'::regclass[]) t;
 SELECT count(*) FROM telemetry.anomalies;
 SELECT count(*) FROM telemetry.regen_requests;
 

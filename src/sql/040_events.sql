@@ -23,7 +23,7 @@ CREATE TABLE telemetry.events (
 -- partitions, and a partitioned index would make every ATTACH create a
 -- child index that the dump then creates again ("already exists").  An
 -- index on events_default is copied to every partition made later
--- (_ensure_partition), so features add their indexes there.
+-- (_partition_step), so features add their indexes there.
 CREATE TABLE telemetry.events_default PARTITION OF telemetry.events DEFAULT;
 -- Three indexes, each paying for itself on every tracked event: this one
 -- for anomaly windows and for retention of events kept less long than
@@ -250,8 +250,3 @@ BEGIN
 END
 $$;
 
--- Make sure a UTC day has a partition (as of now); true when one was made.
-CREATE FUNCTION telemetry._ensure_partition(day date) RETURNS boolean
-	LANGUAGE sql
-	SET search_path = pg_catalog, pg_temp
-	AS $$ SELECT telemetry._partition_step(day, pg_catalog.now()) ? 'created' $$;

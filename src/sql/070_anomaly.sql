@@ -250,16 +250,6 @@ CREATE FUNCTION telemetry._anomaly_payload(a telemetry.anomalies) RETURNS jsonb
 		'violations', a.violations, 'sample_size', a.sample_size)
 $$;
 
--- The same payload by anomaly id (NULL when there is no such anomaly); for
--- the delivery code, which sends it as the event telemetry.anomaly.
-CREATE FUNCTION telemetry._anomaly_payload_of(anomaly_id bigint) RETURNS jsonb
-	LANGUAGE sql STABLE
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-	SELECT telemetry._anomaly_payload(a) FROM telemetry.anomalies a WHERE a.id = anomaly_id
-$$;
-REVOKE ALL ON FUNCTION telemetry._anomaly_payload_of(bigint) FROM PUBLIC;
-
 -- The NOTIFY telemetry_anomaly payload: ids and names only.  Any role may
 -- LISTEN, without a privilege check, so no observed value, threshold,
 -- violation count or sample size; for an event that is not public not even
@@ -1074,36 +1064,10 @@ REVOKE ALL ON FUNCTION @extschema@.telemetry_event_metrics(timestamptz, timestam
 CREATE VIEW telemetry.event_metrics AS
 	SELECT * FROM @extschema@.telemetry_event_metrics(date_trunc('hour', now(), 'UTC') - interval '23 hours', 'infinity');
 
--- Delete anomalies last detected, and regen requests made, before cutoff
--- (telemetry.history_retention_days, applied by maintenance).  Returns the
--- number of rows deleted.
-CREATE FUNCTION telemetry._trim_anomaly_history(cutoff timestamptz) RETURNS bigint
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-DECLARE
-	n bigint;
-	m bigint;
-BEGIN
-	DELETE FROM telemetry.regen_requests WHERE requested_at < cutoff;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	DELETE FROM telemetry.anomalies WHERE last_detected_at < cutoff;
-	GET DIAGNOSTICS m = ROW_COUNT;
-	RETURN n + m;
-END
-$$;
-REVOKE ALL ON FUNCTION telemetry._trim_anomaly_history(timestamptz) FROM PUBLIC;
-
--- Where maintenance keeps a list of history tables, trim these two there
--- (by last_detected_at and requested_at) in its bounded batches.
-DO $$
-BEGIN
-	IF to_regclass('telemetry.history_tables') IS NOT NULL THEN
-		INSERT INTO telemetry.history_tables (schema_name, table_name, time_column)
-		VALUES ('telemetry', 'anomalies', 'last_detected_at'), ('telemetry', 'regen_requests', 'requested_at');
-	END IF;
-END
-$$;
+-- Maintenance trims these two with the other history tables (by
+-- last_detected_at and requested_at) in its bounded batches.
+INSERT INTO telemetry.history_tables (schema_name, table_name, time_column)
+VALUES ('telemetry', 'anomalies', 'last_detected_at'), ('telemetry', 'regen_requests', 'requested_at');
 
 -- The table is the owner's; everyone reads the views, which apply the
 -- events' privacy.
