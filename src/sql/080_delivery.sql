@@ -716,13 +716,7 @@ REVOKE ALL ON FUNCTION telemetry._routed_away(text, text) FROM PUBLIC;
 -- Delivery history and dead letters are trimmed by maintenance after
 -- telemetry.history_retention_days, like every history table
 -- (telemetry.history_tables, created by the maintenance fragment).
-DO $$
-BEGIN
-	IF to_regclass('telemetry.history_tables') IS NOT NULL THEN
-		INSERT INTO telemetry.history_tables VALUES
-			('telemetry', 'delivery_history', 'at'),
-			('telemetry', 'delivery_failures', 'failed_at'),
-			('telemetry', 'alert_queue', 'queued_at');
-	END IF;
-END
-$$;
+INSERT INTO telemetry.history_tables VALUES
+	('telemetry', 'delivery_history', 'at'),
+	('telemetry', 'delivery_failures', 'failed_at'),
+	('telemetry', 'alert_queue', 'queued_at');
