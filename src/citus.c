@@ -211,6 +211,32 @@ apply_unregister(Jsonb *row)
 }
 
 /*
+ * Apply each jsonb row that a query over the sync payload ($1) returns, in
+ * its order: the spec versions a sync registers, then those it
+ * unregisters.  The rows are read before the first is applied, since
+ * applying one runs SPI statements of its own.
+ */
+static void
+apply_each(const char *sql, Jsonb *payload, void (*apply) (Jsonb *row))
+{
+	Oid			jtype[1] = {JSONBOID};
+	Datum		jval[1] = {JsonbPGetDatum(payload)};
+	SPITupleTable *tt;
+	uint64		n;
+
+	cluster_exec(sql, 1, jtype, jval, NULL);
+	tt = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
+
+		apply(DatumGetJsonbPCopy(d));
+	}
+}
+
+/*
  * Apply one message: op is "<table>_<insert|update|delete>" for a row of
  * telemetry.specs, telemetry.secrets or telemetry.redaction_key (payload:
  * the row as JSON), or "sync" (payload: the coordinator's whole catalog,
@@ -254,9 +280,6 @@ apply_message(const char *op, Jsonb *payload)
 			1, jtype, jval, NULL);
 	else if (strcmp(op, "sync") == 0)
 	{
-		Datum		d;
-		bool		isnull;
-
 		/* the key and the secrets first: registration checks secrets */
 		cluster_exec("INSERT INTO telemetry.redaction_key (id, key) "
 			"SELECT true, r.key FROM jsonb_populate_record(NULL::telemetry.redaction_key, $1 -> 'redaction_key') r "
@@ -273,18 +296,8 @@ apply_message(const char *op, Jsonb *payload)
 			1, jtype, jval, NULL);
 
 		/* every spec version of the coordinator, in its registration order */
-		cluster_exec("SELECT e.value FROM jsonb_array_elements($1 -> 'specs') WITH ORDINALITY AS e(value, n) ORDER BY e.n",
-			1, jtype, jval, NULL);
-		{
-			SPITupleTable *tt = SPI_tuptable;
-			uint64		n = SPI_processed;
-
-			for (uint64 i = 0; i < n; i++)
-			{
-				d = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
-				apply_register(DatumGetJsonbPCopy(d));
-			}
-		}
+		apply_each("SELECT e.value FROM jsonb_array_elements($1 -> 'specs') WITH ORDINALITY AS e(value, n) ORDER BY e.n",
+				   payload, apply_register);
 
 		/*
 		 * the coordinator's tombstones (retired event versions keep their
@@ -298,21 +311,11 @@ apply_message(const char *op, Jsonb *payload)
 			1, jtype, jval, NULL);
 
 		/* and no other: versions this node has alone go, lowest first */
-		cluster_exec("SELECT to_jsonb(s) FROM telemetry.specs s WHERE NOT EXISTS "
+		apply_each("SELECT to_jsonb(s) FROM telemetry.specs s WHERE NOT EXISTS "
 			"(SELECT 1 FROM jsonb_array_elements($1 -> 'specs') e "
 			" WHERE e.value ->> 'key' = s.key AND e.value ->> 'version' = s.version) "
 			"ORDER BY s.key, s.version_key, s.version",
-			1, jtype, jval, NULL);
-		{
-			SPITupleTable *tt = SPI_tuptable;
-			uint64		n = SPI_processed;
-
-			for (uint64 i = 0; i < n; i++)
-			{
-				d = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
-				apply_unregister(DatumGetJsonbPCopy(d));
-			}
-		}
+				   payload, apply_unregister);
 	}
 	else
 		elog(ERROR, "telemetry: unknown cluster message \"%s\"", op);
