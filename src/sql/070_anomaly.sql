@@ -349,6 +349,9 @@ CREATE FUNCTION telemetry._anomaly_window_part(p_event text, p_version text, p_m
 	SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET plan_cache_mode = force_custom_plan
+	-- planned at every check, so never compiled by JIT (on a Citus worker
+	-- node it is called on its own, without _check_aggregate's settings)
+	SET jit = off
 	AS $$
 DECLARE
 	p telemetry.anomaly_window_part;
